@@ -1,0 +1,45 @@
+"""fapilog-notebook: a tamper-evident audit trail for asyncio, and the tools to audit it.
+
+Write with :class:`AuditTrail` (``await trail.log_event(...)``), without
+blocking the event loop; load and verify the daily files in a notebook.
+"""
+
+from .events import (
+    AuditEvent,
+    AuditEventType,
+    AuditLogLevel,
+    ComplianceLevel,
+    CompliancePolicy,
+    ErrorCategory,
+    ErrorContext,
+    ErrorSeverity,
+)
+from .trail import (
+    AuditChainVerificationResult,
+    AuditQueueFullError,
+    AuditTrail,
+    AuditTrailError,
+    AuditTrailLockedError,
+    AuditWriteError,
+    AuditWriteWarning,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AuditChainVerificationResult",
+    "AuditEvent",
+    "AuditEventType",
+    "AuditLogLevel",
+    "AuditQueueFullError",
+    "AuditTrail",
+    "AuditTrailError",
+    "AuditTrailLockedError",
+    "AuditWriteError",
+    "AuditWriteWarning",
+    "ComplianceLevel",
+    "CompliancePolicy",
+    "ErrorCategory",
+    "ErrorContext",
+    "ErrorSeverity",
+]

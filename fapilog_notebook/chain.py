@@ -1,0 +1,170 @@
+"""The hash chain: canonical JSON, checksums and the link rule.
+
+This is the one place that defines what a valid event line is. The writer
+(:mod:`fapilog_notebook.trail`) seals lines with :func:`seal`; the verifier
+and the storage head finder check them with :func:`check_line`. Both follow
+fapilog's format: ``checksum`` is the hex SHA-256 of the canonical JSON of the
+payload without its ``checksum`` key; ``previous_hash`` is the predecessor's
+checksum (``None`` at the start of a chain); sequence numbers count 1, 2, 3...
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "CHECKSUM_KEY",
+    "ChainHead",
+    "LineCheck",
+    "canonical_json",
+    "check_line",
+    "compute_checksum",
+    "links_to",
+    "seal",
+]
+
+CHECKSUM_KEY = "checksum"
+_CHECKSUM_PREFIX = b'{"checksum":"'
+_HEX_LEN = 64
+_HEX = frozenset(b"0123456789abcdef")
+
+
+def canonical_json(payload: Mapping[str, Any]) -> str:
+    """Serialise ``payload`` the way fapilog does: sorted keys, no spaces, ASCII."""
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"))
+
+
+def compute_checksum(payload: Mapping[str, Any]) -> str:
+    """Return the checksum of ``payload``, ignoring any ``checksum`` key in it."""
+    if CHECKSUM_KEY in payload:
+        payload = {k: v for k, v in payload.items() if k != CHECKSUM_KEY}
+    return hashlib.sha256(canonical_json(payload).encode("ascii")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    """The last event of a chain: where the next event links to."""
+
+    sequence_number: int
+    checksum: str
+
+
+def seal(
+    payload: dict[str, Any], *, sequence_number: int, previous_hash: str | None
+) -> tuple[bytes, str]:
+    """Chain ``payload`` after its predecessor and return ``(line, checksum)``.
+
+    ``payload`` is a JSON-ready dict (as ``model_dump(mode="json")`` gives)
+    without a ``checksum``; it is updated in place with the chain fields.
+    The line ends with ``\\n`` and is the canonical JSON of the sealed payload.
+    """
+    payload.pop(CHECKSUM_KEY, None)
+    payload["sequence_number"] = sequence_number
+    payload["previous_hash"] = previous_hash
+    body = canonical_json(payload)
+    checksum = hashlib.sha256(body.encode("ascii")).hexdigest()
+    if body != "{}" and min(payload) > CHECKSUM_KEY:
+        # "checksum" sorts first: splice it in instead of serialising again.
+        line = '{"checksum":"' + checksum + '",' + body[1:] + "\n"
+    else:
+        payload[CHECKSUM_KEY] = checksum
+        line = canonical_json(payload) + "\n"
+        del payload[CHECKSUM_KEY]
+    payload[CHECKSUM_KEY] = checksum
+    return line.encode("ascii"), checksum
+
+
+@dataclass(frozen=True, slots=True)
+class LineCheck:
+    """What one line says about the chain, read from its bytes.
+
+    ``obj`` is the decoded JSON object, or ``None`` when the line is not one;
+    ``problem`` says why the line cannot take part in the chain (not JSON, not
+    an object, chain fields missing or mistyped), else ``None``.
+    ``checksum_ok`` tells whether the stored checksum matches the content.
+    """
+
+    obj: dict[str, Any] | None
+    sequence_number: int | None
+    previous_hash: str | None
+    checksum: str | None
+    checksum_ok: bool
+    problem: str | None
+
+
+def _valid_hex(value: object) -> bool:
+    return (
+        isinstance(value, str)
+        and len(value) == _HEX_LEN
+        and _HEX.issuperset(value.encode("ascii", "replace"))
+    )
+
+
+def check_line(raw: bytes) -> LineCheck:
+    """Decode one line (without its newline) and check its own checksum.
+
+    Never raises on hostile input: every failure becomes ``problem``.
+    """
+    try:
+        obj = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        return LineCheck(None, None, None, None, False, f"not valid JSON ({_short(exc)})")
+    if not isinstance(obj, dict):
+        return LineCheck(
+            None, None, None, None, False, f"a JSON {type(obj).__name__}, not an object"
+        )
+    seq = obj.get("sequence_number")
+    prev = obj.get("previous_hash")
+    checksum = obj.get(CHECKSUM_KEY)
+    problems = []
+    if type(seq) is not int or seq < 1:
+        problems.append(f"sequence_number is {seq!r}, expected a positive integer")
+    if prev is not None and not _valid_hex(prev):
+        problems.append(f"previous_hash is {_clip(prev)}, expected null or 64 hex digits")
+    if not _valid_hex(checksum):
+        problems.append(f"checksum is {_clip(checksum)}, expected 64 hex digits")
+    if problems:
+        return LineCheck(
+            obj,
+            seq if type(seq) is int else None,
+            prev if isinstance(prev, str) else None,
+            checksum if isinstance(checksum, str) else None,
+            False,
+            "; ".join(problems),
+        )
+    assert isinstance(checksum, str) and type(seq) is int
+    return LineCheck(obj, seq, prev, checksum, _checksum_matches(raw, obj, checksum), None)
+
+
+def _checksum_matches(raw: bytes, obj: dict[str, Any], checksum: str) -> bool:
+    # Fast path: a canonical line starts with its checksum; the rest is the
+    # canonical body. Anything else is re-canonicalised from its values.
+    prefix_len = len(_CHECKSUM_PREFIX) + _HEX_LEN + 2
+    if raw.startswith(_CHECKSUM_PREFIX) and raw[prefix_len - 2 : prefix_len] == b'",':
+        body = b"{" + raw[prefix_len:]
+        if hashlib.sha256(body).hexdigest() == checksum:
+            return True
+    try:
+        return compute_checksum(obj) == checksum
+    except (ValueError, TypeError, RecursionError):
+        return False
+
+
+def links_to(previous: ChainHead | None, sequence_number: int, previous_hash: str | None) -> bool:
+    """The link rule: does an event with these fields follow ``previous``?"""
+    if previous is None:
+        return sequence_number == 1 and previous_hash is None
+    return sequence_number == previous.sequence_number + 1 and previous_hash == previous.checksum
+
+
+def _short(exc: BaseException) -> str:
+    return str(exc).split("\n", 1)[0][:120]
+
+
+def _clip(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

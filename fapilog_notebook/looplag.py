@@ -1,0 +1,143 @@
+"""Measuring event-loop lag: how late the loop wakes a timer.
+
+The Python counterpart of Node's ``monitorEventLoopDelay``. A ticker task
+sleeps ``interval`` seconds again and again and records how much later than
+asked it woke up. Anything that holds the loop thread (a blocking write, a
+long computation) shows up as lag.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from types import TracebackType
+from typing import Any, Self
+
+__all__ = ["LagSummary", "LoopLagProbe", "percentile"]
+
+LagSummary = dict[str, float]
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """The ``q``-th percentile (0-100) of already sorted values, by linear interpolation."""
+    if not sorted_values:
+        return math.nan
+    rank = (len(sorted_values) - 1) * q / 100.0
+    low = math.floor(rank)
+    high = min(low + 1, len(sorted_values) - 1)
+    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (rank - low)
+
+
+class LoopLagProbe:
+    """Sample how late the running event loop wakes a timer, in milliseconds.
+
+    It measures only while the loop runs, that is while its owner awaits:
+    in a script, while ``asyncio.run`` runs; in Jupyter and terminal IPython,
+    while the cell that awaits runs. Between cells nothing is sampled, so the
+    figures describe the awaited work alone.
+
+    Use as ``async with LoopLagProbe(interval=0.001) as probe: ...`` or with
+    ``probe.start()`` and ``await probe.stop()``.
+
+    Args:
+        interval: seconds between timer wake-ups (default 1 ms).
+        threshold_ms: lag above which a sample counts as a stall in ``summary()``.
+    """
+
+    def __init__(self, interval: float = 0.001, *, threshold_ms: float = 10.0) -> None:
+        if not isinstance(interval, (int, float)) or not 0 < interval <= 1:
+            raise ValueError(f"interval must be a number of seconds in (0, 1], not {interval!r}")
+        if not isinstance(threshold_ms, (int, float)) or threshold_ms < 0:
+            raise ValueError(f"threshold_ms must be a non-negative number, not {threshold_ms!r}")
+        self.interval = float(interval)
+        self.threshold_ms = float(threshold_ms)
+        self._lags_ms: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+        self._started_at: float | None = None
+        self._elapsed = 0.0
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"LoopLagProbe(interval={self.interval}, samples={len(self._lags_ms)}, {state})"
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        """Start sampling on the running loop (call from a coroutine)."""
+        if self.running:
+            raise RuntimeError("LoopLagProbe is already running; stop() it first")
+        loop = asyncio.get_running_loop()
+        self._started_at = time.perf_counter()
+        self._task = loop.create_task(self._tick(), name="LoopLagProbe")
+
+    async def stop(self) -> None:
+        """Stop sampling; the samples stay available."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise
+        if self._started_at is not None:
+            self._elapsed += time.perf_counter() - self._started_at
+            self._started_at = None
+
+    async def __aenter__(self) -> Self:
+        self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def _tick(self) -> None:
+        interval = self.interval
+        clock = time.perf_counter
+        record = self._lags_ms.append
+        while True:
+            before = clock()
+            await asyncio.sleep(interval)
+            record(max(0.0, (clock() - before - interval) * 1000.0))
+
+    @property
+    def lags_ms(self) -> list[float]:
+        """The raw samples, in milliseconds, in the order they were taken."""
+        return list(self._lags_ms)
+
+    @property
+    def samples(self) -> Any:
+        """The samples as a pandas Series of milliseconds."""
+        import pandas as pd
+
+        return pd.Series(self._lags_ms, name="lag_ms", dtype="float64")
+
+    def summary(self) -> LagSummary:
+        """Count, mean, p50, p90, p99, p99.9 and max lag in ms, and samples over the threshold."""
+        values = sorted(self._lags_ms)
+        count = len(values)
+        return {
+            "count": float(count),
+            "mean_ms": sum(values) / count if count else math.nan,
+            "p50_ms": percentile(values, 50),
+            "p90_ms": percentile(values, 90),
+            "p99_ms": percentile(values, 99),
+            "p99.9_ms": percentile(values, 99.9),
+            "max_ms": values[-1] if values else math.nan,
+            "threshold_ms": self.threshold_ms,
+            "over_threshold": float(sum(1 for v in values if v > self.threshold_ms)),
+        }
+
+    def reset(self) -> None:
+        """Forget the samples taken so far."""
+        self._lags_ms.clear()
+        self._elapsed = 0.0

@@ -1,0 +1,274 @@
+"""The storage directory: file names, listing, appending, the head, the lock.
+
+Every function here touches the file system and is synchronous on purpose:
+the writer calls them from a worker thread, never from the event loop.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from .chain import ChainHead, check_line
+
+__all__ = [
+    "AUDIT_FILE_PATTERN",
+    "DIR_MODE",
+    "FILE_MODE",
+    "LOCK_NAME",
+    "DirectoryLock",
+    "DirectoryLockedError",
+    "day_of",
+    "file_for_day",
+    "find_head",
+    "is_own_file",
+    "list_audit_files",
+    "to_day",
+]
+
+AUDIT_FILE_PATTERN = re.compile(r"^audit_(\d{4})-(\d{2})-(\d{2})\.jsonl$")
+LOCK_NAME = ".fapilog-notebook.lock"
+#: Files this package keeps beside the audit files (never audit files themselves).
+OWN_FILE_PREFIX = ".fapilog-notebook"
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+_TAIL_BLOCK = 64 * 1024
+
+
+def file_for_day(directory: Path, day: date) -> Path:
+    """The audit file that holds the events of UTC ``day``."""
+    return directory / f"audit_{day.isoformat()}.jsonl"
+
+
+def day_of(path: Path | str) -> date | None:
+    """The UTC day an audit file holds, or ``None`` if the name is not an audit file's."""
+    match = AUDIT_FILE_PATTERN.match(Path(path).name)
+    if match is None:
+        return None
+    try:
+        return date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        return None
+
+
+def is_own_file(name: str) -> bool:
+    """True for the lock, seal and manifest files this package keeps."""
+    return name.startswith(OWN_FILE_PREFIX)
+
+
+def to_day(value: date | datetime | str | None, *, name: str) -> date | None:
+    """Turn a ``since``/``until`` bound into a UTC date; reject naive datetimes."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(
+                f"{name}={value!r} is a naive datetime; pass a tz-aware one "
+                "(e.g. datetime(..., tzinfo=timezone.utc)) or a date"
+            )
+        return value.astimezone(UTC).date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{name}={value!r} is not a date in YYYY-MM-DD form") from None
+    raise TypeError(f"{name} must be a date, a tz-aware datetime or 'YYYY-MM-DD', not {value!r}")
+
+
+def list_audit_files(
+    directory: Path, since: date | None = None, until: date | None = None
+) -> list[tuple[date, Path]]:
+    """The audit files in ``directory`` whose day is within the bounds, oldest first."""
+    found: list[tuple[date, Path]] = []
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            day = day_of(entry.name)
+            if day is None or not entry.is_file():
+                continue
+            if (since is not None and day < since) or (until is not None and day > until):
+                continue
+            found.append((day, Path(entry.path)))
+    found.sort()
+    return found
+
+
+def _reverse_lines(fd: int, size: int) -> Iterator[bytes]:
+    """Yield the complete lines of a file, last first, reading from the end."""
+    end = size
+    carry = b""
+    while end > 0:
+        start = max(0, end - _TAIL_BLOCK)
+        block = os.pread(fd, end - start, start) + carry
+        end = start
+        parts = block.split(b"\n")
+        carry = parts[0]
+        for part in reversed(parts[1:]):
+            if part:
+                yield part
+    if carry:
+        yield carry
+
+
+@dataclass(frozen=True, slots=True)
+class HeadScan:
+    """Where the chain on disk ends, and what was mended to get there."""
+
+    head: ChainHead | None
+    file: Path | None
+    terminated_torn_line: Path | None
+
+
+def find_head(directory: Path, *, repair: bool) -> HeadScan:
+    """Find the last intact event on disk, newest file first.
+
+    With ``repair``, a newest file that ends in a torn line (no newline, as a
+    crash mid-write leaves it) gets a newline so the fragment can never glue
+    itself to the next event.
+    """
+    files = list_audit_files(directory)
+    torn: Path | None = None
+    for index, (_, path) in enumerate(reversed(files)):
+        fd = os.open(path, os.O_RDWR if repair and index == 0 else os.O_RDONLY)
+        try:
+            size = os.fstat(fd).st_size
+            if size == 0:
+                continue
+            ends_clean = os.pread(fd, 1, size - 1) == b"\n"
+            if not ends_clean and repair and index == 0:
+                os.lseek(fd, 0, os.SEEK_END)
+                os.write(fd, b"\n")
+                torn = path
+            for raw in _reverse_lines(fd, size):
+                if not ends_clean:
+                    ends_clean = True  # skip the torn fragment itself
+                    continue
+                check = check_line(raw.rstrip(b"\r"))
+                if check.problem is None and check.checksum_ok:
+                    assert check.sequence_number is not None and check.checksum is not None
+                    return HeadScan(ChainHead(check.sequence_number, check.checksum), path, torn)
+        finally:
+            os.close(fd)
+    return HeadScan(None, None, torn)
+
+
+class DirectoryLockedError(RuntimeError):
+    """Another writer (in this process or another) holds the storage directory."""
+
+
+class DirectoryLock:
+    """An exclusive ``flock`` on the directory's lock file, one writer per directory."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        path = self.directory / LOCK_NAME
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                holder = _read_holder(path)
+                raise DirectoryLockedError(
+                    f"audit directory {str(self.directory)!r} is already in use by another "
+                    f"AuditTrail{holder}; one writer per directory keeps the chain whole. "
+                    "Stop the other writer or choose another storage_path."
+                ) from None
+            raise
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+
+def _read_holder(path: Path) -> str:
+    try:
+        pid = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return f" (process {pid})" if pid.isdigit() else ""
+
+
+def ensure_directory(directory: Path) -> None:
+    """Create ``directory`` (and parents) with mode 0700 if it is missing."""
+    directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+
+
+class DayFiles:
+    """Append-only handles on daily files, kept open between batches.
+
+    Used by one thread at a time (the writer serialises its batches).
+    """
+
+    def __init__(self, directory: Path, *, fsync: bool) -> None:
+        self.directory = directory
+        self.fsync = fsync
+        self._open: dict[date, int] = {}
+
+    def append(self, day: date, chunks: Iterable[bytes]) -> None:
+        """Append the lines of one day in one write; undo a partial write on failure."""
+        data = b"".join(chunks)
+        fd = self._fd_for(day)
+        start = os.lseek(fd, 0, os.SEEK_END)
+        try:
+            if start > 0 and os.pread(fd, 1, start - 1) != b"\n":
+                # A fragment left by an earlier failed write: terminate it.
+                data = b"\n" + data
+            write_all(fd, data)
+            if self.fsync:
+                os.fsync(fd)
+        except OSError:
+            self._undo(day, fd, start)
+            raise
+
+    def _undo(self, day: date, fd: int, size: int) -> None:
+        try:
+            os.ftruncate(fd, size)
+        except OSError:
+            # The fragment stays; the next append terminates it (see above).
+            self.close_day(day)
+
+    def _fd_for(self, day: date) -> int:
+        fd = self._open.get(day)
+        if fd is None:
+            for old in [d for d in self._open if d != day]:
+                self.close_day(old)
+            path = file_for_day(self.directory, day)
+            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+            self._open[day] = fd
+        return fd
+
+    def close_day(self, day: date) -> None:
+        fd = self._open.pop(day, None)
+        if fd is not None:
+            os.close(fd)
+
+    def close(self) -> None:
+        for day in list(self._open):
+            self.close_day(day)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd`` (``os.write`` may write less than asked)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]

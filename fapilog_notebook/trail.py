@@ -1,0 +1,858 @@
+"""``AuditTrail``: the non-blocking, ordered, resumable audit writer.
+
+How a call flows: ``log_event`` validates its input and builds the event on
+the caller's loop, then queues it. The first caller that finds no write in
+progress becomes the *leader*: in one worker-thread hop it seals everything
+queued (sequence number, link, checksum) and appends it, one write per day
+file (group commit). Everyone else waits for that hop to end, then either
+finds their event on disk or leads the next batch. Nothing runs in the
+background, so the trail works on any loop, including loops that only run
+while a notebook cell runs, and nothing is tied to the loop it was made on.
+
+Faults in storage are contained: the event stays queued, in order, and the
+next write, ``drain()`` or ``stop()`` retries it; ``get_statistics()`` counts
+what happened. ``on_write_error="raise"`` makes ``log_event`` fail closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import socket
+import threading
+import warnings
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, Self
+
+from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
+
+from . import storage
+from .chain import ChainHead, check_line, compute_checksum, seal
+from .events import (
+    AuditEvent,
+    AuditEventType,
+    AuditLogLevel,
+    CompliancePolicy,
+    ErrorCategory,
+    ErrorContext,
+    ErrorSeverity,
+)
+
+__all__ = [
+    "AuditChainVerificationResult",
+    "AuditQueueFullError",
+    "AuditTrail",
+    "AuditTrailError",
+    "AuditTrailLockedError",
+    "AuditWriteError",
+    "AuditWriteWarning",
+]
+
+WriteErrorMode = Literal["contain", "raise"]
+
+_SECURITY_TYPES = frozenset(
+    {
+        AuditEventType.AUTHENTICATION_FAILED,
+        AuditEventType.AUTHORIZATION_FAILED,
+        AuditEventType.SECURITY_VIOLATION,
+    }
+)
+_SEVERITY_TO_LEVEL = {
+    ErrorSeverity.CRITICAL: AuditLogLevel.CRITICAL,
+    ErrorSeverity.HIGH: AuditLogLevel.ERROR,
+    ErrorSeverity.MEDIUM: AuditLogLevel.WARNING,
+    ErrorSeverity.LOW: AuditLogLevel.INFO,
+    ErrorSeverity.INFO: AuditLogLevel.INFO,
+}
+_DATA_OPERATIONS = {
+    "read": AuditEventType.DATA_ACCESS,
+    "write": AuditEventType.DATA_MODIFICATION,
+    "update": AuditEventType.DATA_MODIFICATION,
+    "delete": AuditEventType.DATA_DELETION,
+    "export": AuditEventType.DATA_EXPORT,
+}
+
+
+class AuditTrailError(Exception):
+    """Base class of the errors an ``AuditTrail`` raises.
+
+    ::
+
+        AuditTrailError
+        ├── AuditTrailLockedError   another writer holds the directory (start)
+        ├── AuditWriteError         storage failed, on_write_error="raise"
+        └── AuditQueueFullError     the pending queue is full, on_write_error="raise"
+    """
+
+
+class AuditTrailLockedError(AuditTrailError, storage.DirectoryLockedError):
+    """Another ``AuditTrail`` (in this process or another) writes to the directory."""
+
+
+class AuditWriteError(AuditTrailError, OSError):
+    """Storage failed; the event stays queued and is retried by the next write."""
+
+
+class AuditQueueFullError(AuditTrailError):
+    """The pending queue is full (storage has been failing); the event was not queued."""
+
+
+class AuditWriteWarning(UserWarning):
+    """Storage is failing or events were dropped; see ``get_statistics()``."""
+
+
+@dataclass
+class AuditChainVerificationResult:
+    """fapilog's verification result: the first problem, if any."""
+
+    valid: bool
+    events_checked: int
+    first_invalid_sequence: int | None = None
+    error_message: str | None = None
+
+
+@dataclass(slots=True)
+class _Pending:
+    ticket: int
+    day: date
+    payload: dict[str, Any]
+
+
+def utc_now() -> datetime:
+    """The current time in UTC; the one clock the writer stamps events with."""
+    return datetime.now(UTC)
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+def _enum_value(enum: type[Any], value: object, name: str) -> Any:
+    if isinstance(value, enum):
+        return value
+    if isinstance(value, str):
+        try:
+            return enum(value)
+        except ValueError:
+            allowed = ", ".join(member.value for member in enum)
+            raise ValueError(f"unknown {name} {value!r}; expected one of: {allowed}") from None
+    raise TypeError(f"{name} must be an {enum.__name__} or its string value, not {value!r}")
+
+
+def _require_aware(value: datetime | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise TypeError(f"{name} must be a datetime, not {value!r}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(
+            f"{name}={value!r} is naive; pass a tz-aware datetime, "
+            "e.g. datetime(2026, 3, 30, tzinfo=timezone.utc)"
+        )
+    return value
+
+
+def _error_from_validation(exc: ValidationError) -> TypeError | ValueError:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "event"
+    text = f"invalid audit event: {where}: {first['msg']} (got {first.get('input')!r})"
+    return TypeError(text) if first["type"].endswith("_type") else ValueError(text)
+
+
+def _classify(exc: BaseException) -> ErrorCategory:
+    if isinstance(exc, TimeoutError):
+        return ErrorCategory.TIMEOUT
+    if isinstance(exc, ConnectionError):
+        return ErrorCategory.NETWORK
+    if isinstance(exc, OSError):
+        return ErrorCategory.IO
+    if isinstance(exc, PermissionError):
+        return ErrorCategory.AUTHZ
+    if isinstance(exc, (ValueError, TypeError, KeyError)):
+        return ErrorCategory.VALIDATION
+    return ErrorCategory.SYSTEM
+
+
+class AuditTrail:
+    """A tamper-evident audit trail written without blocking the event loop.
+
+    A drop-in for fapilog's ``AuditTrail``: same methods, same files. When
+    ``await log_event(...)`` returns, the event's line is in its day file
+    (and fsync'd with ``fsync=True``). A new trail on a directory with
+    events resumes the chain where the files end.
+
+    Args:
+        policy: compliance settings; ``policy.enabled=False`` turns logging off.
+        storage_path: directory of the daily files (default ``audit_logs``).
+        fsync: fsync each batch before acknowledging it.
+        on_write_error: ``"contain"`` (default, as fapilog) keeps a failed
+            event queued and returns; ``"raise"`` raises ``AuditWriteError``.
+        max_pending: most events held while storage fails; beyond it events
+            are dropped, counted and warned about (or raise in "raise" mode).
+    """
+
+    def __init__(
+        self,
+        policy: CompliancePolicy | None = None,
+        storage_path: Path | str | None = None,
+        *,
+        fsync: bool = False,
+        on_write_error: WriteErrorMode = "contain",
+        max_pending: int = 100_000,
+    ) -> None:
+        if on_write_error not in ("contain", "raise"):
+            raise ValueError(
+                f"on_write_error must be 'contain' or 'raise', not {on_write_error!r}"
+            )
+        if type(max_pending) is not int or max_pending < 1:
+            raise ValueError(f"max_pending must be a positive integer, not {max_pending!r}")
+        if policy is not None and not isinstance(policy, CompliancePolicy):
+            raise TypeError(f"policy must be a CompliancePolicy, not {policy!r}")
+        self.policy = policy or CompliancePolicy()
+        self.storage_path = Path(storage_path) if storage_path is not None else Path("audit_logs")
+        self.fsync = bool(fsync)
+        self.on_write_error: WriteErrorMode = on_write_error
+        self.max_pending = max_pending
+        self._hostname = socket.gethostname()
+
+        self._lock = threading.Lock()
+        self._pending: deque[_Pending] = deque()
+        self._tickets = itertools.count(1)
+        self._last_ticket = 0
+        self._done_ticket = 0
+        self._busy = False
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._fail_epoch = 0
+        self._fail_upto = 0
+        self._failing = False
+
+        self._started = False
+        self._dir_lock = storage.DirectoryLock(self.storage_path)
+        self._files: storage.DayFiles | None = None
+        self._head: ChainHead | None = None
+        self._resumed_from: ChainHead | None = None
+
+        self._logged = 0
+        self._written = 0
+        self._dropped = 0
+        self._write_failures = 0
+        self._batches = 0
+        self._error_events = 0
+        self._security_events = 0
+        self._last_error: str | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"AuditTrail(storage_path={str(self.storage_path)!r}, fsync={self.fsync}, "
+            f"on_write_error={self.on_write_error!r})"
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Open the directory: create it (0700), lock it, find where the chain ends.
+
+        :raises AuditTrailLockedError: another writer holds the directory.
+        :raises AuditWriteError: the directory cannot be opened and
+            ``on_write_error="raise"``; otherwise the fault is recorded and
+            retried at the next write.
+        """
+        if self._started:
+            return
+        try:
+            await self._exclusive(self._open_storage)
+        except AuditTrailLockedError:
+            raise
+        except OSError as exc:
+            self._record_failure(exc, upto=0)
+            if self.on_write_error == "raise":
+                raise self._write_error(exc) from exc
+        self._started = True
+
+    async def stop(self) -> None:
+        """Write everything queued, then close the files and release the directory."""
+        if not self._started:
+            return
+        await self.drain()
+        await self._exclusive(self._close_storage)
+        self._started = False
+        with self._lock:
+            left = len(self._pending)
+        if left:
+            warnings.warn(
+                f"AuditTrail stopped with {left} events not written to {self.storage_path} "
+                f"({self._last_error}); they stay queued: call start() and drain() to retry",
+                AuditWriteWarning,
+                stacklevel=2,
+            )
+
+    async def drain(self) -> None:
+        """Wait until every event logged before this call is on disk (or has failed)."""
+        with self._lock:
+            ticket = self._last_ticket
+            pending = bool(self._pending)
+        if pending:
+            await self._commit_until(ticket, raise_errors=False)
+
+    async def cleanup(self) -> None:
+        """fapilog's name for :meth:`stop`."""
+        await self.stop()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # ------------------------------------------------------------------ logging
+
+    async def log_event(
+        self,
+        event_type: AuditEventType | str,
+        message: str,
+        *,
+        log_level: AuditLogLevel | str = AuditLogLevel.INFO,
+        component: str | None = None,
+        operation: str | None = None,
+        error: BaseException | None = None,
+        user_id: str | None = None,
+        session_id: str | None = None,
+        request_id: str | None = None,
+        client_ip: str | None = None,
+        user_agent: str | None = None,
+        contains_pii: bool = False,
+        contains_phi: bool = False,
+        data_classification: str | None = None,
+        regulatory_tags: Iterable[str] | None = None,
+        **metadata: Any,
+    ) -> str:
+        """Record one event and return its id once its line is on disk.
+
+        :raises TypeError, ValueError: bad input (unknown event type, a message
+            that is not a string, metadata that is not JSON-serialisable);
+            nothing is queued and no sequence number is taken.
+        :raises AuditWriteError: storage failed and ``on_write_error="raise"``.
+        """
+        if not self.policy.enabled:
+            return ""
+        event = self._build(
+            event_type,
+            message,
+            log_level=log_level,
+            component=component,
+            operation=operation,
+            error=error,
+            user_id=user_id,
+            session_id=session_id,
+            request_id=request_id,
+            client_ip=client_ip,
+            user_agent=user_agent,
+            contains_pii=contains_pii,
+            contains_phi=contains_phi,
+            data_classification=data_classification,
+            regulatory_tags=regulatory_tags,
+            metadata=metadata,
+        )
+        payload = self._payload(event)
+        if not self._started:
+            await self.start()
+        ticket = self._enqueue(event, payload)
+        if ticket:
+            await self._commit_until(ticket, raise_errors=self.on_write_error == "raise")
+        return event.event_id
+
+    async def log_error(
+        self,
+        error: BaseException,
+        *,
+        operation: str | None = None,
+        component: str | None = None,
+        **metadata: Any,
+    ) -> str:
+        """Record an exception as an ``error_occurred`` event.
+
+        fapilog errors keep their context; any other exception gets one, with
+        a category from its type and ``high`` severity.
+        """
+        if not isinstance(error, BaseException):
+            raise TypeError(f"log_error takes an exception, not {error!r}")
+        context = _context_of(error)
+        message = getattr(error, "message", None)
+        if not isinstance(message, str):
+            message = str(error) or type(error).__name__
+        return await self.log_event(
+            AuditEventType.ERROR_OCCURRED,
+            f"Error occurred: {message}",
+            log_level=_SEVERITY_TO_LEVEL.get(context.severity, AuditLogLevel.INFO),
+            operation=operation,
+            component=component,
+            error=error,
+            user_id=context.user_id,
+            session_id=context.session_id,
+            request_id=context.request_id,
+            **metadata,
+        )
+
+    async def log_security_event(
+        self,
+        event_type: AuditEventType | str,
+        message: str,
+        *,
+        user_id: str | None = None,
+        client_ip: str | None = None,
+        user_agent: str | None = None,
+        **metadata: Any,
+    ) -> str:
+        """Record a security event at log level ``security``."""
+        return await self.log_event(
+            event_type,
+            message,
+            log_level=AuditLogLevel.SECURITY,
+            user_id=user_id,
+            client_ip=client_ip,
+            user_agent=user_agent,
+            **metadata,
+        )
+
+    async def log_data_access(
+        self,
+        resource: str,
+        operation: str,
+        *,
+        user_id: str | None = None,
+        data_classification: str | None = None,
+        contains_pii: bool = False,
+        contains_phi: bool = False,
+        **metadata: Any,
+    ) -> str:
+        """Record access to ``resource``; the operation picks the event type."""
+        if not isinstance(operation, str):
+            raise TypeError(f"operation must be a string, not {operation!r}")
+        return await self.log_event(
+            _DATA_OPERATIONS.get(operation.lower(), AuditEventType.DATA_ACCESS),
+            f"Data {operation} on resource: {resource}",
+            user_id=user_id,
+            operation=operation,
+            data_classification=data_classification,
+            contains_pii=contains_pii,
+            contains_phi=contains_phi,
+            resource=resource,
+            **metadata,
+        )
+
+    def _build(
+        self,
+        event_type: object,
+        message: object,
+        *,
+        log_level: object,
+        error: BaseException | None,
+        regulatory_tags: Iterable[str] | None,
+        metadata: dict[str, Any],
+        **fields: Any,
+    ) -> AuditEvent:
+        kind = _enum_value(AuditEventType, event_type, "event type")
+        level = _enum_value(AuditLogLevel, log_level, "log level")
+        if not isinstance(message, str):
+            raise TypeError(f"message must be a string, not {type(message).__name__}")
+        if isinstance(regulatory_tags, str):
+            raise TypeError("regulatory_tags must be a list of strings, not a string")
+        extra: dict[str, Any] = {}
+        if error is not None:
+            context = _context_of(error)
+            extra = {
+                "error_context": context,
+                "error_category": context.category,
+                "error_severity": context.severity,
+            }
+        try:
+            return AuditEvent(
+                event_type=kind,
+                message=message,
+                log_level=level,
+                compliance_level=self.policy.level,
+                regulatory_tags=list(regulatory_tags or ()),
+                metadata=metadata,
+                timestamp=utc_now(),
+                hostname=self._hostname,
+                process_id=os.getpid(),
+                **fields,
+                **extra,
+            )
+        except ValidationError as exc:
+            raise _error_from_validation(exc) from None
+
+    @staticmethod
+    def _payload(event: AuditEvent) -> dict[str, Any]:
+        try:
+            payload = event.model_dump(mode="json")
+            json.dumps(payload["metadata"])
+            if payload["error_context"] is not None:
+                json.dumps(payload["error_context"])
+        except (PydanticSerializationError, ValueError, TypeError, RecursionError) as exc:
+            raise TypeError(
+                f"audit event metadata is not JSON-serialisable: {str(exc)[:200]}"
+            ) from None
+        return payload
+
+    def _enqueue(self, event: AuditEvent, payload: dict[str, Any]) -> int:
+        day = event.timestamp.astimezone(UTC).date()
+        with self._lock:
+            if len(self._pending) >= self.max_pending:
+                self._dropped += 1
+                dropped = self._dropped
+                full = True
+            else:
+                full = False
+                ticket = next(self._tickets)
+                self._last_ticket = ticket
+                self._pending.append(_Pending(ticket, day, payload))
+                self._logged += 1
+                if event.event_type is AuditEventType.ERROR_OCCURRED or event.log_level in (
+                    AuditLogLevel.ERROR,
+                    AuditLogLevel.CRITICAL,
+                ):
+                    self._error_events += 1
+                if event.event_type in _SECURITY_TYPES:
+                    self._security_events += 1
+        if full:
+            text = (
+                f"audit queue full ({self.max_pending} events waiting for storage at "
+                f"{self.storage_path}: {self._last_error}); event {event.event_id} "
+                f"({event.event_type.value}) was dropped, {dropped} dropped so far"
+            )
+            if self.on_write_error == "raise":
+                raise AuditQueueFullError(text)
+            warnings.warn(text, AuditWriteWarning, stacklevel=3)
+            return 0
+        return ticket
+
+    # ------------------------------------------------------------------ group commit
+
+    async def _commit_until(self, ticket: int, *, raise_errors: bool) -> None:
+        """Return once ``ticket`` is on disk, leading batches when no one else is."""
+        with self._lock:
+            epoch = self._fail_epoch
+        while True:
+            with self._lock:
+                if self._done_ticket >= ticket:
+                    return
+                failed = self._fail_epoch != epoch and self._fail_upto >= ticket
+                error = self._last_error
+            if failed:
+                if raise_errors:
+                    raise AuditWriteError(
+                        f"audit event not written to {self.storage_path}: {error}; "
+                        "it stays queued and is retried on the next write, drain() or stop()"
+                    )
+                return
+            await self._exclusive(self._commit_pending, once=True)
+
+    async def _acquire_or_wait(self) -> bool:
+        """Become the one writer (True), or wait for the current one to finish (False)."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if not self._busy:
+                self._busy = True
+                return True
+            fut: asyncio.Future[None] = loop.create_future()
+            self._waiters.append((loop, fut))
+        await fut
+        return False
+
+    async def _exclusive(self, work: Callable[[], None], *, once: bool = False) -> None:
+        """Run ``work`` in a worker thread, one at a time across all loops and threads.
+
+        With ``once``, a caller that had to wait for another writer returns
+        without running ``work`` (the caller re-checks its state instead).
+        """
+        while not await self._acquire_or_wait():
+            if once:
+                return
+        # Shielded: a cancelled caller must not abandon a half-done batch; the
+        # thread finishes, records the outcome and wakes the waiters itself.
+        await asyncio.shield(asyncio.to_thread(self._run_exclusive, work))
+
+    def _run_exclusive(self, work: Callable[[], None]) -> None:
+        try:
+            work()
+        finally:
+            with self._lock:
+                self._busy = False
+                waiters, self._waiters = self._waiters, []
+            for loop, fut in waiters:
+                if not loop.is_closed():
+                    loop.call_soon_threadsafe(_resolve, fut)
+
+    def _open_storage(self) -> None:
+        if self._dir_lock.held:
+            return
+        storage.ensure_directory(self.storage_path)
+        try:
+            self._dir_lock.acquire()
+        except storage.DirectoryLockedError as exc:
+            raise AuditTrailLockedError(str(exc)) from None
+        try:
+            scan = storage.find_head(self.storage_path, repair=True)
+        except BaseException:
+            self._dir_lock.release()
+            raise
+        self._head = self._resumed_from = scan.head
+        self._files = storage.DayFiles(self.storage_path, fsync=self.fsync)
+
+    def _close_storage(self) -> None:
+        if self._files is not None:
+            self._files.close()
+            self._files = None
+        self._dir_lock.release()
+
+    def _commit_pending(self) -> None:
+        with self._lock:
+            batch = list(self._pending)
+        if not batch:
+            return
+        try:
+            self._open_storage()
+            assert self._files is not None
+            for day, run in _runs_by_day(batch):
+                head = self._head
+                lines = []
+                for item in run:
+                    seq = head.sequence_number + 1 if head is not None else 1
+                    line, checksum = seal(
+                        item.payload,
+                        sequence_number=seq,
+                        previous_hash=head.checksum if head is not None else None,
+                    )
+                    lines.append(line)
+                    head = ChainHead(seq, checksum)
+                self._files.append(day, lines)
+                with self._lock:
+                    self._head = head
+                    for _ in run:
+                        self._pending.popleft()
+                    self._done_ticket = run[-1].ticket
+                    self._written += len(run)
+            with self._lock:
+                self._batches += 1
+                self._failing = False
+        except Exception as exc:
+            self._record_failure(exc, upto=batch[-1].ticket)
+
+    def _record_failure(self, exc: BaseException, *, upto: int) -> None:
+        with self._lock:
+            self._fail_epoch += 1
+            self._fail_upto = upto
+            self._write_failures += 1
+            self._last_error = f"{type(exc).__name__}: {exc}"
+            first = not self._failing
+            self._failing = True
+            pending = len(self._pending)
+        if first:
+            warnings.warn(
+                f"audit storage at {self.storage_path} failed ({self._last_error}); "
+                f"{pending} events stay queued and are retried on the next write, "
+                "drain() or stop()",
+                AuditWriteWarning,
+                stacklevel=2,
+            )
+
+    def _write_error(self, exc: BaseException) -> AuditWriteError:
+        return AuditWriteError(f"audit storage at {self.storage_path} failed: {exc}")
+
+    # ------------------------------------------------------------------ reading
+
+    async def get_statistics(self) -> dict[str, Any]:
+        """Counts of what was logged, written, pending, dropped and failed."""
+        with self._lock:
+            head = self._head
+            return {
+                "total_events": self._logged,
+                "error_events": self._error_events,
+                "security_events": self._security_events,
+                "queue_size": len(self._pending),
+                "events_logged": self._logged,
+                "events_written": self._written,
+                "events_pending": len(self._pending),
+                "events_dropped": self._dropped,
+                "write_failures": self._write_failures,
+                "batches_written": self._batches,
+                "last_error": self._last_error,
+                "last_sequence_number": head.sequence_number if head else None,
+                "last_checksum": head.checksum if head else None,
+                "resumed_from_sequence": (
+                    self._resumed_from.sequence_number if self._resumed_from else None
+                ),
+                "storage_path": str(self.storage_path),
+                "policy": {
+                    "compliance_level": self.policy.level.value,
+                    "enabled": self.policy.enabled,
+                    "retention_days": self.policy.retention_days,
+                    "encryption_enabled": self.policy.encrypt_audit_logs,
+                },
+            }
+
+    async def get_events(
+        self,
+        *,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+        event_type: AuditEventType | str | None = None,
+        log_level: AuditLogLevel | str | None = None,
+        user_id: str | None = None,
+        component: str | None = None,
+        limit: int | None = 100,
+    ) -> list[AuditEvent]:
+        """Events on disk that match every filter, oldest first, at most ``limit``.
+
+        :raises ValueError: a naive ``start_time``/``end_time``.
+        """
+        start = _require_aware(start_time, "start_time")
+        end = _require_aware(end_time, "end_time")
+        kind = None if event_type is None else _enum_value(AuditEventType, event_type, "event type")
+        level = None if log_level is None else _enum_value(AuditLogLevel, log_level, "log level")
+        if limit is not None and (type(limit) is not int or limit < 0):
+            raise ValueError(f"limit must be a non-negative integer or None, not {limit!r}")
+
+        def keep(event: AuditEvent) -> bool:
+            return (
+                (start is None or event.timestamp >= start)
+                and (end is None or event.timestamp <= end)
+                and (kind is None or event.event_type == kind)
+                and (level is None or event.log_level == level)
+                and (user_id is None or event.user_id == user_id)
+                and (component is None or event.component == component)
+            )
+
+        def read() -> list[AuditEvent]:
+            found: list[AuditEvent] = []
+            since = start.astimezone(UTC).date() if start else None
+            until = end.astimezone(UTC).date() if end else None
+            for event in _events_on_disk(self.storage_path, since, until):
+                if limit is not None and len(found) >= limit:
+                    break
+                if keep(event):
+                    found.append(event)
+            return found
+
+        return await asyncio.to_thread(read)
+
+    @classmethod
+    def verify_chain(cls, events: Iterable[AuditEvent]) -> AuditChainVerificationResult:
+        """Check that ``events`` link one to the next and match their checksums.
+
+        The first event may start anywhere (a slice from ``get_events``);
+        every later one must follow it.
+        """
+        previous: ChainHead | None = None
+        checked = 0
+        for event in events:
+            checked += 1
+            seq = event.sequence_number
+            if seq is None or event.checksum is None:
+                return AuditChainVerificationResult(False, checked, seq, "event is not chained")
+            if previous is not None:
+                if seq != previous.sequence_number + 1:
+                    return AuditChainVerificationResult(
+                        False,
+                        checked,
+                        previous.sequence_number + 1,
+                        f"sequence mismatch: expected {previous.sequence_number + 1}, found {seq}",
+                    )
+                if event.previous_hash != previous.checksum:
+                    return AuditChainVerificationResult(
+                        False, checked, seq, "previous hash mismatch"
+                    )
+            if compute_checksum(event.model_dump(mode="json")) != event.checksum:
+                return AuditChainVerificationResult(False, checked, seq, "checksum mismatch")
+            previous = ChainHead(seq, event.checksum)
+        return AuditChainVerificationResult(True, checked)
+
+    async def verify_chain_from_storage(self) -> AuditChainVerificationResult:
+        """Verify the files on disk; the first error-severity finding is reported."""
+        from .verify import verify_audit_log
+
+        report = await asyncio.to_thread(verify_audit_log, self.storage_path, progress=False)
+        return report.compat_result()
+
+
+def _runs_by_day(batch: list[_Pending]) -> Iterator[tuple[date, list[_Pending]]]:
+    run: list[_Pending] = []
+    for item in batch:
+        if run and item.day != run[0].day:
+            yield run[0].day, run
+            run = []
+        run.append(item)
+    if run:
+        yield run[0].day, run
+
+
+def _events_on_disk(
+    directory: Path, since: date | None, until: date | None
+) -> Iterator[AuditEvent]:
+    """Parse the events in the day files within the bounds, in file and line order.
+
+    Lines that are not events are skipped and counted in a warning that
+    points to ``verify_audit_log`` for the details.
+    """
+    if not directory.is_dir():
+        return
+    skipped = 0
+    try:
+        for _, path in storage.list_audit_files(directory, since, until):
+            with open(path, "rb") as handle:
+                for raw in handle:
+                    check = check_line(raw.rstrip(b"\r\n"))
+                    event = None
+                    if check.obj is not None:
+                        try:
+                            event = AuditEvent.model_validate(check.obj)
+                        except ValidationError:
+                            event = None
+                    if event is None:
+                        skipped += 1
+                    else:
+                        yield event
+    finally:
+        if skipped:
+            warnings.warn(
+                f"{skipped} lines in {directory} are not audit events and were skipped; "
+                f"run verify_audit_log({str(directory)!r}) to see where",
+                AuditWriteWarning,
+                stacklevel=2,
+            )
+
+
+def _context_of(error: BaseException) -> ErrorContext:
+    """The error's own fapilog-style context if it has a usable one, else a new one."""
+    context = getattr(error, "context", None)
+    if isinstance(context, ErrorContext):
+        return context
+    dump = getattr(context, "model_dump", None)
+    invalid = None
+    if callable(dump):
+        try:
+            return ErrorContext.model_validate(dump())
+        except ValidationError as exc:
+            invalid = f"{exc.error_count()} invalid fields in the error's context"
+    metadata: dict[str, Any] = {
+        "exception_type": f"{type(error).__module__}.{type(error).__qualname__}"
+    }
+    if invalid is not None:
+        metadata["context_unusable"] = invalid
+    return ErrorContext(category=_classify(error), severity=ErrorSeverity.HIGH, metadata=metadata)

@@ -14,6 +14,7 @@ from .events import (
     ErrorContext,
     ErrorSeverity,
 )
+from .looplag import LoopLagProbe
 from .trail import (
     AuditChainVerificationResult,
     AuditQueueFullError,
@@ -42,4 +43,5 @@ __all__ = [
     "ErrorCategory",
     "ErrorContext",
     "ErrorSeverity",
+    "LoopLagProbe",
 ]

@@ -17,8 +17,8 @@ what happened. ``on_write_error="raise"`` makes ``log_event`` fail closed.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
-import json
 import os
 import socket
 import threading
@@ -35,7 +35,7 @@ from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
 
 from . import storage
-from .chain import ChainHead, check_line, compute_checksum, seal
+from .chain import ChainHead, canonical_json, check_line, compute_checksum, seal
 from .events import (
     AuditEvent,
     AuditEventType,
@@ -121,9 +121,12 @@ class AuditChainVerificationResult:
 
 @dataclass(slots=True)
 class _Pending:
+    """A queued event: its payload and, once sealed, its chained line."""
+
     ticket: int
     day: date
     payload: dict[str, Any]
+    line: bytes = b""
 
 
 def utc_now() -> datetime:
@@ -131,9 +134,10 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _resolve(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
+def _resolve(futs: list[asyncio.Future[None]]) -> None:
+    for fut in futs:
+        if not fut.done():
+            fut.set_result(None)
 
 
 def _enum_value(enum: type[Any], value: object, name: str) -> Any:
@@ -146,6 +150,10 @@ def _enum_value(enum: type[Any], value: object, name: str) -> Any:
             allowed = ", ".join(member.value for member in enum)
             raise ValueError(f"unknown {name} {value!r}; expected one of: {allowed}") from None
     raise TypeError(f"{name} must be an {enum.__name__} or its string value, not {value!r}")
+
+
+def _not_serialisable(exc: BaseException) -> TypeError:
+    return TypeError(f"audit event metadata is not JSON-serialisable: {str(exc)[:200]}")
 
 
 def _require_aware(value: datetime | None, name: str) -> datetime | None:
@@ -238,7 +246,9 @@ class AuditTrail:
         self._started = False
         self._dir_lock = storage.DirectoryLock(self.storage_path)
         self._files: storage.DayFiles | None = None
-        self._head: ChainHead | None = None
+        self._sealing = False  # True while the chain head on disk is known
+        self._sealed_head: ChainHead | None = None  # the last event sealed
+        self._head: ChainHead | None = None  # the last event on disk
         self._resumed_from: ChainHead | None = None
 
         self._logged = 0
@@ -500,28 +510,29 @@ class AuditTrail:
     @staticmethod
     def _payload(event: AuditEvent) -> dict[str, Any]:
         try:
-            payload = event.model_dump(mode="json")
-            json.dumps(payload["metadata"])
-            if payload["error_context"] is not None:
-                json.dumps(payload["error_context"])
+            return event.model_dump(mode="json")
         except (PydanticSerializationError, ValueError, TypeError, RecursionError) as exc:
-            raise TypeError(
-                f"audit event metadata is not JSON-serialisable: {str(exc)[:200]}"
-            ) from None
-        return payload
+            raise _not_serialisable(exc) from None
 
     def _enqueue(self, event: AuditEvent, payload: dict[str, Any]) -> int:
         day = event.timestamp.astimezone(UTC).date()
+        item = _Pending(0, day, payload)
         with self._lock:
-            if len(self._pending) >= self.max_pending:
+            full = len(self._pending) >= self.max_pending
+            if full:
                 self._dropped += 1
                 dropped = self._dropped
-                full = True
             else:
-                full = False
-                ticket = next(self._tickets)
+                try:
+                    if self._sealing:
+                        self._seal(item)
+                    else:  # sealed later, in order, once storage opens: check it now
+                        canonical_json(payload)
+                except (ValueError, TypeError, RecursionError) as exc:
+                    raise _not_serialisable(exc) from None
+                item.ticket = ticket = next(self._tickets)
                 self._last_ticket = ticket
-                self._pending.append(_Pending(ticket, day, payload))
+                self._pending.append(item)
                 self._logged += 1
                 if event.event_type is AuditEventType.ERROR_OCCURRED or event.log_level in (
                     AuditLogLevel.ERROR,
@@ -561,7 +572,7 @@ class AuditTrail:
                         "it stays queued and is retried on the next write, drain() or stop()"
                     )
                 return
-            await self._exclusive(self._commit_pending, once=True)
+            await self._exclusive(None)
 
     async def _acquire_or_wait(self) -> bool:
         """Become the one writer (True), or wait for the current one to finish (False)."""
@@ -575,15 +586,23 @@ class AuditTrail:
         await fut
         return False
 
-    async def _exclusive(self, work: Callable[[], None], *, once: bool = False) -> None:
+    async def _exclusive(self, work: Callable[[], None] | None) -> None:
         """Run ``work`` in a worker thread, one at a time across all loops and threads.
 
-        With ``once``, a caller that had to wait for another writer returns
-        without running ``work`` (the caller re-checks its state instead).
+        ``work=None`` means "commit the queue": a caller that has to wait for
+        another writer returns once it is done (and re-checks its own event);
+        a caller that becomes the writer first lets every ready task queue its
+        event, then takes the batch on the loop thread, so one hop carries them
+        all while the loop sits idle instead of competing for the GIL.
         """
         while not await self._acquire_or_wait():
-            if once:
+            if work is None:
                 return
+        if work is None:
+            await asyncio.sleep(0)
+            with self._lock:
+                batch = list(self._pending)
+            work = functools.partial(self._commit, batch)
         # Shielded: a cancelled caller must not abandon a half-done batch; the
         # thread finishes, records the outcome and wakes the waiters itself.
         await asyncio.shield(asyncio.to_thread(self._run_exclusive, work))
@@ -595,9 +614,13 @@ class AuditTrail:
             with self._lock:
                 self._busy = False
                 waiters, self._waiters = self._waiters, []
+            by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
             for loop, fut in waiters:
+                by_loop.setdefault(loop, []).append(fut)
+            for loop, futs in by_loop.items():
+                # One wake-up per loop: all its waiters resume in the same turn.
                 if not loop.is_closed():
-                    loop.call_soon_threadsafe(_resolve, fut)
+                    loop.call_soon_threadsafe(_resolve, futs)
 
     def _open_storage(self) -> None:
         if self._dir_lock.held:
@@ -612,41 +635,50 @@ class AuditTrail:
         except BaseException:
             self._dir_lock.release()
             raise
-        self._head = self._resumed_from = scan.head
         self._files = storage.DayFiles(self.storage_path, fsync=self.fsync)
+        with self._lock:
+            # Nothing queued was acknowledged: chain it after what is on disk.
+            self._head = self._resumed_from = self._sealed_head = scan.head
+            for item in self._pending:
+                self._seal(item)
+            self._sealing = True
 
     def _close_storage(self) -> None:
+        with self._lock:
+            self._sealing = False
         if self._files is not None:
             self._files.close()
             self._files = None
         self._dir_lock.release()
 
-    def _commit_pending(self) -> None:
-        with self._lock:
-            batch = list(self._pending)
+    def _seal(self, item: _Pending) -> None:
+        """Chain ``item`` after the last sealed event (caller holds the lock)."""
+        head = self._sealed_head
+        seq = head.sequence_number + 1 if head is not None else 1
+        item.line, checksum = seal(
+            item.payload,
+            sequence_number=seq,
+            previous_hash=head.checksum if head is not None else None,
+        )
+        self._sealed_head = ChainHead(seq, checksum)
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        """Append ``batch``, one write per day file (runs in a worker thread)."""
         if not batch:
             return
         try:
             self._open_storage()
             assert self._files is not None
             for day, run in _runs_by_day(batch):
-                head = self._head
-                lines = []
-                for item in run:
-                    seq = head.sequence_number + 1 if head is not None else 1
-                    line, checksum = seal(
-                        item.payload,
-                        sequence_number=seq,
-                        previous_hash=head.checksum if head is not None else None,
-                    )
-                    lines.append(line)
-                    head = ChainHead(seq, checksum)
-                self._files.append(day, lines)
+                self._files.append(day, [item.line for item in run])
+                last = run[-1]
                 with self._lock:
-                    self._head = head
                     for _ in run:
                         self._pending.popleft()
-                    self._done_ticket = run[-1].ticket
+                    self._head = ChainHead(
+                        last.payload["sequence_number"], last.payload["checksum"]
+                    )
+                    self._done_ticket = last.ticket
                     self._written += len(run)
             with self._lock:
                 self._batches += 1

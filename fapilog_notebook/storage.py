@@ -209,8 +209,20 @@ def _read_holder(path: Path) -> str:
 
 
 def ensure_directory(directory: Path) -> None:
-    """Create ``directory`` (and parents) with mode 0700 if it is missing."""
-    directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    """Create ``directory`` and any missing parents, each with mode 0700."""
+    missing = []
+    current = directory
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=DIR_MODE)
+        except FileExistsError:
+            if not path.is_dir():
+                raise
 
 
 class DayFiles:

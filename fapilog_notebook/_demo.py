@@ -75,9 +75,7 @@ async def write_demo_trail(
         started = time.perf_counter()
         for lifetime in range(lifetimes):
             async with AuditTrail(storage_path=directory) as trail:
-                await asyncio.gather(
-                    *(_produce(trail, p, per_producer) for p in range(producers))
-                )
+                await asyncio.gather(*(_produce(trail, p, per_producer) for p in range(producers)))
                 stats = await trail.get_statistics()
                 if lifetime == lifetimes - 1:
                     resumed_from = stats["resumed_from_sequence"]

@@ -136,7 +136,8 @@ def check_line(raw: bytes) -> LineCheck:
             False,
             "; ".join(problems),
         )
-    assert isinstance(checksum, str) and type(seq) is int
+    assert isinstance(checksum, str)
+    assert type(seq) is int
     return LineCheck(obj, seq, prev, checksum, _checksum_matches(raw, obj, checksum), None)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 from uuid import uuid4
 
@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 
-class AuditEventType(str, Enum):
+class AuditEventType(StrEnum):
     """Types of audit events (fapilog's values)."""
 
     ERROR_OCCURRED = "error_occurred"
@@ -51,7 +51,7 @@ class AuditEventType(str, Enum):
     RETENTION_POLICY_APPLIED = "retention_policy_applied"
 
 
-class ComplianceLevel(str, Enum):
+class ComplianceLevel(StrEnum):
     """Regulatory regimes an event is recorded under (fapilog's values)."""
 
     NONE = "none"
@@ -64,7 +64,7 @@ class ComplianceLevel(str, Enum):
     ISO27001 = "iso27001"
 
 
-class AuditLogLevel(str, Enum):
+class AuditLogLevel(StrEnum):
     """Audit log levels for filtering and retention (fapilog's values)."""
 
     DEBUG = "debug"
@@ -75,7 +75,7 @@ class AuditLogLevel(str, Enum):
     SECURITY = "security"
 
 
-class ErrorSeverity(str, Enum):
+class ErrorSeverity(StrEnum):
     """Severity of an error recorded by ``log_error`` (fapilog's values)."""
 
     CRITICAL = "critical"
@@ -85,7 +85,7 @@ class ErrorSeverity(str, Enum):
     INFO = "info"
 
 
-class ErrorCategory(str, Enum):
+class ErrorCategory(StrEnum):
     """Category of an error recorded by ``log_error`` (fapilog's values)."""
 
     SYSTEM = "system"
@@ -107,7 +107,7 @@ class ErrorCategory(str, Enum):
     SETUP = "setup"
 
 
-class ErrorRecoveryStrategy(str, Enum):
+class ErrorRecoveryStrategy(StrEnum):
     """Recovery hint carried in an error context (fapilog's values)."""
 
     NONE = "none"

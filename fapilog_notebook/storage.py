@@ -152,7 +152,8 @@ def find_head(directory: Path, *, repair: bool) -> HeadScan:
                     continue
                 check = check_line(raw.rstrip(b"\r"))
                 if check.problem is None and check.checksum_ok:
-                    assert check.sequence_number is not None and check.checksum is not None
+                    assert check.sequence_number is not None
+                    assert check.checksum is not None
                     return HeadScan(ChainHead(check.sequence_number, check.checksum), path, torn)
         finally:
             os.close(fd)

@@ -218,9 +218,7 @@ class AuditTrail:
         max_pending: int = 100_000,
     ) -> None:
         if on_write_error not in ("contain", "raise"):
-            raise ValueError(
-                f"on_write_error must be 'contain' or 'raise', not {on_write_error!r}"
-            )
+            raise ValueError(f"on_write_error must be 'contain' or 'raise', not {on_write_error!r}")
         if type(max_pending) is not int or max_pending < 1:
             raise ValueError(f"max_pending must be a positive integer, not {max_pending!r}")
         if policy is not None and not isinstance(policy, CompliancePolicy):

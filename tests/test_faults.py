@@ -58,7 +58,9 @@ async def test_drain_and_stop_retry_what_is_queued(
     await trail.start()
     flaky = FlakyStorage(monkeypatch, disk_full)
     with pytest.warns(AuditWriteWarning):
-        await asyncio.gather(*(trail.log_event(AuditEventType.DATA_ACCESS, f"e{i}") for i in range(3)))
+        await asyncio.gather(
+            *(trail.log_event(AuditEventType.DATA_ACCESS, f"e{i}") for i in range(3))
+        )
     await trail.drain()  # still failing: contained, nothing written
     assert (await trail.get_statistics())["events_pending"] == 3
     flaky.heal()
@@ -103,7 +105,7 @@ async def test_a_full_queue_drops_counts_and_warns(
 ) -> None:
     async with AuditTrail(storage_path=tmp_path, max_pending=3) as trail:
         flaky = FlakyStorage(monkeypatch, disk_full)
-        with pytest.warns(AuditWriteWarning) as caught:
+        with pytest.warns(AuditWriteWarning) as caught:  # noqa: PT031
             for i in range(5):
                 await trail.log_event(AuditEventType.DATA_ACCESS, f"e{i}")
         assert any("dropped" in str(w.message) for w in caught)

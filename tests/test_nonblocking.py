@@ -92,10 +92,12 @@ async def test_slow_writes_do_not_stall_a_1ms_ticker(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     slow = SlowStorage(monkeypatch, delay=0.020)
-    async with AuditTrail(storage_path=tmp_path) as trail:
-        async with LoopLagProbe(interval=0.001) as probe:
-            for i in range(100):  # the seed's burst: one event after another
-                await trail.log_event(AuditEventType.DATA_ACCESS, f"event {i}")
+    async with (
+        AuditTrail(storage_path=tmp_path) as trail,
+        LoopLagProbe(interval=0.001) as probe,
+    ):
+        for i in range(100):  # the seed's burst: one event after another
+            await trail.log_event(AuditEventType.DATA_ACCESS, f"event {i}")
     summary = probe.summary()
     assert len(slow.threads) == 100  # every write really took 20 ms
     assert threading.get_ident() not in slow.threads

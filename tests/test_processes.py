@@ -40,7 +40,9 @@ WRITER = textwrap.dedent(
     async def producer(trail, n):
         i = 0
         while True:
-            event_id = await trail.log_event(AuditEventType.DATA_ACCESS, f"p{n} e{i}", pad="x" * 400)
+            event_id = await trail.log_event(
+                AuditEventType.DATA_ACCESS, f"p{n} e{i}", pad="x" * 400
+            )
             print(event_id, flush=True)  # acknowledged: on disk
             i += 1
 

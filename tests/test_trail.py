@@ -230,7 +230,9 @@ async def test_new_directories_are_0700_and_files_0600(tmp_path: Path) -> None:
 
 
 async def test_lines_verify_with_fapilogs_rule_and_carry_all_its_fields(tmp_path: Path) -> None:
-    async with AuditTrail(storage_path=tmp_path, policy=CompliancePolicy(level=ComplianceLevel.SOX)) as trail:
+    async with AuditTrail(
+        storage_path=tmp_path, policy=CompliancePolicy(level=ComplianceLevel.SOX)
+    ) as trail:
         await trail.log_event(AuditEventType.DATA_ACCESS, "plain")
         await trail.log_security_event(
             AuditEventType.AUTHENTICATION_FAILED,
@@ -319,8 +321,10 @@ async def test_get_events_filters_oldest_first_and_rejects_naive_datetimes(
         with pytest.raises(ValueError, match="naive"):
             await trail.get_events(start_time=datetime(2026, 5, 1))
         assert AuditTrail.verify_chain(everything).valid
-        tampered = [e.model_copy(update={"message": "changed"}) if i == 3 else e
-                    for i, e in enumerate(everything)]
+        tampered = [
+            e.model_copy(update={"message": "changed"}) if i == 3 else e
+            for i, e in enumerate(everything)
+        ]
         result = AuditTrail.verify_chain(tampered)
         assert not result.valid
         assert result.first_invalid_sequence == 4

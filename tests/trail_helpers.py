@@ -37,7 +37,8 @@ def assert_chain_intact(directory: Path) -> int:
             check = check_line(raw)
             assert check.problem is None, f"{path.name}:{number}: {check.problem}"
             assert check.checksum_ok, f"{path.name}:{number}: checksum mismatch"
-            assert check.sequence_number is not None and check.checksum is not None
+            assert check.sequence_number is not None
+            assert check.checksum is not None
             assert links_to(previous, check.sequence_number, check.previous_hash), (
                 f"{path.name}:{number}: seq {check.sequence_number} does not follow {previous}"
             )

@@ -1,0 +1,360 @@
+"""Stream the lines of an audit source as records that say where they came from.
+
+A *source* is a directory of daily ``audit_YYYY-MM-DD.jsonl`` files, one file,
+or a list of files. :func:`resolve_source` turns it into the ordered list of
+files to read (files outside ``since``/``until`` are never opened), the
+entries of the directory that are not audit files, and the audit file just
+before the first selected one (so a range that starts mid-chain can be linked
+to its predecessor). :func:`iter_lines` reads one file in large binary chunks
+and yields ``(line number, raw bytes, terminated)``; :func:`scan` chains it
+over a whole source as :class:`Record` objects.
+
+Rules a demanding auditor can rely on:
+
+- a path that does not exist raises :class:`FileNotFoundError` naming it;
+- a directory with no audit files (or none in the range) raises
+  :class:`ValueError` naming it, because "valid, 0 events" for a wrong path
+  would be a false assurance. The one exception is a directory this package
+  has opened as a trail (it holds the package's lock file) but that holds no
+  event yet: that is an empty trail, not a wrong path, and gives no files.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import TypeAlias
+
+from . import storage
+from .chain import ChainHead, check_line
+
+__all__ = [
+    "AuditFile",
+    "Record",
+    "Source",
+    "SourceLike",
+    "TailEvent",
+    "UnreadableFile",
+    "iter_lines",
+    "last_event",
+    "resolve_source",
+    "scan",
+]
+
+#: What the loaders accept as a source.
+SourceLike: TypeAlias = "str | os.PathLike[str] | Sequence[str | os.PathLike[str]]"
+DayBound: TypeAlias = "date | datetime | str | None"
+
+CHUNK_SIZE = 4 * 1024 * 1024
+_TAIL_BLOCK = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFile:
+    """One file to read and the UTC day its name says it holds (if it says)."""
+
+    path: Path
+    day: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One line: its file, 1-based line number, bytes without the newline, and
+    whether the newline was there (an unterminated last line may be torn)."""
+
+    file: Path
+    line: int
+    raw: bytes
+    terminated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadableFile:
+    """A file that could not be opened or read, and why."""
+
+    path: Path
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A resolved source: the files to read, in order, and what else was found."""
+
+    description: str
+    directory: Path | None
+    files: tuple[AuditFile, ...]
+    foreign: tuple[tuple[Path, str], ...]
+    predecessor: Path | None
+
+    @property
+    def days(self) -> frozenset[date]:
+        """The days that have a selected file."""
+        return frozenset(f.day for f in self.files if f.day is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class TailEvent:
+    """The last intact event of a file, read from its end."""
+
+    head: ChainHead
+    event_id: str | None
+    timestamp: str | None
+
+
+def _in_range(day: date | None, since: date | None, until: date | None) -> bool:
+    if day is None:
+        return True
+    return not ((since is not None and day < since) or (until is not None and day > until))
+
+
+def _range_text(since: date | None, until: date | None) -> str:
+    if since is None and until is None:
+        return ""
+    low = since.isoformat() if since else "the start"
+    high = until.isoformat() if until else "the end"
+    return f" between {low} and {high}"
+
+
+def _predecessor(directory: Path, first_day: date | None, chosen: set[Path]) -> Path | None:
+    """The newest audit file in ``directory`` older than ``first_day`` and not chosen."""
+    if first_day is None:
+        return None
+    try:
+        older = storage.list_audit_files(directory, None, first_day)
+    except OSError:
+        return None
+    for day, path in reversed(older):
+        if day < first_day and path not in chosen:
+            return path
+    return None
+
+
+def _describe_foreign(entry: os.DirEntry[str]) -> str:
+    try:
+        if entry.is_dir():
+            return "a directory, not an audit file"
+    except OSError:
+        pass
+    if entry.name.startswith("audit_") and entry.name.endswith(".jsonl"):
+        return "named like an audit file but the date is not a real day"
+    return "not an audit file (audit files are named audit_YYYY-MM-DD.jsonl)"
+
+
+def _resolve_directory(directory: Path, since: date | None, until: date | None) -> Source:
+    files: list[AuditFile] = []
+    all_days: list[date] = []
+    foreign: list[tuple[Path, str]] = []
+    has_lock = False
+    try:
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except PermissionError as exc:
+        raise PermissionError(
+            exc.errno, f"cannot list audit directory {str(directory)!r}"
+        ) from None
+    for entry in entries:
+        if storage.is_own_file(entry.name):
+            has_lock = has_lock or entry.name == storage.LOCK_NAME
+            continue
+        day = storage.day_of(entry.name)
+        try:
+            regular = entry.is_file()
+        except OSError:
+            regular = False
+        if day is None or not regular:
+            foreign.append((Path(entry.path), _describe_foreign(entry)))
+            continue
+        all_days.append(day)
+        if _in_range(day, since, until):
+            files.append(AuditFile(Path(entry.path), day))
+    files.sort(key=lambda f: (f.day, f.path.name))
+    if not files and not (has_lock and not all_days):
+        if all_days:
+            span = f"{min(all_days).isoformat()} to {max(all_days).isoformat()}"
+            raise ValueError(
+                f"no audit files{_range_text(since, until)} in {str(directory)!r} "
+                f"(its audit files cover {span})"
+            )
+        raise ValueError(f"no audit files (audit_YYYY-MM-DD.jsonl) in directory {str(directory)!r}")
+    first_day = files[0].day if files else None
+    predecessor = None
+    if since is not None and first_day is not None:
+        older = [d for d in all_days if d < first_day]
+        if older:
+            predecessor = storage.file_for_day(directory, max(older))
+    return Source(str(directory), directory, tuple(files), tuple(foreign), predecessor)
+
+
+def _exists_or_raise(path: Path) -> None:
+    if not os.path.lexists(path):
+        raise FileNotFoundError(errno.ENOENT, "audit source does not exist", str(path))
+
+
+def resolve_source(source: SourceLike, *, since: DayBound = None, until: DayBound = None) -> Source:
+    """Turn ``source`` and the day bounds into the ordered files to read.
+
+    :raises FileNotFoundError: the source (or a listed file) does not exist.
+    :raises ValueError: no audit file to read, or ``since`` after ``until``.
+    :raises TypeError: ``source`` is not a path or a list of paths.
+    """
+    low = storage.to_day(since, name="since")
+    high = storage.to_day(until, name="until")
+    if low is not None and high is not None and low > high:
+        raise ValueError(f"since={low.isoformat()} is after until={high.isoformat()}")
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        _exists_or_raise(path)
+        if path.is_dir():
+            return _resolve_directory(path, low, high)
+        paths: list[Path] = [path]
+        description = str(path)
+    elif isinstance(source, Iterable) and not isinstance(source, bytes):
+        paths = []
+        for item in source:
+            if not isinstance(item, str | os.PathLike):
+                raise TypeError(f"a source list holds paths, not {item!r}")
+            paths.append(Path(item))
+        if not paths:
+            raise ValueError("the list of audit files is empty")
+        description = f"{len(paths)} files" if len(paths) > 1 else str(paths[0])
+    else:
+        raise TypeError(
+            f"source must be a directory, a file or a list of files, not {type(source).__name__}"
+        )
+    return _resolve_files(paths, description, low, high)
+
+
+def _resolve_files(
+    paths: list[Path], description: str, since: date | None, until: date | None
+) -> Source:
+    seen: set[Path] = set()
+    files: list[AuditFile] = []
+    for path in paths:
+        _exists_or_raise(path)
+        if path.is_dir():
+            raise ValueError(f"{str(path)!r} is a directory; pass it alone, not in a list")
+        key = path.resolve()
+        if key in seen:
+            continue
+        seen.add(key)
+        day = storage.day_of(path)
+        if _in_range(day, since, until):
+            files.append(AuditFile(path, day))
+    if not files:
+        raise ValueError(f"no audit files{_range_text(since, until)} in {description}")
+    if all(f.day is not None for f in files):
+        files.sort(key=lambda f: (f.day, str(f.path)))
+    first = files[0]
+    chosen = {f.path.resolve() for f in files}
+    predecessor = None
+    if first.day is not None:
+        parent = first.path.parent
+        candidate = _predecessor(parent, first.day, set())
+        if candidate is not None and candidate.resolve() not in chosen:
+            predecessor = candidate
+    return Source(description, None, tuple(files), (), predecessor)
+
+
+def iter_lines(path: Path, *, chunk_size: int = CHUNK_SIZE) -> Iterator[tuple[int, bytes, bool]]:
+    """Yield ``(line number, bytes without newline, terminated)`` for each line of ``path``.
+
+    Reads in large binary chunks (no decoding: the bytes are what is hashed).
+    :raises OSError: the file cannot be opened or read.
+    """
+    number = 0
+    carry: list[bytes] = []
+    with open(path, "rb", buffering=0) as handle:
+        while True:
+            chunk = handle.read(chunk_size)
+            if not chunk:
+                break
+            parts = chunk.split(b"\n")
+            if carry:
+                carry.append(parts[0])
+                parts[0] = b"".join(carry)
+                carry = []
+            tail = parts.pop()
+            for raw in parts:
+                number += 1
+                yield number, raw, True
+            if tail:
+                carry.append(tail)
+    if carry:
+        yield number + 1, b"".join(carry), False
+
+
+def scan(
+    source: SourceLike, *, since: DayBound = None, until: DayBound = None
+) -> Iterator[Record | UnreadableFile]:
+    """Every line of ``source`` as a :class:`Record`, in file and line order.
+
+    A file that cannot be read yields one :class:`UnreadableFile` (after any
+    lines read before the failure) and the scan goes on with the next file.
+    """
+    resolved = resolve_source(source, since=since, until=until)
+    for audit_file in resolved.files:
+        try:
+            for number, raw, terminated in iter_lines(audit_file.path):
+                yield Record(audit_file.path, number, raw, terminated)
+        except OSError as exc:
+            yield UnreadableFile(audit_file.path, describe_os_error(exc))
+
+
+def describe_os_error(exc: OSError) -> str:
+    """A short sentence for an I/O failure, without the path (the caller names it)."""
+    reason = exc.strerror or type(exc).__name__
+    return f"{reason} (errno {exc.errno})" if exc.errno else reason
+
+
+def _reverse_lines(fd: int, size: int) -> Iterator[bytes]:
+    """Yield the lines of a file, last first, reading blocks from its end."""
+    end = size
+    carry = b""
+    while end > 0:
+        start = max(0, end - _TAIL_BLOCK)
+        block = os.pread(fd, end - start, start) + carry
+        end = start
+        parts = block.split(b"\n")
+        carry = parts[0]
+        for part in reversed(parts[1:]):
+            if part:
+                yield part
+    if carry:
+        yield carry
+
+
+def last_event(path: Path, *, max_lines: int = 1000) -> TailEvent | None:
+    """The last intact event of ``path`` (checksum matches), reading only its tail.
+
+    Looks at most ``max_lines`` lines back; ``None`` if none is intact or the
+    file cannot be read.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        size = os.fstat(fd).st_size
+        for index, raw in enumerate(_reverse_lines(fd, size)):
+            if index >= max_lines:
+                break
+            check = check_line(raw.rstrip(b"\r"))
+            if check.problem is None and check.checksum_ok:
+                assert check.sequence_number is not None
+                assert check.checksum is not None
+                obj = check.obj or {}
+                event_id = obj.get("event_id")
+                timestamp = obj.get("timestamp")
+                return TailEvent(
+                    ChainHead(check.sequence_number, check.checksum),
+                    event_id if isinstance(event_id, str) else None,
+                    timestamp if isinstance(timestamp, str) else None,
+                )
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return None

@@ -206,6 +206,9 @@ class AuditTrail:
             event queued and returns; ``"raise"`` raises ``AuditWriteError``.
         max_pending: most events held while storage fails; beyond it events
             are dropped, counted and warned about (or raise in "raise" mode).
+        clock: where event timestamps come from (default: the current UTC
+            time); it must return tz-aware datetimes. Useful to replay or
+            backfill events, and in tests.
     """
 
     def __init__(
@@ -216,6 +219,7 @@ class AuditTrail:
         fsync: bool = False,
         on_write_error: WriteErrorMode = "contain",
         max_pending: int = 100_000,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         if on_write_error not in ("contain", "raise"):
             raise ValueError(f"on_write_error must be 'contain' or 'raise', not {on_write_error!r}")
@@ -228,6 +232,9 @@ class AuditTrail:
         self.fsync = bool(fsync)
         self.on_write_error: WriteErrorMode = on_write_error
         self.max_pending = max_pending
+        if clock is not None and not callable(clock):
+            raise TypeError(f"clock must be a callable returning a datetime, not {clock!r}")
+        self._clock = clock
         self._hostname = socket.gethostname()
 
         self._lock = threading.Lock()
@@ -496,7 +503,7 @@ class AuditTrail:
                 compliance_level=self.policy.level,
                 regulatory_tags=list(regulatory_tags or ()),
                 metadata=metadata,
-                timestamp=utc_now(),
+                timestamp=self._now(),
                 hostname=self._hostname,
                 process_id=os.getpid(),
                 **fields,
@@ -504,6 +511,14 @@ class AuditTrail:
             )
         except ValidationError as exc:
             raise _error_from_validation(exc) from None
+
+    def _now(self) -> datetime:
+        if self._clock is None:
+            return utc_now()
+        now = self._clock()
+        if not isinstance(now, datetime) or now.utcoffset() is None:
+            raise ValueError(f"clock returned {now!r}; it must return a tz-aware datetime")
+        return now.astimezone(UTC)
 
     @staticmethod
     def _payload(event: AuditEvent) -> dict[str, Any]:

@@ -35,10 +35,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ._progress import track
 from .chain import ChainHead, check_line, links_to
@@ -46,6 +45,9 @@ from .scan import DayBound, Source, SourceLike, describe_os_error, iter_lines, l
 from .scan import resolve_source as _resolve_source
 from .storage import day_of
 from .trail import AuditChainVerificationResult
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "FINDING_COLUMNS",
@@ -715,8 +717,7 @@ class _Verifier:
             first_sequence=self.first_seq,
             last_sequence=self.last_seq,
             head=head,
-            segments=_segments_frame(rows),
-            findings=findings_frame(findings),
+            segment_rows=tuple(rows),
             finding_list=tuple(findings),
         )
 
@@ -726,6 +727,8 @@ class _Verifier:
 
 def findings_frame(findings: list[Finding] | tuple[Finding, ...]) -> pd.DataFrame:
     """The findings as a DataFrame with the fixed :data:`FINDING_COLUMNS`."""
+    import pandas as pd
+
     data: dict[str, Any] = {
         "kind": pd.Series([f.kind.value for f in findings], dtype=object),
         "severity": pd.Series([f.severity.value for f in findings], dtype=object),
@@ -738,7 +741,9 @@ def findings_frame(findings: list[Finding] | tuple[Finding, ...]) -> pd.DataFram
     return pd.DataFrame(data, columns=list(FINDING_COLUMNS))
 
 
-def _segments_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+def _segments_frame(rows: tuple[dict[str, Any], ...]) -> pd.DataFrame:
+    import pandas as pd
+
     frame = pd.DataFrame(rows, columns=list(SEGMENT_COLUMNS))
     for column in ("first_sequence", "last_sequence", "events"):
         frame[column] = frame[column].astype("Int64")
@@ -746,19 +751,6 @@ def _segments_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------- the report
-
-
-def _plain(row: dict[Any, Any]) -> dict[str, Any]:
-    """A segments row with numpy/pandas scalars turned into JSON-ready values."""
-    out: dict[str, Any] = {}
-    for key, value in row.items():
-        if value is None or value is pd.NA:
-            out[str(key)] = None
-        elif isinstance(value, str):
-            out[str(key)] = value
-        else:
-            out[str(key)] = int(value)
-    return out
 
 
 def _printable(text: str) -> str:
@@ -787,9 +779,18 @@ class VerificationReport:
     first_sequence: int | None
     last_sequence: int | None
     head: ChainHead | None
-    segments: pd.DataFrame
-    findings: pd.DataFrame
+    segment_rows: tuple[dict[str, Any], ...] = ()
     finding_list: tuple[Finding, ...] = ()
+
+    @cached_property
+    def segments(self) -> pd.DataFrame:
+        """One row per chain segment: first/last sequence, events, first/last file."""
+        return _segments_frame(self.segment_rows)
+
+    @cached_property
+    def findings(self) -> pd.DataFrame:
+        """One row per finding, with the fixed :data:`FINDING_COLUMNS`."""
+        return findings_frame(self.finding_list)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -814,7 +815,7 @@ class VerificationReport:
             f"{self.verdict}: {_printable(self.source)}",
             f"  {self.events_checked} events in {self.files_checked} "
             f"file{'s' if self.files_checked != 1 else ''}, "
-            f"{len(self.segments)} chain segment{'s' if len(self.segments) != 1 else ''}"
+            f"{len(self.segment_rows)} chain segment{'s' if len(self.segment_rows) != 1 else ''}"
             + (
                 f", sequences {self.first_sequence}..{self.last_sequence}"
                 if self.first_sequence is not None
@@ -876,7 +877,7 @@ class VerificationReport:
                 }
             ),
             "counts": self.counts,
-            "segments": [_plain(row) for row in self.segments.to_dict(orient="records")],
+            "segments": [dict(row) for row in self.segment_rows],
             "findings": [f.to_dict() for f in self.finding_list],
         }
 
@@ -903,7 +904,7 @@ class VerificationReport:
             "<table>",
             f"<tr><th>events checked</th><td>{self.events_checked}</td></tr>",
             f"<tr><th>files checked</th><td>{self.files_checked}</td></tr>",
-            f"<tr><th>segments</th><td>{len(self.segments)}</td></tr>",
+            f"<tr><th>segments</th><td>{len(self.segment_rows)}</td></tr>",
             f"<tr><th>sequences</th><td>{self.first_sequence}..{self.last_sequence}</td></tr>",
             f"<tr><th>head</th><td>{head}</td></tr>",
             f"<tr><th>errors / warnings / info</th><td>{counts['error']} / "

@@ -350,6 +350,17 @@ async def test_disabled_policy_logs_nothing(tmp_path: Path) -> None:
     assert list(tmp_path.glob("audit_*.jsonl")) == []
 
 
+async def test_a_clock_backdates_events_and_must_be_tz_aware(tmp_path: Path) -> None:
+    moments = iter([datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), datetime(2026, 1, 2, 3, 4, 5)])
+    async with AuditTrail(storage_path=tmp_path, clock=lambda: next(moments)) as trail:
+        await trail.log_event(AuditEventType.DATA_ACCESS, "backfilled")
+        with pytest.raises(ValueError, match="tz-aware"):
+            await trail.log_event(AuditEventType.DATA_ACCESS, "naive")
+    (event,) = lines_on_disk(tmp_path)
+    assert event["_file"] == "audit_2026-01-02.jsonl"
+    assert event["timestamp"] == "2026-01-02T03:04:05Z"
+
+
 def test_constructor_rejects_bad_options() -> None:
     with pytest.raises(ValueError, match="on_write_error"):
         AuditTrail(on_write_error="ignore")  # type: ignore[arg-type]

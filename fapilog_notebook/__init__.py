@@ -24,6 +24,7 @@ from .trail import (
     AuditWriteError,
     AuditWriteWarning,
 )
+from .verify import Finding, FindingKind, Severity, VerificationReport, verify_audit_log
 
 __version__ = "0.1.0"
 
@@ -43,5 +44,10 @@ __all__ = [
     "ErrorCategory",
     "ErrorContext",
     "ErrorSeverity",
+    "Finding",
+    "FindingKind",
     "LoopLagProbe",
+    "Severity",
+    "VerificationReport",
+    "verify_audit_log",
 ]

@@ -14,6 +14,7 @@ from .events import (
     ErrorContext,
     ErrorSeverity,
 )
+from .frame import AuditLogWarning, read_audit_log
 from .looplag import LoopLagProbe
 from .trail import (
     AuditChainVerificationResult,
@@ -33,6 +34,7 @@ __all__ = [
     "AuditEvent",
     "AuditEventType",
     "AuditLogLevel",
+    "AuditLogWarning",
     "AuditQueueFullError",
     "AuditTrail",
     "AuditTrailError",
@@ -49,5 +51,6 @@ __all__ = [
     "LoopLagProbe",
     "Severity",
     "VerificationReport",
+    "read_audit_log",
     "verify_audit_log",
 ]

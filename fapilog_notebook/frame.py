@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ._progress import track
 from .events import AuditEventType, AuditLogLevel, ComplianceLevel
@@ -138,7 +138,7 @@ def _add_uniform(
         types = columns[keys.index("event_type")] if "event_type" in keys else ()
         keep = [i for i, value in enumerate(types) if value in wanted]
         if len(keep) != len(rows):
-            columns = [[column[i] for i in keep] for column in columns]
+            columns = [tuple(column[i] for i in keep) for column in columns]
             numbers = [numbers[i] for i in keep]
     count = len(numbers)
     data = table.data
@@ -368,6 +368,4 @@ def _build(
     paths = [str(f.path) for f in files]
     out["source_file"] = pd.Categorical.from_codes(table.files, categories=paths)
     out["source_line"] = pd.array(table.lines, dtype="int64")
-    frame = pd.DataFrame(out, copy=False)
-    frame.index = pd.RangeIndex(len(frame))
-    return frame
+    return cast("pd.DataFrame", pd.DataFrame(out, copy=False))

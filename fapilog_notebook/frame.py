@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from enum import Enum
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from ._progress import track
 from .events import AuditEventType, AuditLogLevel, ComplianceLevel
@@ -232,7 +232,6 @@ def _load(
     flatten_metadata: bool,
     progress: bool | None,
 ) -> pd.DataFrame:
-    import pandas as pd
 
     wanted = _wanted_types(event_types)
     keep_columns = None if columns is None else list(dict.fromkeys(columns))
@@ -290,7 +289,7 @@ def _load(
             flush(index, raws, numbers)
 
     _warn(resolved.description, skipped, skipped_count, unreadable)
-    return _build(pd, table, resolved.files, keep_columns, flatten_metadata)
+    return _build(table, resolved.files, keep_columns, flatten_metadata)
 
 
 def _warn(
@@ -341,12 +340,13 @@ def _convert(pd: Any, name: str, values: list[Any]) -> Any:
 
 
 def _build(
-    pd: Any,
     table: _Columns,
     files: Any,
     keep: list[str] | None,
     flatten_metadata: bool,
 ) -> pd.DataFrame:
+    import pandas as pd
+
     data = table.data
     names = list(data) if keep is None else keep
     out: dict[str, Any] = {}
@@ -366,6 +366,8 @@ def _build(
                 item.get(key) if isinstance(item, dict) else None for item in metadata
             ]
     paths = [str(f.path) for f in files]
-    out["source_file"] = pd.Categorical.from_codes(table.files, categories=paths)
+    out["source_file"] = pd.Categorical.from_codes(
+        table.files, dtype=pd.CategoricalDtype(categories=paths)
+    )
     out["source_line"] = pd.array(table.lines, dtype="int64")
-    return cast("pd.DataFrame", pd.DataFrame(out, copy=False))
+    return pd.DataFrame(out, copy=False)

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._progress import track
-from .chain import ChainHead, check_line, links_to
+from .chain import ChainHead, check_line, compute_checksum, links_to
 from .scan import DayBound, Source, SourceLike, describe_os_error, iter_lines, last_event
 from .scan import resolve_source as _resolve_source
 from .storage import day_of
@@ -213,6 +213,13 @@ class _Bad:
     terminated: bool
     fragment_like: bool
     size: int
+
+
+def _content_hash(obj: dict[str, Any]) -> str:
+    try:
+        return compute_checksum(obj)
+    except (ValueError, TypeError, RecursionError):
+        return "(cannot be computed)"
 
 
 def _parse_time(value: object) -> datetime | None:
@@ -417,7 +424,7 @@ class _Verifier:
             self._place(at, seq, prev_hash, checksum, before, pending)
             position = seq
         else:
-            position = self._place_tainted(at, seq, prev_hash, checksum, before)
+            position = self._place_tainted(at, seq, prev_hash, checksum, before, obj)
         self._check_time(at, seq, obj.get("timestamp"), timestamp, before)
         self.prev = _Event(position, checksum, at, timestamp, not checksum_ok)
 
@@ -471,6 +478,7 @@ class _Verifier:
         prev_hash: str | None,
         checksum: str | None,
         before: _Event | None,
+        obj: dict[str, Any],
     ) -> int:
         """An event whose content does not match its checksum: one finding, no cascade.
 
@@ -487,8 +495,8 @@ class _Verifier:
             FindingKind.CHECKSUM_MISMATCH,
             at,
             seq,
-            "the line's content no longer matches its checksum: expected "
-            f"checksum {checksum}, the content hashes to something else "
+            f"the line's content no longer matches its checksum: the stored checksum is "
+            f"{checksum}, the content hashes to {_content_hash(obj)} "
             "(the event was altered after it was written)"
             + ("" if plausible else f"; its sequence_number {seq} was also changed"),
         )
@@ -835,9 +843,10 @@ class VerificationReport:
             )
         return "\n".join(lines)
 
-    def __str__(self) -> str:
+    def format_text(self, *, limit: int | None = 100) -> str:
+        """The summary and the findings, one per line (at most ``limit``), as plain text."""
         text = [self.summary()]
-        shown = self.finding_list[:100]
+        shown = self.finding_list if limit is None else self.finding_list[:limit]
         for finding in shown:
             where = Path(finding.file).name if finding.file else "-"
             if finding.line is not None:
@@ -850,8 +859,14 @@ class VerificationReport:
                 )
             )
         if len(self.finding_list) > len(shown):
-            text.append(f"  ... and {len(self.finding_list) - len(shown)} more findings")
+            text.append(
+                f"  ... and {len(self.finding_list) - len(shown)} more findings "
+                "(see .findings or .to_json())"
+            )
         return "\n".join(text)
+
+    def __str__(self) -> str:
+        return self.format_text()
 
     def __repr__(self) -> str:
         return (

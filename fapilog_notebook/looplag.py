@@ -9,10 +9,15 @@ long computation) shows up as lag.
 from __future__ import annotations
 
 import asyncio
+import html
 import math
 import time
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["LagSummary", "LoopLagProbe", "percentile"]
 
@@ -136,6 +141,61 @@ class LoopLagProbe:
             "threshold_ms": self.threshold_ms,
             "over_threshold": float(sum(1 for v in values if v > self.threshold_ms)),
         }
+
+    def plot(self, kind: Literal["hist", "cdf"] = "hist", ax: Axes | None = None) -> Figure:
+        """Draw the lag distribution (a histogram or a CDF) and return the figure.
+
+        Draws on ``ax`` when given (its figure is returned), else on a new
+        figure. matplotlib is imported here so the core stays light.
+        """
+        if kind not in ("hist", "cdf"):
+            raise ValueError(f"kind must be 'hist' or 'cdf', not {kind!r}")
+        from .plots import plot_lag_distributions
+
+        return plot_lag_distributions({self._label(): self._lags_ms}, kind=kind, ax=ax, title=None)
+
+    def _label(self) -> str:
+        return f"interval {self.interval * 1000:g} ms"
+
+    def _summary_rows(self) -> list[tuple[str, str]]:
+        summary = self.summary()
+        count = int(summary["count"])
+        rows = [("samples", f"{count}")]
+        if count:
+            rows += [
+                (name, f"{summary[key]:.3f} ms")
+                for name, key in (
+                    ("mean", "mean_ms"),
+                    ("p50", "p50_ms"),
+                    ("p90", "p90_ms"),
+                    ("p99", "p99_ms"),
+                    ("p99.9", "p99.9_ms"),
+                    ("max", "max_ms"),
+                )
+            ]
+            over = int(summary["over_threshold"])
+            rows.append((f"over {self.threshold_ms:g} ms", f"{over} ({over / count:.1%})"))
+        return rows
+
+    def __str__(self) -> str:
+        state = "running" if self.running else "stopped"
+        head = f"LoopLagProbe ({state}, interval {self.interval * 1000:g} ms)"
+        rows = self._summary_rows()
+        width = max(len(name) for name, _ in rows)
+        return "\n".join([head, *(f"  {name:<{width}}  {value}" for name, value in rows)])
+
+    def _repr_html_(self) -> str:
+        state = "running" if self.running else "stopped"
+        cells = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(name)}</th>"
+            f"<td style='text-align:right'>{html.escape(value)}</td></tr>"
+            for name, value in self._summary_rows()
+        )
+        return (
+            "<div class='fapilog-looplag'>"
+            f"<p><b>LoopLagProbe</b> ({state}, interval {self.interval * 1000:g} ms)</p>"
+            f"<table>{cells}</table></div>"
+        )
 
     def reset(self) -> None:
         """Forget the samples taken so far."""

@@ -4,6 +4,7 @@ Write with :class:`AuditTrail` (``await trail.log_event(...)``), without
 blocking the event loop; load and verify the daily files in a notebook.
 """
 
+from ._notebook import explore, load_ipython_extension
 from .events import (
     AuditEvent,
     AuditEventType,
@@ -51,6 +52,8 @@ __all__ = [
     "LoopLagProbe",
     "Severity",
     "VerificationReport",
+    "explore",
+    "load_ipython_extension",
     "read_audit_log",
     "verify_audit_log",
 ]

@@ -24,6 +24,8 @@ EXPECTED = {
     "ErrorContext",
     "ErrorSeverity",
     "LoopLagProbe",
+    "explore",
+    "load_ipython_extension",
 }
 
 

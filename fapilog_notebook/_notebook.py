@@ -1,0 +1,39 @@
+"""Notebook entry points that load their heavy dependencies only when called.
+
+``import fapilog_notebook`` must stay light (no IPython, ipywidgets or
+matplotlib); these wrappers import them on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .verify import VerificationReport
+    from .widgets import AuditExplorer
+
+__all__ = ["explore", "load_ipython_extension"]
+
+
+def explore(
+    source: Any,
+    *,
+    report: VerificationReport | None = None,
+    auto_display: bool = False,
+    restore: bool = True,
+) -> AuditExplorer:
+    """Open the audit explorer widget on ``source`` (see :func:`fapilog_notebook.widgets.explore`).
+
+    ``source`` is a directory, a file, a list of files or a frame from
+    ``read_audit_log``; ``report`` a verification already run.
+    """
+    from .widgets import explore as _explore
+
+    return _explore(source, report=report, auto_display=auto_display, restore=restore)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext fapilog_notebook``: register ``%audit_verify`` and ``%audit_tail``."""
+    from .magics import load_ipython_extension as _load
+
+    _load(ipython)

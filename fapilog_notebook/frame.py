@@ -325,7 +325,10 @@ def _convert(pd: Any, name: str, values: list[Any]) -> Any:
         return _categorical(pd, values, _CATEGORICAL[name])
     if name in _INTEGERS:
         if all(v is None or type(v) is int for v in values):
-            return pd.array(values, dtype="Int64")
+            try:
+                return pd.array(values, dtype="Int64")
+            except (OverflowError, TypeError, ValueError):
+                pass  # beyond 64 bits: keep the exact Python ints
         return pd.array(values, dtype=object)
     if name in _FLAGS:
         kinds = {type(v) for v in values}

@@ -211,8 +211,14 @@ class _Bad:
     problem: str
     unparseable: bool
     terminated: bool
-    fragment_like: bool
     size: int
+
+
+def _starts_run(segment: _Segment, checksum: str | None) -> bool:
+    """True when the segment's lowest run begins at 2 and links to ``checksum``:
+    the first event of the chain arrived late, it is not a restart."""
+    first = segment.runs[0]
+    return first.lo == 2 and first.lo_trusted and first.lo_prev == checksum
 
 
 def _content_hash(obj: dict[str, Any]) -> str:
@@ -349,7 +355,6 @@ class _Verifier:
                     problem,
                     unparseable,
                     terminated,
-                    unparseable and raw.lstrip().startswith(b"{"),
                     len(raw),
                 )
             )
@@ -516,7 +521,13 @@ class _Verifier:
         pending_bad: int,
     ) -> None:
         segment = self.segment
-        if seq == 1 and prev_hash is None and segment.runs:
+        restart = (
+            seq == 1
+            and prev_hash is None
+            and bool(segment.runs)
+            and not _starts_run(segment, checksum)
+        )
+        if restart:
             if segment.first_checksum == checksum and checksum is not None:
                 self.add(
                     FindingKind.DUPLICATE_SEQUENCE,
@@ -551,7 +562,7 @@ class _Verifier:
         if seq == 1 and prev_hash is None:
             segment.first_checksum = checksum
 
-        if before is not None and seq < before.seq and not (seq == 1 and prev_hash is None):
+        if before is not None and seq < before.seq and not restart:
             self.add(
                 FindingKind.OUT_OF_ORDER,
                 at,
@@ -629,12 +640,7 @@ class _Verifier:
         if self.bad is not None:
             bad = self.bad
             last_file = bad.at[0] == len(self.files) - 1
-            torn = (
-                self.bad_count == 1
-                and last_file
-                and bad.unparseable
-                and (not bad.terminated or bad.fragment_like)
-            )
+            torn = self.bad_count == 1 and last_file and bad.unparseable and not bad.terminated
             self._flush_bad(seq=None, torn=torn)
         self.segments.append(self.segment)
         for number, segment in enumerate(self.segments):

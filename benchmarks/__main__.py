@@ -1,0 +1,175 @@
+"""``python -m benchmarks``: run the benchmarks, print markdown tables, save JSON.
+
+Examples::
+
+    python -m benchmarks                  # everything, full size (a few minutes)
+    python -m benchmarks --quick          # a short smoke run
+    python -m benchmarks --only write.blocking
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pydantic
+
+import fapilog_notebook
+
+from . import bench_write
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+BENCHMARKS = ("write.throughput", "write.blocking")
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _filesystem(path: str) -> str:
+    """The file system type and device of the mount holding ``path`` (Linux), else unknown."""
+    real = os.path.realpath(path)
+    best = ("", "unknown", "")
+    try:
+        with open("/proc/mounts", encoding="utf-8") as handle:
+            for line in handle:
+                device, mount, kind = line.split()[:3]
+                inside = real == mount or real.startswith(mount.rstrip("/") + "/")
+                if inside and len(mount) >= len(best[0]):
+                    best = (mount, kind, device)
+    except OSError:
+        return "unknown"
+    return f"{best[1]} ({best[2]} on {best[0]})" if best[0] else "unknown"
+
+
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", *args],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parent,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.stdout.strip()
+
+
+def _git_commit() -> str:
+    """The commit of the checkout, with ``+dirty`` when the package has uncommitted edits."""
+    commit = _git("rev-parse", "--short", "HEAD")
+    if commit is None:
+        return "unknown"
+    changes = _git("status", "--porcelain", "--", "../fapilog_notebook")
+    return commit + ("+dirty" if changes else "")
+
+
+def machine_info(tmp_root: str | None) -> dict[str, Any]:
+    """What the figures depend on: CPU, Python, library versions, the temp file system."""
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": _cpu_model(),
+        "platform": platform.platform(),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "pydantic": pydantic.VERSION,
+        "fapilog_notebook": fapilog_notebook.__version__,
+        "git_commit": _git_commit(),
+        "temp_dir_filesystem": _filesystem(tmp_root or tempfile.gettempdir()),
+    }
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Benchmark AuditTrail against the seed's before/after writers.",
+    )
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help=f"run only these (repeatable; a prefix selects a group): {', '.join(BENCHMARKS)}",
+    )
+    parser.add_argument(
+        "--dir", help="where to make the temporary directories (default: the system temp dir)"
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        help="where to save the results (default: benchmarks/results/write.json for a full "
+        "run of everything, nowhere otherwise)",
+    )
+    return parser.parse_args(argv)
+
+
+def _selected(only: list[str] | None) -> tuple[str, ...]:
+    if not only:
+        return BENCHMARKS
+    chosen = tuple(b for b in BENCHMARKS if any(b == o or b.startswith(o + ".") for o in only))
+    if not chosen:
+        raise SystemExit(f"--only: nothing matches {only}; choose from {', '.join(BENCHMARKS)}")
+    return chosen
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run, print the tables, save the JSON; return the exit code."""
+    args = _parse(argv)
+    selected = _selected(args.only)
+    parts = tuple(name.split(".", 1)[1] for name in selected if name.startswith("write."))
+    make = bench_write.WriteConfig.quick if args.quick else bench_write.WriteConfig
+    config = make(tmp_root=args.dir, parts=parts)
+    command = "python -m benchmarks" + (
+        " " + shlex.join(argv if argv is not None else sys.argv[1:])
+        if (argv if argv is not None else sys.argv[1:])
+        else ""
+    )
+    machine = machine_info(args.dir)
+    print(f"command: {command}")
+    print(
+        f"machine: {machine['cpus']} cores ({machine['cpu_model']}), {machine['python']}, "
+        f"{machine['platform']}; temp files on {machine['temp_dir_filesystem']}"
+    )
+    print(
+        f"versions: fapilog_notebook {machine['fapilog_notebook']} "
+        f"(commit {machine['git_commit']}), pydantic {machine['pydantic']}\n"
+    )
+    data = bench_write.run(config)
+    data = {
+        "command": command,
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine,
+        **data,
+    }
+    print()
+    print(f"Machine: {machine['cpus']} cores, {machine['python']}. Command: `{command}`\n")
+    print(bench_write.markdown(data))
+    target = args.json
+    if target is None and not args.quick and selected == BENCHMARKS:
+        target = RESULTS_DIR / "write.json"
+    if target is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+        print(f"\nresults saved to {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -60,6 +60,7 @@ class LoopLagProbe:
         self._lags_ms: list[float] = []
         self._task: asyncio.Task[None] | None = None
         self._started_at: float | None = None
+        self._asked = 0.0  # when the pending wake-up was asked for
         self._elapsed = 0.0
 
     def __repr__(self) -> str:
@@ -75,7 +76,7 @@ class LoopLagProbe:
         if self.running:
             raise RuntimeError("LoopLagProbe is already running; stop() it first")
         loop = asyncio.get_running_loop()
-        self._started_at = time.perf_counter()
+        self._started_at = self._asked = time.perf_counter()
         self._task = loop.create_task(self._tick(), name="LoopLagProbe")
 
     async def stop(self) -> None:
@@ -83,6 +84,12 @@ class LoopLagProbe:
         task, self._task = self._task, None
         if task is None:
             return
+        # A wake-up still overdue now is a stall in progress (possibly one that
+        # held the loop since start()): count it, or a loop blocked for the
+        # whole measurement would show no lag at all.
+        overdue = time.perf_counter() - self._asked - self.interval
+        if overdue > 0 and not task.done():
+            self._lags_ms.append(overdue * 1000.0)
         task.cancel()
         try:
             await task
@@ -110,9 +117,11 @@ class LoopLagProbe:
         clock = time.perf_counter
         record = self._lags_ms.append
         while True:
-            before = clock()
-            await asyncio.sleep(interval)
-            record(max(0.0, (clock() - before - interval) * 1000.0))
+            asked = self._asked
+            await asyncio.sleep(max(0.0, asked + interval - clock()))
+            woke = clock()
+            record(max(0.0, (woke - asked - interval) * 1000.0))
+            self._asked = woke
 
     @property
     def lags_ms(self) -> list[float]:

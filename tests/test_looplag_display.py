@@ -70,3 +70,12 @@ def test_importing_the_probe_does_not_import_matplotlib() -> None:
     code = "import sys, fapilog_notebook.looplag; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+async def test_a_loop_blocked_for_the_whole_measurement_shows_its_stall() -> None:
+    probe = LoopLagProbe(interval=0.001)
+    probe.start()
+    time.sleep(0.03)  # noqa: ASYNC251 - the ticker never gets to run
+    await probe.stop()
+    assert probe.summary()["count"] == 1
+    assert probe.summary()["max_ms"] >= 25

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -256,16 +257,14 @@ def test_unreadable_file_as_directory_read_error(
     tmp_path: Path, log: Log, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     log.write(tmp_path)
-    import fapilog_notebook.verify as verify_module
+    from fapilog_notebook import scan
 
-    real = verify_module.iter_lines
-
-    def failing(path: Path, **kwargs: int):  # type: ignore[no-untyped-def]
+    def failing(path: Path, **kwargs: int) -> Iterator[tuple[int, bytes, bool]]:
         if path.name == log.files[1].name:
             raise PermissionError(13, "Permission denied")
-        return real(path)
+        return scan.iter_lines(path)
 
-    monkeypatch.setattr(verify_module, "iter_lines", failing)
+    monkeypatch.setattr("fapilog_notebook.verify.iter_lines", failing)
     report = verify_audit_log(tmp_path, progress=False)
     assert not report.valid
     assert ("unreadable_file", log.files[1].name, None) in kinds_at(report)

@@ -6,18 +6,29 @@ and the storage head finder check them with :func:`check_line`. Both follow
 fapilog's format: ``checksum`` is the hex SHA-256 of the canonical JSON of the
 payload without its ``checksum`` key; ``previous_hash`` is the predecessor's
 checksum (``None`` at the start of a chain); sequence numbers count 1, 2, 3...
+
+A keyed chain replaces the bare hash with HMAC-SHA256 and says so inside the
+hashed payload, in a ``mac`` object: ``{"alg": "hmac-sha256"}`` for a static
+key, ``{"alg": "hmac-sha256-fs", "day": "YYYY-MM-DD"}`` for a forward-secure
+key (the day whose key made the MAC). Unkeyed events have no ``mac`` field and
+stay byte-compatible with fapilog. The verifier can thus tell keyed from
+unkeyed events, and refuse an unkeyed one when it was given a key.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "ALG_FORWARD_SECURE",
+    "ALG_STATIC",
     "CHECKSUM_KEY",
+    "MAC_FIELD",
     "ChainHead",
     "LineCheck",
     "canonical_json",
@@ -28,6 +39,12 @@ __all__ = [
 ]
 
 CHECKSUM_KEY = "checksum"
+MAC_FIELD = "mac"
+ALG_STATIC = "hmac-sha256"
+ALG_FORWARD_SECURE = "hmac-sha256-fs"
+KNOWN_ALGS = frozenset({ALG_STATIC, ALG_FORWARD_SECURE})
+#: Given a keyed event's ``mac`` object, the key to check it with (or None).
+KeyLookup = Callable[[Mapping[str, Any]], bytes | None]
 _CHECKSUM_PREFIX = b'{"checksum":"'
 _HEX_LEN = 64
 _HEX = frozenset(b"0123456789abcdef")
@@ -38,11 +55,18 @@ def canonical_json(payload: Mapping[str, Any]) -> str:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"))
 
 
-def compute_checksum(payload: Mapping[str, Any]) -> str:
-    """Return the checksum of ``payload``, ignoring any ``checksum`` key in it."""
+def digest(body: bytes, key: bytes | None = None) -> str:
+    """Hex SHA-256 of ``body``, or its HMAC-SHA256 under ``key``."""
+    if key is None:
+        return hashlib.sha256(body).hexdigest()
+    return hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def compute_checksum(payload: Mapping[str, Any], key: bytes | None = None) -> str:
+    """Return the checksum (or MAC) of ``payload``, ignoring any ``checksum`` key in it."""
     if CHECKSUM_KEY in payload:
         payload = {k: v for k, v in payload.items() if k != CHECKSUM_KEY}
-    return hashlib.sha256(canonical_json(payload).encode("ascii")).hexdigest()
+    return digest(canonical_json(payload).encode("ascii"), key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,19 +78,24 @@ class ChainHead:
 
 
 def seal(
-    payload: dict[str, Any], *, sequence_number: int, previous_hash: str | None
+    payload: dict[str, Any],
+    *,
+    sequence_number: int,
+    previous_hash: str | None,
+    key: bytes | None = None,
 ) -> tuple[bytes, str]:
     """Chain ``payload`` after its predecessor and return ``(line, checksum)``.
 
     ``payload`` is a JSON-ready dict (as ``model_dump(mode="json")`` gives)
     without a ``checksum``; it is updated in place with the chain fields.
+    With ``key``, the caller has put the ``mac`` object in ``payload``.
     The line ends with ``\\n`` and is the canonical JSON of the sealed payload.
     """
     payload.pop(CHECKSUM_KEY, None)
     payload["sequence_number"] = sequence_number
     payload["previous_hash"] = previous_hash
     body = canonical_json(payload)
-    checksum = hashlib.sha256(body.encode("ascii")).hexdigest()
+    checksum = digest(body.encode("ascii"), key)
     if body != "{}" and min(payload) > CHECKSUM_KEY:
         # "checksum" sorts first: splice it in instead of serialising again.
         line = '{"checksum":"' + checksum + '",' + body[1:] + "\n"
@@ -85,7 +114,11 @@ class LineCheck:
     ``obj`` is the decoded JSON object, or ``None`` when the line is not one;
     ``problem`` says why the line cannot take part in the chain (not JSON, not
     an object, chain fields missing or mistyped), else ``None``.
-    ``checksum_ok`` tells whether the stored checksum matches the content.
+    ``checksum_ok`` tells whether the stored checksum matches the content;
+    for a keyed event checked without its key it is ``True`` and
+    ``mac_checked`` is ``False`` (links and sequence can still be checked).
+    ``mac_alg`` and ``mac_day`` say how a keyed event was MACed; ``mac_note``
+    says why its key could not be had.
     """
 
     obj: dict[str, Any] | None
@@ -94,6 +127,10 @@ class LineCheck:
     checksum: str | None
     checksum_ok: bool
     problem: str | None
+    mac_alg: str | None = None
+    mac_day: str | None = None
+    mac_checked: bool = True
+    mac_note: str | None = None
 
 
 def _valid_hex(value: object) -> bool:
@@ -104,10 +141,12 @@ def _valid_hex(value: object) -> bool:
     )
 
 
-def check_line(raw: bytes) -> LineCheck:
-    """Decode one line (without its newline) and check its own checksum.
+def check_line(raw: bytes, key_for: KeyLookup | None = None) -> LineCheck:
+    """Decode one line (without its newline) and check its own checksum or MAC.
 
-    Never raises on hostile input: every failure becomes ``problem``.
+    ``key_for`` maps a keyed event's ``mac`` object to its key; without it (or
+    when it returns ``None``) a keyed event's MAC is left unchecked. Never
+    raises on hostile input: every failure becomes ``problem``.
     """
     try:
         obj = json.loads(raw)
@@ -120,6 +159,7 @@ def check_line(raw: bytes) -> LineCheck:
     seq = obj.get("sequence_number")
     prev = obj.get("previous_hash")
     checksum = obj.get(CHECKSUM_KEY)
+    mac_info = obj.get(MAC_FIELD)
     problems = []
     if type(seq) is not int or seq < 1:
         problems.append(f"sequence_number is {seq!r}, expected a positive integer")
@@ -127,6 +167,11 @@ def check_line(raw: bytes) -> LineCheck:
         problems.append(f"previous_hash is {_clip(prev)}, expected null or 64 hex digits")
     if not _valid_hex(checksum):
         problems.append(f"checksum is {_clip(checksum)}, expected 64 hex digits")
+    alg = day = None
+    if mac_info is not None:
+        alg, day, mac_problem = _mac_fields(mac_info)
+        if mac_problem:
+            problems.append(mac_problem)
     if problems:
         return LineCheck(
             obj,
@@ -135,22 +180,54 @@ def check_line(raw: bytes) -> LineCheck:
             checksum if isinstance(checksum, str) else None,
             False,
             "; ".join(problems),
+            alg,
+            day,
+            False,
         )
     assert isinstance(checksum, str)
     assert type(seq) is int
-    return LineCheck(obj, seq, prev, checksum, _checksum_matches(raw, obj, checksum), None)
+    if alg is None:
+        return LineCheck(obj, seq, prev, checksum, _checksum_matches(raw, obj, checksum), None)
+    key: bytes | None = None
+    note: str | None = None
+    if key_for is not None and isinstance(mac_info, dict):
+        try:
+            key = key_for(mac_info)
+        except ValueError as exc:
+            note = str(exc)
+    if key is None:
+        return LineCheck(obj, seq, prev, checksum, note is None, None, alg, day, False, note)
+    ok = _checksum_matches(raw, obj, checksum, key)
+    return LineCheck(obj, seq, prev, checksum, ok, None, alg, day, True)
 
 
-def _checksum_matches(raw: bytes, obj: dict[str, Any], checksum: str) -> bool:
+def _mac_fields(value: object) -> tuple[str | None, str | None, str | None]:
+    """``(alg, day, problem)`` of a ``mac`` object."""
+    if not isinstance(value, dict):
+        return None, None, f"mac is {_clip(value)}, expected an object"
+    alg, day = value.get("alg"), value.get("day")
+    if alg not in KNOWN_ALGS:
+        return None, None, f"mac.alg is {_clip(alg)}, expected one of {sorted(KNOWN_ALGS)}"
+    assert isinstance(alg, str)
+    if alg == ALG_FORWARD_SECURE:
+        if not isinstance(day, str) or len(day) != 10:
+            return alg, None, f"mac.day is {_clip(day)}, expected a YYYY-MM-DD date"
+        return alg, day, None
+    return alg, None, None
+
+
+def _checksum_matches(
+    raw: bytes, obj: dict[str, Any], checksum: str, key: bytes | None = None
+) -> bool:
     # Fast path: a canonical line starts with its checksum; the rest is the
     # canonical body. Anything else is re-canonicalised from its values.
     prefix_len = len(_CHECKSUM_PREFIX) + _HEX_LEN + 2
     if raw.startswith(_CHECKSUM_PREFIX) and raw[prefix_len - 2 : prefix_len] == b'",':
         body = b"{" + raw[prefix_len:]
-        if hashlib.sha256(body).hexdigest() == checksum:
+        if hmac.compare_digest(digest(body, key), checksum):
             return True
     try:
-        return compute_checksum(obj) == checksum
+        return hmac.compare_digest(compute_checksum(obj, key), checksum)
     except (ValueError, TypeError, RecursionError):
         return False
 

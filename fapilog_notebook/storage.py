@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import json
 import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 from .chain import ChainHead, check_line
 
@@ -22,18 +24,28 @@ __all__ = [
     "DIR_MODE",
     "FILE_MODE",
     "LOCK_NAME",
+    "SEAL_NAME",
+    "DayTally",
     "DirectoryLock",
     "DirectoryLockedError",
+    "SealFile",
     "day_of",
     "file_for_day",
     "find_head",
     "is_own_file",
     "list_audit_files",
+    "manifest_path",
+    "read_record",
+    "read_seals",
+    "tally_file",
     "to_day",
+    "write_record",
 ]
 
 AUDIT_FILE_PATTERN = re.compile(r"^audit_(\d{4})-(\d{2})-(\d{2})\.jsonl$")
 LOCK_NAME = ".fapilog-notebook.lock"
+SEAL_NAME = ".fapilog-notebook.seal.json"
+MANIFEST_PATTERN = re.compile(r"^\.fapilog-notebook\.manifest-(\d{4}-\d{2}-\d{2})\.json$")
 #: Files this package keeps beside the audit files (never audit files themselves).
 OWN_FILE_PREFIX = ".fapilog-notebook"
 DIR_MODE = 0o700
@@ -55,6 +67,11 @@ def day_of(path: Path | str) -> date | None:
         return date(int(match[1]), int(match[2]), int(match[3]))
     except ValueError:
         return None
+
+
+def manifest_path(directory: Path, day: date) -> Path:
+    """Where the manifest of ``day``'s file is kept."""
+    return directory / f".fapilog-notebook.manifest-{day.isoformat()}.json"
 
 
 def is_own_file(name: str) -> bool:
@@ -158,6 +175,135 @@ def find_head(directory: Path, *, repair: bool) -> HeadScan:
         finally:
             os.close(fd)
     return HeadScan(None, None, torn)
+
+
+@dataclass
+class DayTally:
+    """What one day file holds: first and last sequence, event count, last checksum."""
+
+    day: date
+    first_sequence: int | None = None
+    last_sequence: int | None = None
+    events: int = 0
+    last_checksum: str | None = None
+
+    def add(self, sequence_number: int, checksum: str, count: int = 1) -> None:
+        if self.first_sequence is None:
+            self.first_sequence = sequence_number - count + 1
+        self.last_sequence = sequence_number
+        self.last_checksum = checksum
+        self.events += count
+
+
+def tally_file(directory: Path, day: date) -> DayTally:
+    """Count the events of an existing day file (read once, when a writer opens it)."""
+    tally = DayTally(day)
+    path = file_for_day(directory, day)
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        return tally
+    with handle:
+        for raw in handle:
+            check = check_line(raw.rstrip(b"\r\n"))
+            if check.problem is None and check.checksum is not None:
+                assert check.sequence_number is not None
+                if tally.first_sequence is None:
+                    tally.first_sequence = check.sequence_number
+                tally.last_sequence = check.sequence_number
+                tally.last_checksum = check.checksum
+                tally.events += 1
+    return tally
+
+
+def write_record(path: Path, record: dict[str, Any], *, fsync: bool) -> None:
+    """Atomically replace ``path`` with ``record`` as JSON (mode 0600)."""
+    tmp = path.with_name(f"{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
+    try:
+        write_all(fd, json.dumps(record, sort_keys=True, separators=(",", ":")).encode() + b"\n")
+        if fsync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+SEAL_SLOT = 1024
+
+
+class SealFile:
+    """The sealed head record, kept in two fixed-size slots written in turn.
+
+    Each batch overwrites the older slot in place with one ``pwrite``: no
+    rename per batch, and a write torn by a crash spoils one slot only, so
+    the other still holds the previous seal. Readers take the valid slot with
+    the higher sequence number (:func:`read_seals`).
+    """
+
+    def __init__(self, directory: Path, *, fsync: bool) -> None:
+        self.path = directory / SEAL_NAME
+        self.fsync = fsync
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+        self._next = 0
+
+    def write(self, record: dict[str, Any]) -> None:
+        data = json.dumps(record, sort_keys=True, separators=(",", ":")).encode("ascii") + b"\n"
+        if len(data) > SEAL_SLOT:
+            raise ValueError(
+                f"seal record of {len(data)} bytes does not fit a {SEAL_SLOT}-byte slot"
+            )
+        os.pwrite(self._fd, data.ljust(SEAL_SLOT, b" "), self._next * SEAL_SLOT)
+        if self.fsync:
+            os.fsync(self._fd)
+        self._next ^= 1
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+def read_seals(path: Path) -> list[dict[str, Any] | str]:
+    """The seal file's slots: each a record, or a sentence saying why it is unusable.
+
+    Returns an empty list when there is no seal file.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    slots: list[dict[str, Any] | str] = []
+    for index in range(0, max(len(data), 1), SEAL_SLOT):
+        chunk = data[index : index + SEAL_SLOT].strip()
+        if not chunk:
+            continue
+        try:
+            record = json.loads(chunk)
+        except (ValueError, RecursionError):
+            slots.append(f"slot {index // SEAL_SLOT + 1} is not valid JSON")
+            continue
+        if isinstance(record, dict):
+            slots.append(record)
+        else:
+            slots.append(f"slot {index // SEAL_SLOT + 1} is not a JSON object")
+    return slots
+
+
+def read_record(path: Path) -> dict[str, Any] | None:
+    """A seal or manifest record, or ``None`` if the file is missing.
+
+    :raises ValueError: the file is not a JSON object.
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        record = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ValueError(f"{path.name} is not valid JSON") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"{path.name} is not a JSON object")
+    return record
 
 
 class DirectoryLockedError(RuntimeError):

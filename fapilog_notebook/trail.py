@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import itertools
 import os
 import socket
 import threading
@@ -34,8 +33,17 @@ from typing import Any, Literal, Self
 from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
 
-from . import storage
-from .chain import ChainHead, canonical_json, check_line, compute_checksum, seal
+from . import keys, storage
+from .chain import (
+    ALG_FORWARD_SECURE,
+    ALG_STATIC,
+    MAC_FIELD,
+    ChainHead,
+    canonical_json,
+    check_line,
+    compute_checksum,
+    seal,
+)
 from .events import (
     AuditEvent,
     AuditEventType,
@@ -119,11 +127,36 @@ class AuditChainVerificationResult:
     error_message: str | None = None
 
 
+_Waiter = tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]
+
+
+class _Batch:
+    """The callers waiting for one group commit, each with its own future.
+
+    Events join the *open* batch when they are queued; the writer takes it
+    whole. Its waiters are woken once: when it is written (or has failed),
+    or, while it is still open, when the writer becomes free to take it.
+    Each caller has its own future, so cancelling one caller leaves the
+    others waiting.
+    """
+
+    __slots__ = ("done", "error", "waiters")
+
+    def __init__(self) -> None:
+        self.done = False
+        self.error: str | None = None
+        self.waiters: list[_Waiter] = []
+
+    def future(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
+        fut = loop.create_future()
+        self.waiters.append((loop, fut))
+        return fut
+
+
 @dataclass(slots=True)
 class _Pending:
     """A queued event: its payload and, once sealed, its chained line."""
 
-    ticket: int
     day: date
     payload: dict[str, Any]
     line: bytes = b""
@@ -132,6 +165,10 @@ class _Pending:
 def utc_now() -> datetime:
     """The current time in UTC; the one clock the writer stamps events with."""
     return datetime.now(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _resolve(futs: list[asyncio.Future[None]]) -> None:
@@ -209,6 +246,13 @@ class AuditTrail:
         clock: where event timestamps come from (default: the current UTC
             time); it must return tz-aware datetimes. Useful to replay or
             backfill events, and in tests.
+        key: a static key (32+ bytes): each event is MACed with HMAC-SHA256.
+        key_file: a forward-secure writer key made by ``fapilog-notebook
+            keygen``; it evolves one way at each UTC day boundary.
+
+    After every batch the trail seals its head (``.fapilog-notebook.seal.json``)
+    and, when it leaves a day file, records that day's manifest; both are
+    MACed when the trail is keyed.
     """
 
     def __init__(
@@ -220,6 +264,8 @@ class AuditTrail:
         on_write_error: WriteErrorMode = "contain",
         max_pending: int = 100_000,
         clock: Callable[[], datetime] | None = None,
+        key: bytes | None = None,
+        key_file: Path | str | None = None,
     ) -> None:
         if on_write_error not in ("contain", "raise"):
             raise ValueError(f"on_write_error must be 'contain' or 'raise', not {on_write_error!r}")
@@ -235,17 +281,22 @@ class AuditTrail:
         if clock is not None and not callable(clock):
             raise TypeError(f"clock must be a callable returning a datetime, not {clock!r}")
         self._clock = clock
+        if key is not None and key_file is not None:
+            raise ValueError(
+                "pass either key (a static key) or key_file (forward-secure), not both"
+            )
+        self._static_key = None if key is None else keys.check_key_bytes(key)
+        self._key_file = None if key_file is None else Path(key_file)
+        self._writer_key: keys.WriterKey | None = None
+        self._retired_key: tuple[date, bytes] | None = None  # kept until its day's manifest
+        self._tally: storage.DayTally | None = None
+        self._seal_file: storage.SealFile | None = None
         self._hostname = socket.gethostname()
 
         self._lock = threading.Lock()
         self._pending: deque[_Pending] = deque()
-        self._tickets = itertools.count(1)
-        self._last_ticket = 0
-        self._done_ticket = 0
-        self._busy = False
-        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
-        self._fail_epoch = 0
-        self._fail_upto = 0
+        self._open = _Batch()
+        self._busy = False  # a worker-thread hop (commit, open, close) is under way
         self._failing = False
 
         self._started = False
@@ -264,12 +315,19 @@ class AuditTrail:
         self._error_events = 0
         self._security_events = 0
         self._last_error: str | None = None
+        self._seal_failures = 0
 
     def __repr__(self) -> str:
+        mode = "forward-secure" if self._key_file else "keyed" if self._static_key else "unkeyed"
         return (
-            f"AuditTrail(storage_path={str(self.storage_path)!r}, fsync={self.fsync}, "
+            f"AuditTrail(storage_path={str(self.storage_path)!r}, {mode}, fsync={self.fsync}, "
             f"on_write_error={self.on_write_error!r})"
         )
+
+    @property
+    def keyed(self) -> bool:
+        """True when events are MACed (static or forward-secure key)."""
+        return self._static_key is not None or self._key_file is not None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -288,7 +346,7 @@ class AuditTrail:
         except AuditTrailLockedError:
             raise
         except OSError as exc:
-            self._record_failure(exc, upto=0)
+            self._record_failure(exc)
             if self.on_write_error == "raise":
                 raise self._write_error(exc) from exc
         self._started = True
@@ -313,10 +371,9 @@ class AuditTrail:
     async def drain(self) -> None:
         """Wait until every event logged before this call is on disk (or has failed)."""
         with self._lock:
-            ticket = self._last_ticket
-            pending = bool(self._pending)
-        if pending:
-            await self._commit_until(ticket, raise_errors=False)
+            batch = self._open if self._pending else None
+        if batch is not None:
+            await self._wait_for(batch, raise_errors=False)
 
     async def cleanup(self) -> None:
         """fapilog's name for :meth:`stop`."""
@@ -386,9 +443,9 @@ class AuditTrail:
         payload = self._payload(event)
         if not self._started:
             await self.start()
-        ticket = self._enqueue(event, payload)
-        if ticket:
-            await self._commit_until(ticket, raise_errors=self.on_write_error == "raise")
+        batch = self._enqueue(event, payload)
+        if batch is not None:
+            await self._wait_for(batch, raise_errors=self.on_write_error == "raise")
         return event.event_id
 
     async def log_error(
@@ -527,9 +584,10 @@ class AuditTrail:
         except (PydanticSerializationError, ValueError, TypeError, RecursionError) as exc:
             raise _not_serialisable(exc) from None
 
-    def _enqueue(self, event: AuditEvent, payload: dict[str, Any]) -> int:
+    def _enqueue(self, event: AuditEvent, payload: dict[str, Any]) -> _Batch | None:
+        """Queue the event (sealed at once when possible); return the batch it joined."""
         day = event.timestamp.astimezone(UTC).date()
-        item = _Pending(0, day, payload)
+        item = _Pending(day, payload)
         with self._lock:
             full = len(self._pending) >= self.max_pending
             if full:
@@ -537,14 +595,14 @@ class AuditTrail:
                 dropped = self._dropped
             else:
                 try:
-                    if self._sealing:
-                        self._seal(item)
-                    else:  # sealed later, in order, once storage opens: check it now
+                    if not (self._sealing and self._seal(item)):
+                        # Sealed later, in order, by the worker thread; stop
+                        # sealing on the loop until it has caught up.
+                        self._sealing = False
                         canonical_json(payload)
                 except (ValueError, TypeError, RecursionError) as exc:
                     raise _not_serialisable(exc) from None
-                item.ticket = ticket = next(self._tickets)
-                self._last_ticket = ticket
+                batch = self._open
                 self._pending.append(item)
                 self._logged += 1
                 if event.event_type is AuditEventType.ERROR_OCCURRED or event.log_level in (
@@ -563,77 +621,95 @@ class AuditTrail:
             if self.on_write_error == "raise":
                 raise AuditQueueFullError(text)
             warnings.warn(text, AuditWriteWarning, stacklevel=3)
-            return 0
-        return ticket
+            return None
+        return batch
 
     # ------------------------------------------------------------------ group commit
 
-    async def _commit_until(self, ticket: int, *, raise_errors: bool) -> None:
-        """Return once ``ticket`` is on disk, leading batches when no one else is."""
-        with self._lock:
-            epoch = self._fail_epoch
+    async def _wait_for(self, batch: _Batch, *, raise_errors: bool) -> None:
+        """Return once ``batch`` is written (or failed), leading the commit if no one is.
+
+        A caller that finds the writer free first yields once, so every task
+        that is ready queues its event, then takes all that is queued on the
+        loop thread: one hop carries them all while the loop sits idle instead
+        of competing with the worker thread for the GIL.
+        """
+        loop = asyncio.get_running_loop()
         while True:
             with self._lock:
-                if self._done_ticket >= ticket:
-                    return
-                failed = self._fail_epoch != epoch and self._fail_upto >= ticket
-                error = self._last_error
-            if failed:
-                if raise_errors:
-                    raise AuditWriteError(
-                        f"audit event not written to {self.storage_path}: {error}; "
-                        "it stays queued and is retried on the next write, drain() or stop()"
-                    )
-                return
-            await self._exclusive(None)
+                if batch.done:
+                    error = batch.error
+                    break
+                lead = not self._busy
+                if lead:
+                    self._busy = True  # others wait on the batch while we gather it
+                else:
+                    wait = batch.future(loop)
+            if lead:
+                try:
+                    await asyncio.sleep(0)
+                except BaseException:
+                    self._release(None)
+                    raise
+                with self._lock:
+                    taken, self._open = self._open, _Batch()
+                    items = list(self._pending)
+                    wait = taken.future(loop)
+                self._submit(functools.partial(self._commit, items, taken), taken)
+            await wait
+        if error is not None and raise_errors:
+            raise AuditWriteError(
+                f"audit event not written to {self.storage_path}: {error}; "
+                "it stays queued and is retried on the next write, drain() or stop()"
+            )
 
-    async def _acquire_or_wait(self) -> bool:
-        """Become the one writer (True), or wait for the current one to finish (False)."""
+    async def _exclusive(self, work: Callable[[], None]) -> None:
+        """Run ``work`` in a worker thread once no commit or other hop is under way."""
         loop = asyncio.get_running_loop()
-        with self._lock:
-            if not self._busy:
-                self._busy = True
-                return True
-            fut: asyncio.Future[None] = loop.create_future()
-            self._waiters.append((loop, fut))
-        await fut
-        return False
-
-    async def _exclusive(self, work: Callable[[], None] | None) -> None:
-        """Run ``work`` in a worker thread, one at a time across all loops and threads.
-
-        ``work=None`` means "commit the queue": a caller that has to wait for
-        another writer returns once it is done (and re-checks its own event);
-        a caller that becomes the writer first lets every ready task queue its
-        event, then takes the batch on the loop thread, so one hop carries them
-        all while the loop sits idle instead of competing for the GIL.
-        """
-        while not await self._acquire_or_wait():
-            if work is None:
-                return
-        if work is None:
-            await asyncio.sleep(0)
+        while True:
             with self._lock:
-                batch = list(self._pending)
-            work = functools.partial(self._commit, batch)
-        # Shielded: a cancelled caller must not abandon a half-done batch; the
-        # thread finishes, records the outcome and wakes the waiters itself.
-        await asyncio.shield(asyncio.to_thread(self._run_exclusive, work))
+                if not self._busy:
+                    self._busy = True
+                    break
+                wait = self._open.future(loop)
+            await wait
+        await asyncio.shield(self._submit(work, None))
 
-    def _run_exclusive(self, work: Callable[[], None]) -> None:
+    def _submit(self, work: Callable[[], None], taken: _Batch | None) -> asyncio.Future[None]:
+        """Start ``work`` in the worker thread; the caller has made the trail busy.
+
+        Submitted at once, not from a task: the thread runs (and frees the
+        writer) even if the caller is cancelled or its loop goes away.
+        """
+        try:
+            return asyncio.get_running_loop().run_in_executor(
+                None, self._run_exclusive, work, taken
+            )
+        except BaseException:
+            self._release(taken)
+            raise
+
+    def _run_exclusive(self, work: Callable[[], None], taken: _Batch | None) -> None:
         try:
             work()
         finally:
-            with self._lock:
-                self._busy = False
-                waiters, self._waiters = self._waiters, []
-            by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
-            for loop, fut in waiters:
-                by_loop.setdefault(loop, []).append(fut)
-            for loop, futs in by_loop.items():
-                # One wake-up per loop: all its waiters resume in the same turn.
-                if not loop.is_closed():
-                    loop.call_soon_threadsafe(_resolve, futs)
+            self._release(taken)
+
+    def _release(self, taken: _Batch | None) -> None:
+        """Free the writer and wake its waiters, once per event loop."""
+        with self._lock:
+            self._busy = False
+            waiters = self._open.waiters
+            self._open.waiters = []
+            if taken is not None:
+                taken.done = True
+                waiters += taken.waiters
+        by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+        for loop, fut in waiters:
+            by_loop.setdefault(loop, []).append(fut)
+        for loop, futs in by_loop.items():
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(_resolve, futs)
 
     def _open_storage(self) -> None:
         if self._dir_lock.held:
@@ -648,61 +724,196 @@ class AuditTrail:
         except BaseException:
             self._dir_lock.release()
             raise
+        try:
+            if self._key_file is not None:
+                self._writer_key = keys.WriterKey(self._key_file)
+            newest = storage.day_of(scan.file) if scan.file is not None else None
+            self._tally = storage.tally_file(self.storage_path, newest) if newest else None
+        except BaseException:
+            self._dir_lock.release()
+            raise
         self._files = storage.DayFiles(self.storage_path, fsync=self.fsync)
         with self._lock:
             # Nothing queued was acknowledged: chain it after what is on disk.
             self._head = self._resumed_from = self._sealed_head = scan.head
             for item in self._pending:
-                self._seal(item)
-            self._sealing = True
+                item.line = b""
+        self._seal_queued()
 
     def _close_storage(self) -> None:
         with self._lock:
             self._sealing = False
+        if self._tally is not None and self._files is not None:
+            try:
+                self._write_manifest(self._tally)
+            except OSError as exc:
+                self._record_seal_failure(exc)
+        self._writer_key = None
+        self._retired_key = None
+        if self._seal_file is not None:
+            self._seal_file.close()
+            self._seal_file = None
         if self._files is not None:
             self._files.close()
             self._files = None
         self._dir_lock.release()
 
-    def _seal(self, item: _Pending) -> None:
-        """Chain ``item`` after the last sealed event (caller holds the lock)."""
+    def _seal(self, item: _Pending) -> bool:
+        """Chain ``item`` after the last sealed event (caller holds the lock).
+
+        Returns False, sealing nothing, when a forward-secure key must first
+        evolve to the item's day: that writes the key file, which only the
+        worker thread may do.
+        """
+        key = self._static_key
+        if key is not None:
+            item.payload[MAC_FIELD] = {"alg": ALG_STATIC}
+        elif self._writer_key is not None:
+            if item.day > self._writer_key.day:
+                return False
+            key = self._writer_key.key
+            item.payload[MAC_FIELD] = {
+                "alg": ALG_FORWARD_SECURE,
+                "day": self._writer_key.day.isoformat(),
+            }
         head = self._sealed_head
         seq = head.sequence_number + 1 if head is not None else 1
         item.line, checksum = seal(
             item.payload,
             sequence_number=seq,
             previous_hash=head.checksum if head is not None else None,
+            key=key,
         )
         self._sealed_head = ChainHead(seq, checksum)
+        return True
 
-    def _commit(self, batch: list[_Pending]) -> None:
+    def _seal_queued(self) -> None:
+        """Seal what the loop could not, evolving the key as days pass (worker thread)."""
+        while True:
+            with self._lock:
+                unsealed = next((item for item in self._pending if not item.line), None)
+                if unsealed is None:
+                    self._sealing = True
+                    return
+                if self._seal(unsealed):
+                    continue
+                assert self._writer_key is not None
+                old_day, old_key = self._writer_key.day, self._writer_key.key
+            self._writer_key.advance(unsealed.day)  # overwrites the key file
+            if self._tally is not None and self._tally.day == old_day:
+                self._retired_key = (old_day, old_key)  # for that day's manifest
+
+    def _commit(self, batch: list[_Pending], taken: _Batch) -> None:
         """Append ``batch``, one write per day file (runs in a worker thread)."""
         if not batch:
             return
         try:
             self._open_storage()
+            if not self._sealing:
+                self._seal_queued()
             assert self._files is not None
             for day, run in _runs_by_day(batch):
+                if self._tally is not None and self._tally.day != day:
+                    self._leave_day(self._tally)
+                if self._tally is None or self._tally.day != day:
+                    self._tally = storage.tally_file(self.storage_path, day)
                 self._files.append(day, [item.line for item in run])
                 last = run[-1]
+                head = ChainHead(last.payload["sequence_number"], last.payload["checksum"])
+                self._tally.add(head.sequence_number, head.checksum, len(run))
                 with self._lock:
                     for _ in run:
                         self._pending.popleft()
-                    self._head = ChainHead(
-                        last.payload["sequence_number"], last.payload["checksum"]
-                    )
-                    self._done_ticket = last.ticket
+                    self._head = head
                     self._written += len(run)
             with self._lock:
                 self._batches += 1
                 self._failing = False
         except Exception as exc:
-            self._record_failure(exc, upto=batch[-1].ticket)
+            taken.error = self._record_failure(exc)
+            return
+        try:
+            self._write_seal()
+        except OSError as exc:
+            self._record_seal_failure(exc)
 
-    def _record_failure(self, exc: BaseException, *, upto: int) -> None:
+    def _leave_day(self, tally: storage.DayTally) -> None:
+        """The writer moves to another day file: record the one it leaves."""
+        self._files.close_day(tally.day) if self._files is not None else None
+        try:
+            self._write_manifest(tally)
+        except OSError as exc:
+            self._record_seal_failure(exc)
+
+    def _record_key(self, day: date | None = None) -> tuple[dict[str, str] | None, bytes | None]:
+        """The ``mac`` object and key for a seal or manifest (of ``day``, if given)."""
+        if self._static_key is not None:
+            return {"alg": ALG_STATIC}, self._static_key
+        if self._writer_key is None:
+            return None, None
+        if self._retired_key is not None and self._retired_key[0] == day:
+            key_day, key = self._retired_key
+        else:
+            key_day, key = self._writer_key.day, self._writer_key.key
+        return {"alg": ALG_FORWARD_SECURE, "day": key_day.isoformat()}, key
+
+    def _write_manifest(self, tally: storage.DayTally) -> None:
+        if tally.events == 0:
+            return
+        mac_info, key = self._record_key(tally.day)
+        record: dict[str, Any] = {
+            "kind": "manifest",
+            "day": tally.day.isoformat(),
+            "file": storage.file_for_day(self.storage_path, tally.day).name,
+            "first_sequence": tally.first_sequence,
+            "last_sequence": tally.last_sequence,
+            "events": tally.events,
+            "last_checksum": tally.last_checksum,
+            "closed_at": _iso(datetime.now(UTC)),
+        }
+        if mac_info is not None:
+            record[MAC_FIELD] = mac_info
+        record["checksum"] = compute_checksum(record, key)
+        storage.write_record(
+            storage.manifest_path(self.storage_path, tally.day), record, fsync=self.fsync
+        )
+        if self._retired_key is not None and self._retired_key[0] == tally.day:
+            self._retired_key = None  # that day's key is gone for good now
+
+    def _write_seal(self) -> None:
+        head = self._head
+        if head is None or self._tally is None:
+            return
+        mac_info, key = self._record_key()
+        record: dict[str, Any] = {
+            "kind": "seal",
+            "sequence_number": head.sequence_number,
+            "head_checksum": head.checksum,
+            "file": storage.file_for_day(self.storage_path, self._tally.day).name,
+            "time": _iso(datetime.now(UTC)),
+        }
+        if mac_info is not None:
+            record[MAC_FIELD] = mac_info
+        record["checksum"] = compute_checksum(record, key)
+        if self._seal_file is None:
+            self._seal_file = storage.SealFile(self.storage_path, fsync=self.fsync)
+        self._seal_file.write(record)
+
+    def _record_seal_failure(self, exc: OSError) -> None:
+        # The events are on disk; only the seal or manifest beside them is stale.
         with self._lock:
-            self._fail_epoch += 1
-            self._fail_upto = upto
+            self._seal_failures += 1
+            self._last_error = f"{type(exc).__name__}: {exc}"
+        warnings.warn(
+            f"audit seal/manifest in {self.storage_path} not updated ({exc}); "
+            "the events themselves are written",
+            AuditWriteWarning,
+            stacklevel=2,
+        )
+
+    def _record_failure(self, exc: BaseException) -> str:
+        """Count and remember a storage fault; warn at the first of a streak."""
+        with self._lock:
             self._write_failures += 1
             self._last_error = f"{type(exc).__name__}: {exc}"
             first = not self._failing
@@ -716,6 +927,7 @@ class AuditTrail:
                 AuditWriteWarning,
                 stacklevel=2,
             )
+        return self._last_error
 
     def _write_error(self, exc: BaseException) -> AuditWriteError:
         return AuditWriteError(f"audit storage at {self.storage_path} failed: {exc}")
@@ -737,6 +949,8 @@ class AuditTrail:
                 "events_dropped": self._dropped,
                 "write_failures": self._write_failures,
                 "batches_written": self._batches,
+                "seal_failures": self._seal_failures,
+                "keyed": self.keyed,
                 "last_error": self._last_error,
                 "last_sequence_number": head.sequence_number if head else None,
                 "last_checksum": head.checksum if head else None,

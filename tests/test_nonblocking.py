@@ -92,22 +92,29 @@ async def test_slow_writes_do_not_stall_a_1ms_ticker(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     slow = SlowStorage(monkeypatch, delay=0.020)
-    async with (
-        AuditTrail(storage_path=tmp_path) as trail,
-        LoopLagProbe(interval=0.001) as probe,
-    ):
-        for i in range(100):  # the seed's burst: one event after another
-            await trail.log_event(AuditEventType.DATA_ACCESS, f"event {i}")
-    summary = probe.summary()
-    assert len(slow.threads) == 100  # every write really took 20 ms
-    assert threading.get_ident() not in slow.threads
-    assert summary["count"] > 500  # the ticker kept running through ~2 s of writes
-    # A write on the loop would show 100 lags of 20 ms or more. Allow a stray
-    # scheduler hiccup on a busy 2-core machine, never a write-sized stall.
-    assert summary["max_ms"] < 20, summary
-    assert sum(lag > 10 for lag in probe.lags_ms) <= 2, summary
-    assert summary["p99_ms"] < 5, summary
-    assert assert_chain_intact(tmp_path) == 100
+    summaries = []
+    # Other processes can only add lag, never hide it: a writer that blocked
+    # the loop would show 100 stalls of 20 ms in every attempt. A stray
+    # scheduler hiccup on a busy 2-core machine gets two more attempts.
+    for attempt in range(3):
+        directory = tmp_path / f"attempt{attempt}"
+        slow.threads.clear()
+        async with (
+            AuditTrail(storage_path=directory) as trail,
+            LoopLagProbe(interval=0.001) as probe,
+        ):
+            for i in range(100):  # the seed's burst: one event after another
+                await trail.log_event(AuditEventType.DATA_ACCESS, f"event {i}")
+        summary = probe.summary()
+        summaries.append(summary)
+        # Every write really took 20 ms: 100 event writes, and as many head seals.
+        assert len(slow.threads) >= 100
+        assert threading.get_ident() not in slow.threads
+        assert summary["count"] > 500  # the ticker kept running through ~2 s of writes
+        assert assert_chain_intact(directory) == 100
+        if summary["max_ms"] < 15 and summary["p99_ms"] < 5:
+            return
+    pytest.fail(f"the loop stalled near the 20 ms a write takes: {summaries}")
 
 
 async def test_the_probe_does_see_a_write_done_on_the_loop(

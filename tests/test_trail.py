@@ -71,7 +71,8 @@ async def test_fsync_true_fsyncs_each_batch_off_the_loop(
     real_fsync = os.fsync
 
     def counting_fsync(fd: int) -> None:
-        calls.append(threading.get_ident())
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(".jsonl"):  # audit files only
+            calls.append(threading.get_ident())
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", counting_fsync)
@@ -403,3 +404,32 @@ def test_two_threads_with_their_own_loops_share_one_trail(tmp_path: Path) -> Non
         thread.join()
     asyncio.run(trail.stop())
     assert assert_chain_intact(tmp_path) == 400
+
+
+async def test_a_cancelled_caller_leaves_the_others_and_its_event_is_still_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from .trail_helpers import SlowStorage
+
+    SlowStorage(monkeypatch, delay=0.05)
+    async with AuditTrail(storage_path=tmp_path) as trail:
+        first = asyncio.create_task(trail.log_event(AuditEventType.DATA_ACCESS, "leader"))
+        await asyncio.sleep(0.01)  # the leader's batch is being written
+        others = [
+            asyncio.create_task(trail.log_event(AuditEventType.DATA_ACCESS, f"w{i}"))
+            for i in range(5)
+        ]
+        await asyncio.sleep(0.01)
+        others[2].cancel()
+        first.cancel()
+        done = await asyncio.gather(*others, return_exceptions=True)
+        assert isinstance(done[2], asyncio.CancelledError)
+        assert all(isinstance(result, str) for i, result in enumerate(done) if i != 2)
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        await trail.drain()
+    # Cancelling a caller does not take back an event it had queued.
+    assert [e["message"] for e in lines_on_disk(tmp_path)] == ["leader"] + [
+        f"w{i}" for i in range(5)
+    ]
+    assert assert_chain_intact(tmp_path) == 6

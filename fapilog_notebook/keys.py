@@ -1,0 +1,236 @@
+"""Keys for a keyed, forward-secure chain.
+
+Two kinds of key:
+
+- a *static* key (``bytes``, at least 32): every event is MACed with
+  HMAC-SHA256 under it;
+- a *forward-secure* key pair made by :func:`keygen`: the writer's key state
+  (kept beside the trail, mode 0600) holds today's key only and evolves one
+  way at every UTC day boundary, ``k(d+1) = SHA-256(label || k(d))``,
+  overwriting the old key on disk. Someone who takes the writing host today
+  cannot compute an earlier day's key, so cannot forge or silently rewrite
+  yesterday (the Schneier-Kelsey scheme, as in journald's sealing). The
+  auditor's :class:`VerificationKey` holds the first day's key and derives
+  every later day's.
+
+Keys never appear in a repr, an exception message, a report or an audit file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "KEY_BYTES",
+    "AuditKeyError",
+    "VerificationKey",
+    "WriterKey",
+    "derive_day_key",
+    "keygen",
+    "load_static_key",
+    "mac",
+]
+
+KEY_BYTES = 32
+_EVOLVE_LABEL = b"fapilog-notebook/forward-secure/v1\x00"
+_STATE_KIND = "fapilog-notebook writer key"
+_VERIFY_KIND = "fapilog-notebook verification key"
+#: Longest span a verification key derives forward (about 270 years).
+_MAX_DAYS = 100_000
+
+
+class AuditKeyError(ValueError):
+    """A key or key file that is missing, too short or malformed."""
+
+
+def mac(key: bytes, data: bytes) -> str:
+    """Hex HMAC-SHA256 of ``data`` under ``key``."""
+    return hmac.new(key, data, hashlib.sha256).hexdigest()
+
+
+def evolve(key: bytes) -> bytes:
+    """The next day's key: one way, so the previous key cannot be recovered."""
+    return hashlib.sha256(_EVOLVE_LABEL + key).digest()
+
+
+def derive_day_key(start: date, start_key: bytes, day: date) -> bytes:
+    """The key of ``day``, derived forward from the key of ``start``."""
+    steps = (day - start).days
+    if steps < 0:
+        raise AuditKeyError(f"no key for {day}: the key starts on {start} and only evolves forward")
+    if steps > _MAX_DAYS:
+        raise AuditKeyError(f"no key for {day}: more than {_MAX_DAYS} days after {start}")
+    key = start_key
+    for _ in range(steps):
+        key = evolve(key)
+    return key
+
+
+def check_key_bytes(key: object, *, what: str = "key") -> bytes:
+    """Accept ``bytes`` of at least 32 bytes; say clearly what is wrong otherwise."""
+    if isinstance(key, (bytearray, memoryview)):
+        key = bytes(key)
+    if not isinstance(key, bytes):
+        raise TypeError(f"{what} must be bytes (at least {KEY_BYTES}), not {type(key).__name__}")
+    if len(key) < KEY_BYTES:
+        raise AuditKeyError(f"{what} is too short: {len(key)} bytes, at least {KEY_BYTES} needed")
+    return key
+
+
+def load_static_key(text: str | bytes, *, origin: str) -> bytes:
+    """Read a static key written as hex (64+ digits), as a file or variable holds it."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("ascii")
+        except UnicodeDecodeError:
+            raise AuditKeyError(f"{origin} is not a hex key (it is not ASCII text)") from None
+    text = text.strip()
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        raise AuditKeyError(
+            f"{origin} is not a hex key (expected {2 * KEY_BYTES}+ hex digits)"
+        ) from None
+    return check_key_bytes(key, what=origin)
+
+
+def _write_private(path: Path, data: dict[str, Any], *, replace: bool) -> None:
+    """Write ``data`` as JSON to ``path`` with mode 0600, atomically and durably."""
+    text = json.dumps(data, sort_keys=True, indent=1).encode("ascii") + b"\n"
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, text)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        if replace:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)  # fails if path exists: never overwrite a key
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _read_json(path: Path, kind: str) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"key file {str(path)!r} does not exist") from None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise AuditKeyError(f"key file {str(path)!r} is not a {kind} file (not JSON)") from None
+    if not isinstance(data, dict) or data.get("kind") != kind:
+        raise AuditKeyError(f"key file {str(path)!r} is not a {kind} file")
+    return data
+
+
+def _field_day(data: dict[str, Any], path: Path) -> date:
+    try:
+        return date.fromisoformat(data["day"])
+    except (KeyError, TypeError, ValueError):
+        raise AuditKeyError(f"key file {str(path)!r} has no valid 'day'") from None
+
+
+def _field_key(data: dict[str, Any], path: Path) -> bytes:
+    value = data.get("key")
+    try:
+        key = bytes.fromhex(value) if isinstance(value, str) else b""
+    except ValueError:
+        key = b""
+    if len(key) != KEY_BYTES:
+        raise AuditKeyError(f"key file {str(path)!r} has no valid key ({2 * KEY_BYTES} hex digits)")
+    return key
+
+
+@dataclass(frozen=True, repr=False)
+class VerificationKey:
+    """The auditor's key: the first day's key, from which every later day's derives."""
+
+    start: date
+    _key: bytes
+
+    def __repr__(self) -> str:
+        return f"VerificationKey(start={self.start.isoformat()}, key=<hidden>)"
+
+    @classmethod
+    def load(cls, path: Path | str) -> VerificationKey:
+        """Read a verification key file written by :func:`keygen`."""
+        path = Path(path)
+        data = _read_json(path, _VERIFY_KIND)
+        return cls(_field_day(data, path), _field_key(data, path))
+
+    def key_for(self, day: date) -> bytes:
+        """The MAC key of ``day`` (raises ``AuditKeyError`` before the start day)."""
+        return derive_day_key(self.start, self._key, day)
+
+
+class WriterKey:
+    """The writer's forward-secure key state, kept in a 0600 file beside the trail.
+
+    Holds one day's key. :meth:`advance` moves it to a later day, overwriting
+    the file first and then dropping the old key from memory. All methods do
+    file I/O and run in the writer's worker thread.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        data = _read_json(self.path, _STATE_KIND)
+        self.day = _field_day(data, self.path)
+        self._key: bytes | None = _field_key(data, self.path)
+
+    def __repr__(self) -> str:
+        return f"WriterKey(path={str(self.path)!r}, day={self.day.isoformat()}, key=<hidden>)"
+
+    @property
+    def key(self) -> bytes:
+        assert self._key is not None
+        return self._key
+
+    def advance(self, day: date) -> None:
+        """Evolve to ``day`` if it is later; the older keys are gone for good."""
+        if day <= self.day:
+            return
+        key = derive_day_key(self.day, self.key, day)
+        _write_private(
+            self.path, {"kind": _STATE_KIND, "day": day.isoformat(), "key": key.hex()}, replace=True
+        )
+        self.day, self._key = day, key
+
+
+def keygen(
+    writer_path: Path | str, verification_path: Path | str, *, start: date
+) -> tuple[Path, Path]:
+    """Create a writer key state and its verification key, both mode 0600.
+
+    Neither file may exist yet: a key is never overwritten.
+    """
+    writer, verifier = Path(writer_path), Path(verification_path)
+    if writer.resolve() == verifier.resolve():
+        raise ValueError("the writer key and the verification key must be different files")
+    for path in (writer, verifier):
+        if path.exists():
+            raise FileExistsError(f"{str(path)!r} exists already; a key is never overwritten")
+        if not path.parent.is_dir():
+            raise FileNotFoundError(f"directory {str(path.parent)!r} does not exist")
+    key = secrets.token_bytes(KEY_BYTES)
+    day = start.isoformat()
+    _write_private(verifier, {"kind": _VERIFY_KIND, "day": day, "key": key.hex()}, replace=False)
+    _write_private(writer, {"kind": _STATE_KIND, "day": day, "key": key.hex()}, replace=False)
+    return writer, verifier

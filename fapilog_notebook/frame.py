@@ -353,11 +353,7 @@ def _build(
     data = table.data
     names = list(data) if keep is None else keep
     out: dict[str, Any] = {}
-    for name in names:
-        values = data.get(name)
-        if values is None:
-            values = [None] * table.rows
-        out[name] = _convert(pd, name, values)
+    flat: dict[str, list[Any]] = {}
     if flatten_metadata and "metadata" in data:
         metadata = data["metadata"]
         keys: dict[str, None] = {}
@@ -365,9 +361,18 @@ def _build(
             if isinstance(item, dict):
                 keys.update(dict.fromkeys(item))
         for key in keys:
-            out[f"metadata.{key}"] = [
+            flat[f"metadata.{key}"] = [
                 item.get(key) if isinstance(item, dict) else None for item in metadata
             ]
+    for name in names:
+        # Pop each list as it is converted so the lists and arrays never all coexist.
+        values = data.pop(name, None)
+        if values is None:
+            values = [None] * table.rows
+        out[name] = _convert(pd, name, values)
+        del values
+    data.clear()
+    out.update(flat)
     paths = [str(f.path) for f in files]
     out["source_file"] = pd.Categorical.from_codes(
         table.files, dtype=pd.CategoricalDtype(categories=paths)

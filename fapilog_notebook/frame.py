@@ -14,7 +14,6 @@ and None into NaN; :func:`fapilog_notebook.verify_audit_log` hashes the bytes.
 from __future__ import annotations
 
 import gc
-import json
 import re
 import warnings
 from collections.abc import Iterable, Iterator
@@ -23,7 +22,10 @@ from enum import Enum
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
+from pydantic_core import from_json
+
 from ._progress import track
+from .chain import loads
 from .events import AuditEventType, AuditLogLevel, ComplianceLevel
 from .scan import DayBound, Source, SourceLike, describe_os_error, iter_lines, resolve_source
 
@@ -61,8 +63,8 @@ def _parse_batch(raws: list[bytes]) -> list[Any] | None:
     if len(_SEPARATOR.findall(joined)) != len(raws) - 1:
         return None
     try:
-        parsed = json.loads(joined)
-    except (ValueError, RecursionError):
+        parsed = from_json(joined)
+    except ValueError:
         return None
     if len(parsed) != len(raws):
         return None
@@ -79,7 +81,7 @@ def _parse_each(raws: list[bytes]) -> list[Any]:
     out: list[Any] = []
     for raw in raws:
         try:
-            out.append(json.loads(raw))
+            out.append(loads(raw))
         except (ValueError, RecursionError):
             out.append(None)
     return out

@@ -31,6 +31,7 @@ __all__ = [
     "ALG_STATIC",
     "CHECKSUM_KEY",
     "MAC_FIELD",
+    "Anchor",
     "ChainHead",
     "LineCheck",
     "canonical_json",
@@ -121,6 +122,61 @@ def seal(
         del payload[CHECKSUM_KEY]
     payload[CHECKSUM_KEY] = checksum
     return line.encode("ascii"), checksum
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """A point of the chain an auditor records outside the system.
+
+    ``sequence_number`` and ``checksum`` identify the event; ``time`` is its
+    timestamp, for people. History up to an anchor cannot be rewritten
+    unnoticed, even by someone who recomputes every checksum and seal.
+    """
+
+    sequence_number: int
+    checksum: str
+    time: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sequence_number": self.sequence_number,
+            "checksum": self.checksum,
+            "time": self.time,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_value(cls, value: Any) -> Anchor:
+        """An anchor from an ``Anchor``, a ``ChainHead``, a dict or its JSON text.
+
+        :raises ValueError: the value does not hold a sequence number and a checksum.
+        """
+        if isinstance(value, Anchor):
+            return value
+        if isinstance(value, ChainHead):
+            return cls(value.sequence_number, value.checksum)
+        if isinstance(value, (str, bytes)):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise ValueError(
+                    "an anchor must be JSON with sequence_number and checksum"
+                ) from None
+        if isinstance(value, dict):
+            seq, checksum, time = (
+                value.get("sequence_number"),
+                value.get("checksum"),
+                value.get("time"),
+            )
+            if type(seq) is int and seq >= 1 and _valid_hex(checksum):
+                assert isinstance(checksum, str)
+                return cls(seq, checksum, time if isinstance(time, str) else None)
+        raise ValueError(
+            f"not an anchor: {_clip(value)}; expected sequence_number (a positive integer) "
+            "and checksum (64 hex digits)"
+        )
 
 
 @dataclass(frozen=True, slots=True)

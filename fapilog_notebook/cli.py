@@ -1,19 +1,28 @@
-"""The ``fapilog-notebook`` command: ``demo`` and ``verify``.
+"""The ``fapilog-notebook`` command: ``demo``, ``verify``, ``anchor`` and ``keygen``.
 
 ``verify`` exits 0 when the trail is valid, 1 when it is not, and 2 for a
-usage error or a source that cannot be read, with a one-line message.
+usage error or a source that cannot be read, with a one-line message. Keys
+are read from a file (``--key-file``) or a named environment variable
+(``--key-env``), never from an argument, and never printed.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from ._demo import clear_trail, write_demo_trail
 from ._tamper import alter_field, copy_trail, delete_line
+from .chain import Anchor
+from .keys import AuditKeyError, VerificationKey, keygen, load_static_key
+from .storage import to_day
 from .verify import VerificationReport, verify_audit_log
 
 __all__ = ["main"]
@@ -89,10 +98,63 @@ def _indent(text: str) -> str:
     return "\n".join(f"  {line}" for line in text.splitlines())
 
 
+def _key_from_text(text: str, origin: str) -> bytes | VerificationKey:
+    """A verification key file's JSON, or a static key in hex."""
+    if text.lstrip().startswith("{"):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise AuditKeyError(f"{origin} is not a key (invalid JSON)") from None
+        if isinstance(data, dict) and data.get("kind") == "fapilog-notebook writer key":
+            raise AuditKeyError(
+                f"{origin} is the writer's key state; verify with the verification key "
+                "made by keygen instead"
+            )
+        return VerificationKey.from_data(data, origin=origin)
+    return load_static_key(text, origin=origin)
+
+
+def _load_key(args: argparse.Namespace) -> bytes | VerificationKey | None:
+    if args.key_file is not None:
+        path = Path(args.key_file)
+        try:
+            text = path.read_text(encoding="ascii")
+        except UnicodeDecodeError:
+            raise AuditKeyError(f"key file {str(path)!r} is not a text key") from None
+        return _key_from_text(text, f"key file {str(path)!r}")
+    if args.key_env is not None:
+        value = os.environ.get(args.key_env)
+        if not value:
+            raise AuditKeyError(f"environment variable {args.key_env} is not set or empty")
+        return _key_from_text(value, f"environment variable {args.key_env}")
+    return None
+
+
+def _load_anchors(paths: list[str]) -> list[Anchor]:
+    anchors: list[Anchor] = []
+    for name in paths:
+        text = Path(name).read_text(encoding="utf-8")
+        try:
+            data: Any = json.loads(text)
+        except ValueError:
+            raise ValueError(f"anchor file {name!r} is not JSON") from None
+        for item in data if isinstance(data, list) else [data]:
+            try:
+                anchors.append(Anchor.from_value(item))
+            except ValueError as exc:
+                raise ValueError(f"anchor file {name!r}: {exc}") from None
+    return anchors
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
     try:
         report = verify_audit_log(
-            args.source, since=args.since, until=args.until, progress=args.progress
+            args.source,
+            since=args.since,
+            until=args.until,
+            key=_load_key(args),
+            anchors=_load_anchors(args.anchor),
+            progress=args.progress,
         )
     except (OSError, ValueError, TypeError) as exc:
         print(f"fapilog-notebook verify: error: {_one_line(exc)}", file=sys.stderr)
@@ -102,6 +164,53 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     else:
         print(_report_text(report))
     return EXIT_VALID if report.valid else EXIT_INVALID
+
+
+def _cmd_anchor(args: argparse.Namespace) -> int:
+    try:
+        report = verify_audit_log(args.source, key=_load_key(args), progress=False)
+    except (OSError, ValueError, TypeError) as exc:
+        print(f"fapilog-notebook anchor: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    if report.head is None:
+        print("fapilog-notebook anchor: error: the trail has no events", file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps(report.head.to_dict()))
+    if not report.valid:
+        print(
+            f"fapilog-notebook anchor: warning: the trail is {report.verdict}; "
+            "run verify before you rely on this anchor",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
+    return EXIT_VALID
+
+
+def _cmd_keygen(args: argparse.Namespace) -> int:
+    try:
+        start = to_day(args.start, name="--start") or datetime.now(UTC).date()
+        writer, verifier = keygen(args.writer_key, args.verification_key, start=start)
+    except (OSError, ValueError) as exc:
+        print(f"fapilog-notebook keygen: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"writer key state:  {writer}  (0600; give it to AuditTrail(key_file=...))")
+    print(f"verification key:  {verifier}  (0600; the auditor keeps it away from the writer)")
+    print(f"first day: {start.isoformat()}; the writer's key evolves one way each UTC day")
+    return EXIT_VALID
+
+
+def _add_key_options(parser: argparse.ArgumentParser) -> None:
+    keys = parser.add_mutually_exclusive_group()
+    keys.add_argument(
+        "--key-file",
+        metavar="FILE",
+        help="a file holding the key: a static key in hex, or a verification key from keygen",
+    )
+    keys.add_argument(
+        "--key-env",
+        metavar="NAME",
+        help="the name of an environment variable holding the key (as --key-file)",
+    )
 
 
 def _report_text(report: VerificationReport) -> str:
@@ -139,6 +248,14 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--since", metavar="DAY", help="first day to verify (YYYY-MM-DD)")
     verify.add_argument("--until", metavar="DAY", help="last day to verify (YYYY-MM-DD)")
     verify.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    _add_key_options(verify)
+    verify.add_argument(
+        "--anchor",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="a JSON anchor (from 'fapilog-notebook anchor'); repeat for several",
+    )
     verify.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
@@ -146,6 +263,28 @@ def _parser() -> argparse.ArgumentParser:
         help="show a progress bar (default: only on an interactive terminal)",
     )
     verify.set_defaults(func=_cmd_verify)
+
+    anchor = sub.add_parser(
+        "anchor",
+        help="print the trail's head as a JSON anchor to record outside the system",
+        description="Print the last event's sequence number, checksum and time as JSON. "
+        "Record it in a ticket or an email; 'verify --anchor FILE' later proves that "
+        "history up to it was not rewritten.",
+    )
+    anchor.add_argument("source", help="a directory of daily files")
+    _add_key_options(anchor)
+    anchor.set_defaults(func=_cmd_anchor)
+
+    gen = sub.add_parser(
+        "keygen",
+        help="create a forward-secure writer key and its verification key",
+        description="Create the writer's key state (keep it beside the trail) and the "
+        "auditor's verification key (keep it elsewhere). Neither file may exist yet.",
+    )
+    gen.add_argument("--writer-key", required=True, metavar="FILE", help="writer key state")
+    gen.add_argument("--verification-key", required=True, metavar="FILE", help="the auditor's key")
+    gen.add_argument("--start", metavar="DAY", help="first UTC day (default: today)")
+    gen.set_defaults(func=_cmd_keygen)
     return parser
 
 

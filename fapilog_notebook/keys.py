@@ -141,21 +141,25 @@ def _read_json(path: Path, kind: str) -> dict[str, Any]:
     return data
 
 
-def _field_day(data: dict[str, Any], path: Path) -> date:
+def _field_day(data: dict[str, Any], origin: Path | str) -> date:
     try:
         return date.fromisoformat(data["day"])
     except (KeyError, TypeError, ValueError):
-        raise AuditKeyError(f"key file {str(path)!r} has no valid 'day'") from None
+        raise AuditKeyError(f"{_origin(origin)} has no valid 'day'") from None
 
 
-def _field_key(data: dict[str, Any], path: Path) -> bytes:
+def _origin(origin: Path | str) -> str:
+    return f"key file {str(origin)!r}" if isinstance(origin, Path) else origin
+
+
+def _field_key(data: dict[str, Any], origin: Path | str) -> bytes:
     value = data.get("key")
     try:
         key = bytes.fromhex(value) if isinstance(value, str) else b""
     except ValueError:
         key = b""
     if len(key) != KEY_BYTES:
-        raise AuditKeyError(f"key file {str(path)!r} has no valid key ({2 * KEY_BYTES} hex digits)")
+        raise AuditKeyError(f"{_origin(origin)} has no valid key ({2 * KEY_BYTES} hex digits)")
     return key
 
 
@@ -173,8 +177,14 @@ class VerificationKey:
     def load(cls, path: Path | str) -> VerificationKey:
         """Read a verification key file written by :func:`keygen`."""
         path = Path(path)
-        data = _read_json(path, _VERIFY_KIND)
-        return cls(_field_day(data, path), _field_key(data, path))
+        return cls.from_data(_read_json(path, _VERIFY_KIND), origin=f"key file {str(path)!r}")
+
+    @classmethod
+    def from_data(cls, data: Any, *, origin: str) -> VerificationKey:
+        """A verification key from the JSON object of its file."""
+        if not isinstance(data, dict) or data.get("kind") != _VERIFY_KIND:
+            raise AuditKeyError(f"{origin} is not a {_VERIFY_KIND}")
+        return cls(_field_day(data, origin), _field_key(data, origin))
 
     def key_for(self, day: date) -> bytes:
         """The MAC key of ``day`` (raises ``AuditKeyError`` before the start day)."""

@@ -38,6 +38,7 @@ from .chain import (
     ALG_FORWARD_SECURE,
     ALG_STATIC,
     MAC_FIELD,
+    Anchor,
     ChainHead,
     canonical_json,
     check_line,
@@ -305,6 +306,7 @@ class AuditTrail:
         self._sealing = False  # True while the chain head on disk is known
         self._sealed_head: ChainHead | None = None  # the last event sealed
         self._head: ChainHead | None = None  # the last event on disk
+        self._head_time: str | None = None
         self._resumed_from: ChainHead | None = None
 
         self._logged = 0
@@ -820,11 +822,13 @@ class AuditTrail:
                 self._files.append(day, [item.line for item in run])
                 last = run[-1]
                 head = ChainHead(last.payload["sequence_number"], last.payload["checksum"])
+                head_time = last.payload.get("timestamp")
                 self._tally.add(head.sequence_number, head.checksum, len(run))
                 with self._lock:
                     for _ in run:
                         self._pending.popleft()
                     self._head = head
+                    self._head_time = head_time if isinstance(head_time, str) else None
                     self._written += len(run)
             with self._lock:
                 self._batches += 1
@@ -933,6 +937,16 @@ class AuditTrail:
         return AuditWriteError(f"audit storage at {self.storage_path} failed: {exc}")
 
     # ------------------------------------------------------------------ reading
+
+    def head(self) -> Anchor | None:
+        """The last event this trail wrote (or found on disk): an anchor to record.
+
+        Keep it outside the system (a ticket, an email, a notebook output) and
+        pass it to ``verify_audit_log(..., anchors=[...])`` later.
+        """
+        with self._lock:
+            head, time = self._head, self._head_time
+        return None if head is None else Anchor(head.sequence_number, head.checksum, time)
 
     async def get_statistics(self) -> dict[str, Any]:
         """Counts of what was logged, written, pending, dropped and failed."""
@@ -1046,7 +1060,11 @@ class AuditTrail:
         """Verify the files on disk; the first error-severity finding is reported."""
         from .verify import verify_audit_log
 
-        report = await asyncio.to_thread(verify_audit_log, self.storage_path, progress=False)
+        # A static key checks every MAC; a forward-secure writer holds only
+        # today's key, so the MACs are left to the auditor's verification key.
+        report = await asyncio.to_thread(
+            verify_audit_log, self.storage_path, key=self._static_key, progress=False
+        )
         return report.compat_result()
 
 

@@ -31,19 +31,30 @@ import bisect
 import html
 import itertools
 import json
-from collections.abc import Iterator
+import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+from . import storage
 from ._progress import track
-from .chain import ChainHead, check_line, compute_checksum, links_to
+from .chain import (
+    ALG_FORWARD_SECURE,
+    ALG_STATIC,
+    Anchor,
+    ChainHead,
+    check_line,
+    compute_checksum,
+    links_to,
+)
+from .keys import VerificationKey, check_key_bytes
 from .scan import DayBound, Source, SourceLike, describe_os_error, iter_lines, last_event
 from .scan import resolve_source as _resolve_source
-from .storage import day_of
+from .storage import day_of, to_day
 from .trail import AuditChainVerificationResult
 
 if TYPE_CHECKING:
@@ -53,8 +64,11 @@ __all__ = [
     "FINDING_COLUMNS",
     "Finding",
     "FindingKind",
+    "Keyring",
+    "LineInfo",
     "Severity",
     "VerificationReport",
+    "check_file",
     "verify_audit_log",
 ]
 
@@ -76,6 +90,8 @@ class FindingKind(StrEnum):
     DUPLICATE_SEQUENCE = "duplicate_sequence"
     MALFORMED_LINE = "malformed_line"
     TRUNCATED_TAIL = "truncated_tail"
+    SEAL_MISMATCH = "seal_mismatch"
+    MANIFEST_MISMATCH = "manifest_mismatch"
     ANCHOR_MISMATCH = "anchor_mismatch"
     UNREADABLE_FILE = "unreadable_file"
     TORN_LINE = "torn_line"
@@ -98,6 +114,8 @@ _SEVERITY = {
     FindingKind.DUPLICATE_SEQUENCE: Severity.ERROR,
     FindingKind.MALFORMED_LINE: Severity.ERROR,
     FindingKind.TRUNCATED_TAIL: Severity.ERROR,
+    FindingKind.SEAL_MISMATCH: Severity.ERROR,
+    FindingKind.MANIFEST_MISMATCH: Severity.ERROR,
     FindingKind.ANCHOR_MISMATCH: Severity.ERROR,
     FindingKind.UNREADABLE_FILE: Severity.ERROR,
     FindingKind.TORN_LINE: Severity.WARNING,
@@ -136,6 +154,151 @@ class Finding:
             "event_id": self.event_id,
             "message": self.message,
         }
+
+
+# ----------------------------------------------------------------- per-line checks
+
+#: How a line's MAC stood: no MAC, checked with a key, left unchecked (no key),
+#: unkeyed although a key was given (a downgrade), or no usable key for it.
+MAC_NONE, MAC_CHECKED, MAC_UNCHECKED, MAC_DOWNGRADE, MAC_NO_KEY = range(5)
+
+
+class Keyring:
+    """The key MACs are checked with: a static key, or an auditor's verification key.
+
+    A forward-secure event names the day whose key MACed it; the keyring
+    derives that day's key from the verification key (and caches it).
+    """
+
+    def __init__(self, key: bytes | VerificationKey) -> None:
+        if isinstance(key, VerificationKey):
+            self.verification: VerificationKey | None = key
+            self.static: bytes | None = None
+        else:
+            self.verification = None
+            self.static = check_key_bytes(key)
+        self._days: dict[str, bytes] = {}
+
+    def __repr__(self) -> str:
+        kind = "forward-secure" if self.verification else "static"
+        return f"Keyring({kind}, key=<hidden>)"
+
+    def lookup(self, mac: Any) -> bytes:
+        """The key for an event's ``mac`` object; ``ValueError`` when there is none."""
+        alg = mac.get("alg") if isinstance(mac, dict) else None
+        if self.static is not None:
+            if alg != ALG_STATIC:
+                raise ValueError(f"the event is MACed with {alg}, but the key given is static")
+            return self.static
+        assert self.verification is not None
+        if alg != ALG_FORWARD_SECURE:
+            raise ValueError(
+                f"the event is MACed with {alg}, but the key given is a forward-secure "
+                "verification key"
+            )
+        day = mac.get("day")
+        key = self._days.get(day) if isinstance(day, str) else None
+        if key is None:
+            try:
+                key = self.verification.key_for(date.fromisoformat(str(day)))
+            except ValueError as exc:
+                raise ValueError(f"no key for mac.day {str(day)[:20]!r}: {exc}") from None
+            self._days[str(day)] = key
+        return key
+
+
+class LineInfo(NamedTuple):
+    """What one line says, reduced to what the chain checks need (small, picklable)."""
+
+    number: int
+    terminated: bool
+    size: int
+    problem: str | None  # why the line is not a usable event, else None
+    unparseable: bool
+    event_id: str | None
+    seq: int | None
+    prev: str | None
+    checksum: str | None
+    checksum_ok: bool
+    timestamp: Any
+    content_hash: str | None  # what the content hashes (or MACs) to, when it does not match
+    mac_state: int
+    mac_label: str | None  # the key a MAC was checked with: "static" or its day
+    mac_note: str | None
+
+
+def check_record(number: int, raw: bytes, terminated: bool, keyring: Keyring | None) -> LineInfo:
+    """Check one line on its own: parse it, check its checksum or MAC."""
+    lookup = keyring.lookup if keyring is not None else None
+    check = check_line(raw[:-1] if raw.endswith(b"\r") else raw, lookup)
+    obj = check.obj
+    if check.problem is not None or obj is None:
+        problem = check.problem or "not a JSON object"
+        event_id = obj.get("event_id") if obj is not None else None
+        return LineInfo(
+            number,
+            terminated,
+            len(raw),
+            problem,
+            obj is None and problem.startswith("not valid JSON"),
+            event_id[:100] if isinstance(event_id, str) else None,
+            None,
+            None,
+            None,
+            False,
+            None,
+            None,
+            MAC_NONE,
+            None,
+            None,
+        )
+    ok = check.checksum_ok
+    label = None
+    if check.mac_alg is None:
+        state = MAC_NONE
+        if keyring is not None:
+            state, ok = MAC_DOWNGRADE, False
+    elif check.mac_checked:
+        state = MAC_CHECKED
+        label = "static" if check.mac_alg == ALG_STATIC else check.mac_day
+    elif check.mac_note is not None:
+        state = MAC_NO_KEY
+    else:
+        state = MAC_UNCHECKED
+    content_hash = None
+    if not ok and state in (MAC_NONE, MAC_CHECKED):
+        try:
+            key = keyring.lookup(obj.get("mac")) if state == MAC_CHECKED and keyring else None
+            content_hash = compute_checksum(obj, key)
+        except (ValueError, TypeError, RecursionError):
+            content_hash = "(cannot be computed)"
+    event_id = obj.get("event_id")
+    return LineInfo(
+        number,
+        terminated,
+        len(raw),
+        None,
+        False,
+        event_id if isinstance(event_id, str) else None,
+        check.sequence_number,
+        check.previous_hash,
+        check.checksum,
+        ok,
+        obj.get("timestamp"),
+        content_hash,
+        state,
+        label,
+        check.mac_note,
+    )
+
+
+def check_file(path: Path, keyring: Keyring | None = None) -> Iterator[LineInfo]:
+    """Check every line of one file on its own (the part of verifying that parallelises).
+
+    :raises OSError: the file cannot be read (possibly part-way through).
+    """
+    for number, raw, terminated in iter_lines(path):
+        yield check_record(number, raw, terminated, keyring)
 
 
 # ----------------------------------------------------------------- the chain state
@@ -221,11 +384,27 @@ def _starts_run(segment: _Segment, checksum: str | None) -> bool:
     return first.lo == 2 and first.lo_trusted and first.lo_prev == checksum
 
 
-def _content_hash(obj: dict[str, Any]) -> str:
-    try:
-        return compute_checksum(obj)
-    except (ValueError, TypeError, RecursionError):
-        return "(cannot be computed)"
+def _mismatch_message(checksum: str | None, info: LineInfo) -> str:
+    """Why an event's checksum or MAC does not hold, as a sentence."""
+    state = info.mac_state
+    if state == MAC_DOWNGRADE:
+        return (
+            "expected a MAC (a key was given), found an unkeyed event with a bare SHA-256 "
+            "checksum: anyone can recompute it, so it cannot be trusted in a keyed trail"
+        )
+    if state == MAC_NO_KEY:
+        return f"the event's MAC cannot be checked: {info.mac_note}"
+    if state == MAC_CHECKED:
+        return (
+            f"the event's MAC does not match its content: stored {checksum}, the content "
+            f"MACs to {info.content_hash} with the {info.mac_label} key (the event was altered, "
+            "or MACed with another key)"
+        )
+    return (
+        f"the line's content no longer matches its checksum: the stored checksum is "
+        f"{checksum}, the content hashes to {info.content_hash} "
+        "(the event was altered after it was written)"
+    )
 
 
 def _parse_time(value: object) -> datetime | None:
@@ -257,8 +436,30 @@ def _day_ranges(days: list[date]) -> str:
 class _Verifier:
     """The state machine behind :func:`verify_audit_log`."""
 
-    def __init__(self, source: Source) -> None:
+    def __init__(
+        self,
+        source: Source,
+        keyring: Keyring | None = None,
+        anchors: tuple[Anchor, ...] = (),
+    ) -> None:
         self.source = source
+        self.keyring = keyring
+        self.anchors = anchors
+        self.macs_checked = 0
+        self.macs_unchecked = 0
+        self.mac_days: dict[str, int] = {}
+        #: Checksums seen at the sequence numbers seals, manifests and anchors name.
+        self.watch: set[int] = {a.sequence_number for a in anchors}
+        self.seen: dict[int, set[str]] = {}
+        self.file_tallies: list[dict[str, Any]] = []
+        self.head_time: Any = None
+        self.since: date | None = None
+        self.until: date | None = None
+        self.seal: dict[str, Any] | None = None
+        self.seal_problem: str | None = None
+        self.manifests: list[tuple[date, Path, dict[str, Any] | None, str | None]] = []
+        self.manifest_bounds: dict[int, tuple[int, int]] = {}
+        self.anchors_checked = 0
         self.files = source.files
         self.names = [str(f.path) for f in source.files]
         self.findings: list[tuple[tuple[int, int, int], Finding]] = []
@@ -324,9 +525,10 @@ class _Verifier:
         audit_file = self.files[index]
         self.day = audit_file.day
         self.day_iso = audit_file.day.isoformat() if audit_file.day else None
+        self.file_tallies.append({"events": 0, "first": None, "last": None})
         try:
-            for number, raw, terminated in iter_lines(audit_file.path):
-                self.line(index, number, raw, terminated)
+            for info in check_file(audit_file.path, self.keyring):
+                self.line(index, info)
         except OSError as exc:
             self.add(
                 FindingKind.UNREADABLE_FILE,
@@ -338,32 +540,38 @@ class _Verifier:
             return
         self.files_checked += 1
 
-    def line(self, index: int, number: int, raw: bytes, terminated: bool) -> None:
-        check = check_line(raw[:-1] if raw.endswith(b"\r") else raw)
-        obj = check.obj
-        if check.problem is not None or obj is None:
-            problem = check.problem or "not a JSON object"
-            unparseable = obj is None and problem.startswith("not valid JSON")
-            at: _At = (index, number, None)
-            if obj is not None:
-                event_id = obj.get("event_id")
-                if isinstance(event_id, str):
-                    at = (index, number, event_id[:100])
+    def line(self, index: int, info: LineInfo) -> None:
+        if info.problem is not None:
             self.add_bad(
                 _Bad(
-                    at,
-                    problem,
-                    unparseable,
-                    terminated,
-                    len(raw),
+                    (index, info.number, info.event_id),
+                    info.problem,
+                    info.unparseable,
+                    info.terminated,
+                    info.size,
                 )
             )
             return
-        seq = check.sequence_number
+        seq = info.seq
         assert seq is not None
-        event_id = obj.get("event_id")
-        at = (index, number, event_id if isinstance(event_id, str) else None)
-        self.event(at, seq, check.previous_hash, check.checksum, check.checksum_ok, obj)
+        state = info.mac_state
+        if state == MAC_CHECKED and info.checksum_ok:
+            self.macs_checked += 1
+            label = info.mac_label or "?"
+            self.mac_days[label] = self.mac_days.get(label, 0) + 1
+        elif state == MAC_UNCHECKED:
+            self.macs_unchecked += 1
+        tally = self.file_tallies[index]
+        tally["events"] += 1
+        if tally["first"] is None:
+            tally["first"] = seq
+        tally["last"] = seq
+        bounds = self.manifest_bounds.get(index)
+        if bounds is not None and bounds[0] <= seq <= bounds[1]:
+            tally["in_range"] = tally.get("in_range", 0) + 1
+        if seq in self.watch and info.checksum is not None and info.checksum_ok:
+            self.seen.setdefault(seq, set()).add(info.checksum)
+        self.event((index, info.number, info.event_id), seq, info)
 
     def add_bad(self, bad: _Bad) -> None:
         self.bad_count += 1
@@ -394,15 +602,8 @@ class _Verifier:
                 f"found {bad.problem}",
             )
 
-    def event(
-        self,
-        at: _At,
-        seq: int,
-        prev_hash: str | None,
-        checksum: str | None,
-        checksum_ok: bool,
-        obj: dict[str, Any],
-    ) -> None:
+    def event(self, at: _At, seq: int, info: LineInfo) -> None:
+        prev_hash, checksum, checksum_ok = info.prev, info.checksum, info.checksum_ok
         self.events += 1
         if self.first_seq is None:
             self.first_seq = seq
@@ -424,13 +625,15 @@ class _Verifier:
             )
             self._flush_bad(seq=None, torn=torn)
 
-        timestamp = _parse_time(obj.get("timestamp"))
+        timestamp = _parse_time(info.timestamp)
         if checksum_ok:
             self._place(at, seq, prev_hash, checksum, before, pending)
             position = seq
         else:
-            position = self._place_tainted(at, seq, prev_hash, checksum, before, obj)
-        self._check_time(at, seq, obj.get("timestamp"), timestamp, before)
+            position = self._place_tainted(at, seq, prev_hash, checksum, before, info)
+        self._check_time(at, seq, info.timestamp, timestamp, before)
+        if self.segment.max_seq == position:
+            self.head_time = info.timestamp
         self.prev = _Event(position, checksum, at, timestamp, not checksum_ok)
 
     def _check_time(
@@ -483,7 +686,7 @@ class _Verifier:
         prev_hash: str | None,
         checksum: str | None,
         before: _Event | None,
-        obj: dict[str, Any],
+        info: LineInfo,
     ) -> int:
         """An event whose content does not match its checksum: one finding, no cascade.
 
@@ -500,9 +703,7 @@ class _Verifier:
             FindingKind.CHECKSUM_MISMATCH,
             at,
             seq,
-            f"the line's content no longer matches its checksum: the stored checksum is "
-            f"{checksum}, the content hashes to {_content_hash(obj)} "
-            "(the event was altered after it was written)"
+            _mismatch_message(checksum, info)
             + ("" if plausible else f"; its sequence_number {seq} was also changed"),
         )
         run, index = segment.find(position)
@@ -635,6 +836,245 @@ class _Verifier:
 
     # ------------------------------------------------------------ the end
 
+    # ------------------------------------------------------------ seals, manifests
+
+    def _record_check(self, record: dict[str, Any]) -> str | None:
+        """Why a seal or manifest record cannot be trusted, or None (unchecked MACs pass)."""
+        mac = record.get("mac")
+        if mac is None:
+            if self.keyring is not None:
+                return "it carries no MAC although a key was given"
+            key = None
+        elif self.keyring is None:
+            return None
+        else:
+            try:
+                key = self.keyring.lookup(mac)
+            except ValueError as exc:
+                return str(exc)
+        try:
+            ok = compute_checksum(record, key) == record.get("checksum")
+        except (ValueError, TypeError, RecursionError):
+            ok = False
+        return None if ok else "its checksum or MAC does not match its content"
+
+    def _in_range(self, day: date | None) -> bool:
+        if day is None:
+            return False
+        return (self.since is None or day >= self.since) and (
+            self.until is None or day <= self.until
+        )
+
+    def prepare(self, since: date | None, until: date | None) -> None:
+        """Read the seal and the day manifests kept beside a directory's audit files."""
+        self.since, self.until = since, until
+        directory = self.source.directory
+        if directory is None:
+            return
+        slots = storage.read_seals(directory / storage.SEAL_NAME)
+        good: list[dict[str, Any]] = []
+        problems: list[str] = []
+        for slot in slots:
+            if isinstance(slot, str):
+                continue  # a slot torn by a crash; the other slot holds the previous seal
+            seq, head, name = (
+                slot.get("sequence_number"),
+                slot.get("head_checksum"),
+                slot.get("file"),
+            )
+            if type(seq) is not int or not isinstance(head, str) or not isinstance(name, str):
+                problems.append("a seal record lacks sequence_number, head_checksum or file")
+                continue
+            problem = self._record_check(slot)
+            if problem is None:
+                good.append(slot)
+            else:
+                problems.append(f"the seal of sequence {seq} cannot be trusted: {problem}")
+        if good:
+            best = max(good, key=lambda r: r["sequence_number"])
+            if self._in_range(day_of(best["file"])) or (self.since is None and self.until is None):
+                self.seal = best
+                self.watch.add(best["sequence_number"])
+        elif problems:
+            self.seal_problem = "; ".join(problems)
+        by_day = {f.day: index for index, f in enumerate(self.files) if f.day is not None}
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError:
+            entries = []
+        for entry in entries:
+            match = storage.MANIFEST_PATTERN.match(entry.name)
+            if match is None:
+                continue
+            try:
+                day = date.fromisoformat(match[1])
+            except ValueError:
+                continue
+            if not self._in_range(day) and (self.since or self.until):
+                continue
+            path = Path(entry.path)
+            try:
+                record = storage.read_record(path)
+            except (OSError, ValueError) as exc:
+                self.manifests.append((day, path, None, f"it cannot be read: {exc}"))
+                continue
+            if record is None:
+                continue
+            problem = self._record_check(record)
+            first, last = record.get("first_sequence"), record.get("last_sequence")
+            if problem is None and (type(first) is not int or type(last) is not int):
+                problem = "it lacks first_sequence or last_sequence"
+            self.manifests.append((day, path, record, problem))
+            if problem is None and day in by_day:
+                assert isinstance(first, int) and isinstance(last, int)
+                self.manifest_bounds[by_day[day]] = (first, last)
+                self.watch.add(last)
+
+    def _check_seal(self) -> None:
+        end = (len(self.files), 0, len(self.findings))
+        directory = self.source.directory
+        seal_file = str(directory / storage.SEAL_NAME) if directory else None
+        if self.seal_problem is not None:
+            finding = Finding(
+                FindingKind.SEAL_MISMATCH,
+                Severity.ERROR,
+                seal_file,
+                None,
+                None,
+                None,
+                f"expected a sealed head record that checks out, found none: {self.seal_problem}",
+            )
+            self.findings.append((end, finding))
+            return
+        seal = self.seal
+        if seal is None:
+            return
+        seq, sealed, name = seal["sequence_number"], seal["head_checksum"], seal["file"]
+        last = next((g for g in reversed(self.segments) if g.events), None)
+        top = last.max_seq if last is not None and last.max_seq is not None else 0
+        when = f"sealed {seal.get('time')}" if isinstance(seal.get("time"), str) else "sealed"
+        if seq > top:
+            missing = seq - top
+            present = any(Path(str(f.path)).name == name for f in self.files)
+            lost = "" if present else f"; {name} itself is missing"
+            self.findings.append(
+                (
+                    end,
+                    Finding(
+                        FindingKind.TRUNCATED_TAIL,
+                        Severity.ERROR,
+                        seal_file,
+                        None,
+                        seq,
+                        None,
+                        f"expected the chain to reach sequence {seq} ({when}, in {name}), "
+                        f"found it ending at sequence {top}: {missing} event"
+                        f"{'s are' if missing != 1 else ' is'} missing at the end{lost}",
+                    ),
+                )
+            )
+        elif seq in self.seen and sealed not in self.seen[seq]:
+            found = ", ".join(sorted(self.seen[seq]))
+            self.findings.append(
+                (
+                    end,
+                    Finding(
+                        FindingKind.SEAL_MISMATCH,
+                        Severity.ERROR,
+                        seal_file,
+                        None,
+                        seq,
+                        None,
+                        f"expected sequence {seq} to have checksum {sealed} ({when}), "
+                        f"found {found}: the end of the chain was rewritten",
+                    ),
+                )
+            )
+
+    def _check_manifests(self) -> None:
+        by_day = {f.day: index for index, f in enumerate(self.files) if f.day is not None}
+        for day, path, record, problem in self.manifests:
+            order = (by_day.get(day, len(self.files)), 0, len(self.findings))
+            name = storage.file_for_day(Path("."), day).name
+            if problem is not None or record is None:
+                message = f"expected a day manifest for {name} that checks out: {problem}"
+            else:
+                first, last = record["first_sequence"], record["last_sequence"]
+                events, closing = record.get("events"), record.get("last_checksum")
+                what = (
+                    f"the {events} events its manifest records (sequences {first}..{last}, "
+                    f"closed {record.get('closed_at')})"
+                )
+                index = by_day.get(day)
+                if index is None:
+                    message = f"expected {name} to hold {what}; the file is missing (deleted)"
+                else:
+                    tally = self.file_tallies[index] if index < len(self.file_tallies) else {}
+                    in_range = tally.get("in_range", 0)
+                    intact = (
+                        tally.get("first") == first
+                        and in_range == events
+                        and closing in self.seen.get(last, set())
+                    )
+                    if intact:
+                        continue
+                    message = (
+                        f"expected {name} to hold {what}; found {in_range} events in that "
+                        f"range, starting at sequence {tally.get('first')}"
+                        + (
+                            ""
+                            if closing in self.seen.get(last, set())
+                            else f", and sequence {last} is not the one recorded"
+                        )
+                        + ": the day file was replaced or altered"
+                    )
+            first_seq = record.get("first_sequence") if record is not None else None
+            finding = Finding(
+                FindingKind.MANIFEST_MISMATCH,
+                Severity.ERROR,
+                str(path),
+                None,
+                first_seq if type(first_seq) is int else None,
+                None,
+                message,
+            )
+            self.findings.append((order, finding))
+
+    def _check_anchors(self) -> None:
+        end = (len(self.files), 1, len(self.findings))
+        ranged = self.since is not None or self.until is not None
+        for anchor in self.anchors:
+            seq = anchor.sequence_number
+            found = self.seen.get(seq)
+            if found is None and ranged:
+                continue  # outside the days verified
+            self.anchors_checked += 1
+            if found is not None and anchor.checksum in found:
+                continue
+            when = f", recorded at {anchor.time}" if anchor.time else ""
+            if found is None:
+                detail = f"found no intact event with sequence {seq} in the trail"
+            else:
+                detail = (
+                    f"found sequence {seq} with checksum {', '.join(sorted(found))}: history "
+                    "up to the anchor was rewritten"
+                )
+            self.findings.append(
+                (
+                    end,
+                    Finding(
+                        FindingKind.ANCHOR_MISMATCH,
+                        Severity.ERROR,
+                        None,
+                        None,
+                        seq,
+                        None,
+                        f"expected the anchored event (sequence {seq}, checksum "
+                        f"{anchor.checksum}{when}); {detail}",
+                    ),
+                )
+            )
+
     def finish(self) -> None:
         """Judge a waiting last line, close the last segment and report the holes."""
         if self.bad is not None:
@@ -656,6 +1096,9 @@ class _Verifier:
                 f"{path.name!r} is {reason}; it was not read",
             )
             self.findings.append(((len(self.files), 0, len(self.findings)), finding))
+        self._check_seal()
+        self._check_manifests()
+        self._check_anchors()
 
     def _report_holes(self, segment: _Segment, *, first: bool) -> None:
         runs = segment.runs
@@ -722,7 +1165,8 @@ class _Verifier:
         last = next((s for s in reversed(self.segments) if s.events), None)
         head = None
         if last is not None and last.max_seq is not None and last.max_checksum is not None:
-            head = ChainHead(last.max_seq, last.max_checksum)
+            time = self.head_time if isinstance(self.head_time, str) else None
+            head = Anchor(last.max_seq, last.max_checksum, time)
         return VerificationReport(
             source=self.source.description,
             valid=not any(f.severity is Severity.ERROR for f in findings),
@@ -733,6 +1177,13 @@ class _Verifier:
             head=head,
             segment_rows=tuple(rows),
             finding_list=tuple(findings),
+            key_given=self.keyring is not None,
+            macs_checked=self.macs_checked,
+            macs_unchecked=self.macs_unchecked,
+            mac_days=dict(sorted(self.mac_days.items())),
+            sealed=self.seal is not None,
+            manifests_checked=len(self.manifests),
+            anchors_checked=self.anchors_checked,
         )
 
 
@@ -792,9 +1243,32 @@ class VerificationReport:
     files_checked: int
     first_sequence: int | None
     last_sequence: int | None
-    head: ChainHead | None
+    head: Anchor | None
     segment_rows: tuple[dict[str, Any], ...] = ()
     finding_list: tuple[Finding, ...] = ()
+    key_given: bool = False
+    macs_checked: int = 0
+    macs_unchecked: int = 0
+    mac_days: dict[str, int] = field(default_factory=dict)
+    sealed: bool = False
+    manifests_checked: int = 0
+    anchors_checked: int = 0
+
+    @property
+    def mac_status(self) -> str:
+        """One sentence on the MACs: checked (with which keys), not checked, or none."""
+        if self.macs_unchecked:
+            return (
+                f"{self.macs_unchecked} keyed events: MACs NOT checked (no key given); "
+                "links, sequence and structure were checked"
+            )
+        if not self.macs_checked:
+            return "no keyed events" + (" (a key was given)" if self.key_given else "")
+        keys = ", ".join(
+            f"{label} key ({count})" if label == "static" else f"{label} ({count})"
+            for label, count in self.mac_days.items()
+        )
+        return f"{self.macs_checked} MACs checked with: {keys}"
 
     @cached_property
     def segments(self) -> pd.DataFrame:
@@ -843,9 +1317,20 @@ class VerificationReport:
                 else ""
             ),
         ]
+        lines.append(f"  MACs: {self.mac_status}")
+        extras = []
+        if self.sealed:
+            extras.append("sealed head checked")
+        if self.manifests_checked:
+            extras.append(f"{self.manifests_checked} day manifests checked")
+        if self.anchors_checked:
+            extras.append(f"{self.anchors_checked} anchors checked")
+        if extras:
+            lines.append("  " + ", ".join(extras))
         if self.head is not None:
             lines.append(
                 f"  head: sequence {self.head.sequence_number}, checksum {self.head.checksum}"
+                + (f", at {self.head.time}" if self.head.time else "")
             )
         return "\n".join(lines)
 
@@ -889,14 +1374,17 @@ class VerificationReport:
             "files_checked": self.files_checked,
             "first_sequence": self.first_sequence,
             "last_sequence": self.last_sequence,
-            "head": (
-                None
-                if self.head is None
-                else {
-                    "sequence_number": self.head.sequence_number,
-                    "checksum": self.head.checksum,
-                }
-            ),
+            "head": None if self.head is None else self.head.to_dict(),
+            "macs": {
+                "key_given": self.key_given,
+                "checked": self.macs_checked,
+                "unchecked": self.macs_unchecked,
+                "keys": dict(self.mac_days),
+                "status": self.mac_status,
+            },
+            "sealed_head_checked": self.sealed,
+            "manifests_checked": self.manifests_checked,
+            "anchors_checked": self.anchors_checked,
             "counts": self.counts,
             "segments": [dict(row) for row in self.segment_rows],
             "findings": [f.to_dict() for f in self.finding_list],
@@ -928,6 +1416,7 @@ class VerificationReport:
             f"<tr><th>segments</th><td>{len(self.segment_rows)}</td></tr>",
             f"<tr><th>sequences</th><td>{self.first_sequence}..{self.last_sequence}</td></tr>",
             f"<tr><th>head</th><td>{head}</td></tr>",
+            f"<tr><th>MACs</th><td>{esc(self.mac_status)}</td></tr>",
             f"<tr><th>errors / warnings / info</th><td>{counts['error']} / "
             f"{counts['warning']} / {counts['info']}</td></tr>",
             "</table>",
@@ -976,6 +1465,8 @@ def verify_audit_log(
     *,
     since: DayBound = None,
     until: DayBound = None,
+    key: bytes | VerificationKey | None = None,
+    anchors: Iterable[Anchor | dict[str, Any] | str] = (),
     progress: bool | None = None,
 ) -> VerificationReport:
     """Verify the hash chain of ``source`` and report every problem, located.
@@ -985,11 +1476,23 @@ def verify_audit_log(
     ``YYYY-MM-DD``) select days, and a range that starts mid-chain is linked to
     the last event of the file before it. Streams with constant memory.
 
+    ``key`` (a static key, or the auditor's :class:`~fapilog_notebook.keys.VerificationKey`)
+    checks every MAC; given a key, an unkeyed or wrongly keyed event is an error
+    (no downgrade). Without it, a keyed trail still gets every link, sequence
+    and structure check and the report says the MACs were not checked.
+    A directory's sealed head and day manifests are checked too: a deleted
+    tail is a ``truncated_tail``, a deleted or replaced day file a
+    ``manifest_mismatch``. ``anchors`` (from ``report.head``, ``trail.head()``
+    or ``fapilog-notebook anchor``) must still be in the trail, unchanged.
+
     :raises FileNotFoundError: the source does not exist.
     :raises ValueError: no audit file to verify (see :mod:`.scan`), bad bounds.
     """
+    keyring = None if key is None else Keyring(key)
+    anchor_list = tuple(Anchor.from_value(a) for a in anchors)
     resolved = _resolve_source(source, since=since, until=until)
-    verifier = _Verifier(resolved)
+    verifier = _Verifier(resolved, keyring, anchor_list)
+    verifier.prepare(to_day(since, name="since"), to_day(until, name="until"))
     verifier.seed()
     indices: Iterator[int] = iter(range(len(resolved.files)))
     for index in track(indices, total=len(resolved.files), desc="verifying", progress=progress):

@@ -5,6 +5,7 @@ Examples::
     python -m benchmarks                  # everything, full size (a few minutes)
     python -m benchmarks --quick          # a short smoke run
     python -m benchmarks --only write.blocking
+    python -m benchmarks --only verify --only keyed --quick
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,10 +27,19 @@ import pydantic
 
 import fapilog_notebook
 
-from . import bench_write
+from . import bench_keyed, bench_verify, bench_write
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-BENCHMARKS = ("write.throughput", "write.blocking")
+BENCHMARKS = (
+    "write.throughput",
+    "write.blocking",
+    "verify.chain",
+    "verify.load",
+    "verify.memory",
+    "keyed.write",
+    "keyed.verify",
+)
+GROUPS = ("write", "verify", "keyed")
 
 
 def _cpu_model() -> str:
@@ -99,7 +109,9 @@ def machine_info(tmp_root: str | None) -> dict[str, Any]:
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="Benchmark AuditTrail against the seed's before/after writers.",
+        description="Benchmark AuditTrail against the seed's before/after writers, "
+        "verify_audit_log and read_audit_log against fapilog 0.3.5 and pandas, and the cost "
+        "of keys.",
     )
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument(
@@ -112,10 +124,20 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         "--dir", help="where to make the temporary directories (default: the system temp dir)"
     )
     parser.add_argument(
+        "--data-dir",
+        help="where to cache the generated audit directories (default: benchmarks/.data)",
+    )
+    parser.add_argument(
+        "--no-peer",
+        action="store_true",
+        help="skip fapilog 0.3.5's verifier (it needs its own venv in benchmarks/.peer-venv)",
+    )
+    parser.add_argument(
         "--json",
         type=Path,
-        help="where to save the results (default: benchmarks/results/write.json for a full "
-        "run of everything, nowhere otherwise)",
+        help="where to save the results (default: benchmarks/results/GROUP.json for each "
+        "group run in full and not --quick, nowhere otherwise); with several groups the "
+        "file holds one object per group",
     )
     return parser.parse_args(argv)
 
@@ -129,13 +151,18 @@ def _selected(only: list[str] | None) -> tuple[str, ...]:
     return chosen
 
 
+def _parts(selected: tuple[str, ...], group: str) -> tuple[str, ...]:
+    return tuple(n.split(".", 1)[1] for n in selected if n.startswith(group + "."))
+
+
+def _complete(selected: tuple[str, ...], group: str) -> bool:
+    return _parts(selected, group) == _parts(BENCHMARKS, group)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run, print the tables, save the JSON; return the exit code."""
     args = _parse(argv)
     selected = _selected(args.only)
-    parts = tuple(name.split(".", 1)[1] for name in selected if name.startswith("write."))
-    make = bench_write.WriteConfig.quick if args.quick else bench_write.WriteConfig
-    config = make(tmp_root=args.dir, parts=parts)
     command = "python -m benchmarks" + (
         " " + shlex.join(argv if argv is not None else sys.argv[1:])
         if (argv if argv is not None else sys.argv[1:])
@@ -151,24 +178,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"versions: fapilog_notebook {machine['fapilog_notebook']} "
         f"(commit {machine['git_commit']}), pydantic {machine['pydantic']}\n"
     )
-    data = bench_write.run(config)
-    data = {
-        "command": command,
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine,
-        **data,
-    }
+    runs: dict[str, tuple[dict[str, Any], Callable[[dict[str, Any]], str]]] = {}
+    if parts := _parts(selected, "write"):
+        make_w = bench_write.WriteConfig.quick if args.quick else bench_write.WriteConfig
+        write = make_w(tmp_root=args.dir, parts=parts)
+        runs["write"] = (bench_write.run(write), bench_write.markdown)
+    if parts := _parts(selected, "verify"):
+        make_v = bench_verify.VerifyConfig.quick if args.quick else bench_verify.VerifyConfig
+        verify = make_v(data_root=args.data_dir, peer=not args.no_peer, parts=parts)
+        runs["verify"] = (bench_verify.run(verify), bench_verify.markdown)
+    if parts := _parts(selected, "keyed"):
+        make_k = bench_keyed.KeyedConfig.quick if args.quick else bench_keyed.KeyedConfig
+        keyed = make_k(tmp_root=args.dir, data_root=args.data_dir, parts=parts)
+        runs["keyed"] = (bench_keyed.run(keyed), bench_keyed.markdown)
+
+    when = datetime.now(UTC).isoformat(timespec="seconds")
+    results: dict[str, dict[str, Any]] = {}
     print()
     print(f"Machine: {machine['cpus']} cores, {machine['python']}. Command: `{command}`\n")
-    print(bench_write.markdown(data))
-    target = args.json
-    if target is None and not args.quick and selected == BENCHMARKS:
-        target = RESULTS_DIR / "write.json"
-    if target is not None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-        print(f"\nresults saved to {target}")
+    for group, (data, markdown) in runs.items():
+        results[group] = {"command": command, "when": when, "machine": machine, **data}
+        print(markdown(data) + "\n")
+    if args.json is not None:
+        combined = next(iter(results.values())) if len(results) == 1 else results
+        _save(args.json, combined)
+    elif not args.quick:
+        for group, data in results.items():
+            if _complete(selected, group):
+                _save(RESULTS_DIR / f"{group}.json", data)
     return 0
+
+
+def _save(target: Path, data: dict[str, Any]) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    print(f"results saved to {target}")
 
 
 if __name__ == "__main__":

@@ -926,7 +926,8 @@ class _Verifier:
                 problem = "it lacks first_sequence or last_sequence"
             self.manifests.append((day, path, record, problem))
             if problem is None and day in by_day:
-                assert isinstance(first, int) and isinstance(last, int)
+                assert isinstance(first, int)
+                assert isinstance(last, int)
                 self.manifest_bounds[by_day[day]] = (first, last)
                 self.watch.add(last)
 

@@ -159,8 +159,10 @@ class Finding:
 # ----------------------------------------------------------------- per-line checks
 
 #: How a line's MAC stood: no MAC, checked with a key, left unchecked (no key),
-#: unkeyed although a key was given (a downgrade), or no usable key for it.
-MAC_NONE, MAC_CHECKED, MAC_UNCHECKED, MAC_DOWNGRADE, MAC_NO_KEY = range(5)
+#: unkeyed although a key was given (a downgrade), no usable key for it, or
+#: MACed with the key of a day later than the event's own (forward security:
+#: a later key must not vouch for an earlier event).
+MAC_NONE, MAC_CHECKED, MAC_UNCHECKED, MAC_DOWNGRADE, MAC_NO_KEY, MAC_LATER_KEY = range(6)
 
 
 class Keyring:
@@ -261,6 +263,10 @@ def check_record(number: int, raw: bytes, terminated: bool, keyring: Keyring | N
     elif check.mac_checked:
         state = MAC_CHECKED
         label = "static" if check.mac_alg == ALG_STATIC else check.mac_day
+        if ok and check.mac_day is not None:
+            stamp = obj.get("timestamp")
+            if isinstance(stamp, str) and stamp[:10] < check.mac_day:
+                state, ok = MAC_LATER_KEY, False
     elif check.mac_note is not None:
         state = MAC_NO_KEY
     else:
@@ -394,6 +400,12 @@ def _mismatch_message(checksum: str | None, info: LineInfo) -> str:
         )
     if state == MAC_NO_KEY:
         return f"the event's MAC cannot be checked: {info.mac_note}"
+    if state == MAC_LATER_KEY:
+        return (
+            f"expected the event (timestamped {str(info.timestamp)[:40]}) to be MACed with "
+            f"its own day's key, found the key of {info.mac_label}: a later key cannot vouch "
+            "for an earlier event (rewritten with a key taken later?)"
+        )
     if state == MAC_CHECKED:
         return (
             f"the event's MAC does not match its content: stored {checksum}, the content "
@@ -562,6 +574,8 @@ class _Verifier:
         elif state == MAC_UNCHECKED:
             self.macs_unchecked += 1
         tally = self.file_tallies[index]
+        if state != MAC_NONE:
+            tally["keyed"] = True
         tally["events"] += 1
         if tally["first"] is None:
             tally["first"] = seq
@@ -994,6 +1008,30 @@ class _Verifier:
 
     def _check_manifests(self) -> None:
         by_day = {f.day: index for index, f in enumerate(self.files) if f.day is not None}
+        recorded = {day for day, _, _, _ in self.manifests}
+        directory = self.source.directory
+        for number, audit_file in enumerate(self.files[:-1]):
+            tally = self.file_tallies[number] if number < len(self.file_tallies) else {}
+            day = audit_file.day
+            if directory is None or day is None or day in recorded or not tally.get("keyed"):
+                continue
+            # A keyed writer records a manifest for every day file it leaves.
+            self.findings.append(
+                (
+                    (number, 0, len(self.findings)),
+                    Finding(
+                        FindingKind.MANIFEST_MISMATCH,
+                        Severity.ERROR,
+                        str(storage.manifest_path(directory, day)),
+                        None,
+                        tally.get("first"),
+                        None,
+                        f"expected a day manifest for {Path(str(audit_file.path)).name}, which "
+                        "a keyed writer records when it moves to a later day; found none "
+                        "(deleted?)",
+                    ),
+                )
+            )
         for day, path, record, problem in self.manifests:
             order = (by_day.get(day, len(self.files)), 0, len(self.findings))
             name = storage.file_for_day(Path("."), day).name

@@ -935,6 +935,13 @@ class _Verifier:
             if record is None:
                 continue
             problem = self._record_check(record)
+            mac = record.get("mac")
+            mac_day = mac.get("day") if isinstance(mac, dict) else None
+            if problem is None and isinstance(mac_day, str) and mac_day > day.isoformat():
+                problem = (
+                    f"it is MACed with the key of {mac_day[:10]}, later than its own day: "
+                    "a later key cannot vouch for an earlier day"
+                )
             first, last = record.get("first_sequence"), record.get("last_sequence")
             if problem is None and (type(first) is not int or type(last) is not int):
                 problem = "it lacks first_sequence or last_sequence"

@@ -1,0 +1,353 @@
+"""The attack table in the README, one test per cell.
+
+Rows are attacks on a trail written by ``AuditTrail``; columns are the modes it
+was written in (unkeyed, keyed, keyed and forward-secure) and an unkeyed trail
+checked against an anchor the auditor recorded. Each cell says which finding
+kind reveals the attack, or that it is not detected (the report is valid).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fapilog_notebook import AuditEventType, AuditTrail, storage, verify_audit_log
+from fapilog_notebook.chain import Anchor, canonical_json, compute_checksum
+from fapilog_notebook.keys import VerificationKey, WriterKey, keygen
+
+DAYS = [date(2026, 3, 29) + timedelta(days=n) for n in range(4)]
+PER_DAY = 6
+LATE = 3  # events written by a second writer lifetime at the end of the last day
+
+UNKEYED, KEYED, FORWARD_SECURE, ANCHORED = "unkeyed", "keyed", "keyed+fs", "anchor"
+MODES = (UNKEYED, KEYED, FORWARD_SECURE, ANCHORED)
+
+
+@dataclass
+class Trail:
+    """A trail written for an attack, with what the auditor and the attacker hold."""
+
+    directory: Path
+    mode: str
+    verify_key: bytes | VerificationKey | None = None
+    stolen_key: bytes | None = None  # what an attacker on the writing host has today
+    stolen_day: date | None = None
+    anchor: Anchor | None = None
+    older: dict[str, bytes] = field(default_factory=dict)  # seal and manifest, earlier
+
+    def verify(self) -> Any:
+        anchors = [self.anchor] if self.anchor is not None else []
+        return verify_audit_log(self.directory, key=self.verify_key, anchors=anchors)
+
+
+def _clock(start: datetime, step: timedelta) -> Callable[[], datetime]:
+    moments = iter(start + step * n for n in range(1000))
+    return lambda: next(moments)
+
+
+async def write_trail(base: Path, mode: str) -> Trail:
+    directory = base / "trail"
+    trail = Trail(directory, mode)
+    options: dict[str, Any] = {}
+    if mode == KEYED:
+        key = secrets.token_bytes(32)
+        options["key"] = trail.verify_key = trail.stolen_key = key
+    elif mode == FORWARD_SECURE:
+        writer_key, auditor_key = keygen(base / "writer.key", base / "auditor.key", start=DAYS[0])
+        options["key_file"] = writer_key
+        trail.verify_key = VerificationKey.load(auditor_key)
+    clock = _clock(datetime(2026, 3, 29, 1, 0, tzinfo=UTC), timedelta(hours=4))
+    total = PER_DAY * len(DAYS)
+    async with AuditTrail(storage_path=directory, clock=clock, **options) as writer:
+        for i in range(total - LATE):
+            await writer.log_event(AuditEventType.DATA_ACCESS, f"event {i}", user_id=f"u{i % 3}")
+    trail.older = {
+        name: (directory / name).read_bytes()
+        for name in (storage.SEAL_NAME, storage.manifest_path(directory, DAYS[-1]).name)
+    }
+    async with AuditTrail(storage_path=directory, clock=clock, **options) as writer:
+        for i in range(total - LATE, total):
+            await writer.log_event(AuditEventType.DATA_ACCESS, f"event {i}", user_id=f"u{i % 3}")
+        head = writer.head()
+    if mode == FORWARD_SECURE:
+        state = WriterKey(options["key_file"])
+        trail.stolen_key, trail.stolen_day = state.key, state.day
+    if mode == ANCHORED:
+        trail.anchor = head
+    return trail
+
+
+# ------------------------------------------------------------------ file surgery
+
+
+def day_file(trail: Trail, day_index: int) -> Path:
+    return storage.file_for_day(trail.directory, DAYS[day_index])
+
+
+def read_lines(path: Path) -> list[bytes]:
+    return path.read_bytes().splitlines()
+
+
+def write_lines(path: Path, lines: list[bytes]) -> None:
+    path.write_bytes(b"".join(line + b"\n" for line in lines))
+
+
+def edit(line: bytes, **changes: Any) -> dict[str, Any]:
+    obj: dict[str, Any] = json.loads(line)
+    obj.update(changes)
+    return obj
+
+
+def dump(obj: dict[str, Any]) -> bytes:
+    return canonical_json(obj).encode()
+
+
+def recompute_from(
+    trail: Trail, day_index: int, line_index: int, *, key: bytes | None, mac_day: date | None
+) -> None:
+    """Alter one event, then recompute every checksum, link, manifest and seal after it.
+
+    ``key`` is what the attacker MACs with (None: bare SHA-256, as without a
+    key); ``mac_day`` relabels forward-secure MACs with the day of that key.
+    """
+    previous: str | None = None
+    started = False
+    tallies: dict[date, dict[str, Any]] = {}
+    for index, day in enumerate(DAYS):
+        path = day_file(trail, index)
+        if not path.exists():
+            continue
+        lines = read_lines(path)
+        for number, line in enumerate(lines):
+            obj: dict[str, Any] = json.loads(line)
+            if (index, number) == (day_index, line_index):
+                obj["message"] = "rewritten history"
+                started = True
+            if started:
+                obj["previous_hash"] = previous
+                if mac_day is not None:
+                    obj["mac"] = {"alg": "hmac-sha256-fs", "day": mac_day.isoformat()}
+                obj.pop("checksum", None)
+                obj["checksum"] = compute_checksum(obj, key)
+                lines[number] = dump(obj)
+            previous = obj["checksum"]
+            tally = tallies.setdefault(day, {"first": obj["sequence_number"], "events": 0})
+            tally.update(last=obj["sequence_number"], checksum=obj["checksum"])
+            tally["events"] += 1
+        write_lines(path, lines)
+    for day, tally in tallies.items():
+        manifest = storage.manifest_path(trail.directory, day)
+        if not manifest.exists():
+            continue
+        record: dict[str, Any] = json.loads(manifest.read_bytes())
+        record.update(
+            first_sequence=tally["first"],
+            last_sequence=tally["last"],
+            events=tally["events"],
+            last_checksum=tally["checksum"],
+        )
+        if mac_day is not None:
+            record["mac"] = {"alg": "hmac-sha256-fs", "day": mac_day.isoformat()}
+        record.pop("checksum")
+        record["checksum"] = compute_checksum(record, key)
+        manifest.write_bytes(dump(record) + b"\n")
+    last_day = max(tallies)
+    seal: dict[str, Any] = {
+        "kind": "seal",
+        "sequence_number": tallies[last_day]["last"],
+        "head_checksum": tallies[last_day]["checksum"],
+        "file": storage.file_for_day(trail.directory, last_day).name,
+        "time": "2026-04-01T23:00:00Z",
+    }
+    if key is not None:
+        seal["mac"] = (
+            {"alg": "hmac-sha256-fs", "day": mac_day.isoformat()}
+            if mac_day is not None
+            else {"alg": "hmac-sha256"}
+        )
+    seal["checksum"] = compute_checksum(seal, key)
+    slot = (dump(seal) + b"\n").ljust(storage.SEAL_SLOT, b" ")
+    (trail.directory / storage.SEAL_NAME).write_bytes(slot * 2)
+
+
+# ------------------------------------------------------------------ the attacks
+
+
+def edit_one_field(trail: Trail) -> None:
+    path = day_file(trail, 1)
+    lines = read_lines(path)
+    lines[2] = dump(edit(lines[2], message="nothing happened"))
+    write_lines(path, lines)
+
+
+def edit_and_recompute_its_checksum(trail: Trail) -> None:
+    path = day_file(trail, 1)
+    lines = read_lines(path)
+    obj = edit(lines[2], user_id="someone else")
+    obj.pop("checksum")
+    obj["checksum"] = compute_checksum(obj)  # a bare hash: all anyone without a key can do
+    lines[2] = dump(obj)
+    write_lines(path, lines)
+
+
+def delete_a_middle_event(trail: Trail) -> None:
+    path = day_file(trail, 1)
+    lines = read_lines(path)
+    del lines[2]
+    write_lines(path, lines)
+
+
+def delete_the_last_events(trail: Trail) -> None:
+    path = day_file(trail, 3)
+    write_lines(path, read_lines(path)[:-2])
+
+
+def delete_the_newest_file(trail: Trail) -> None:
+    day_file(trail, 3).unlink()
+    storage.manifest_path(trail.directory, DAYS[3]).unlink()
+
+
+def delete_a_middle_day(trail: Trail) -> None:
+    day_file(trail, 1).unlink()
+
+
+def duplicate_an_event(trail: Trail) -> None:
+    path = day_file(trail, 1)
+    lines = read_lines(path)
+    lines.insert(3, lines[2])
+    write_lines(path, lines)
+
+
+def reorder_two_events(trail: Trail) -> None:
+    path = day_file(trail, 1)
+    lines = read_lines(path)
+    lines[2], lines[3] = lines[3], lines[2]
+    write_lines(path, lines)
+
+
+def recompute_the_whole_chain(trail: Trail) -> None:
+    recompute_from(trail, 1, 2, key=None, mac_day=None)
+
+
+def restore_an_older_seal(trail: Trail) -> None:
+    path = day_file(trail, 3)
+    write_lines(path, read_lines(path)[:-LATE])
+    for name, data in trail.older.items():
+        (trail.directory / name).write_bytes(data)
+
+
+def steal_todays_key_and_rewrite_yesterday(trail: Trail) -> None:
+    # Today is the last day; yesterday is the day before it.
+    recompute_from(trail, 2, 1, key=trail.stolen_key, mac_day=trail.stolen_day)
+
+
+NOT = "not detected"
+WARN = "warning: "
+
+#: attack -> {mode: the finding kind that reveals it, or NOT}
+TABLE: dict[Callable[[Trail], None], dict[str, str]] = {
+    edit_one_field: dict.fromkeys(MODES, "checksum_mismatch"),
+    edit_and_recompute_its_checksum: {
+        UNKEYED: "broken_link",
+        KEYED: "checksum_mismatch",
+        FORWARD_SECURE: "checksum_mismatch",
+        ANCHORED: "broken_link",
+    },
+    delete_a_middle_event: dict.fromkeys(MODES, "sequence_gap"),
+    delete_the_last_events: dict.fromkeys(MODES, "truncated_tail"),
+    delete_the_newest_file: dict.fromkeys(MODES, "truncated_tail"),
+    delete_a_middle_day: dict.fromkeys(MODES, "manifest_mismatch"),
+    duplicate_an_event: dict.fromkeys(MODES, "duplicate_sequence"),
+    reorder_two_events: dict.fromkeys(MODES, WARN + "out_of_order"),
+    recompute_the_whole_chain: {
+        UNKEYED: NOT,
+        KEYED: "checksum_mismatch",
+        FORWARD_SECURE: "checksum_mismatch",
+        ANCHORED: "anchor_mismatch",
+    },
+    restore_an_older_seal: {
+        UNKEYED: NOT,
+        KEYED: NOT,
+        FORWARD_SECURE: NOT,
+        ANCHORED: "anchor_mismatch",
+    },
+    steal_todays_key_and_rewrite_yesterday: {
+        UNKEYED: NOT,
+        KEYED: NOT,
+        FORWARD_SECURE: "checksum_mismatch",
+        ANCHORED: "anchor_mismatch",
+    },
+}
+
+CELLS = [
+    pytest.param(attack, mode, expected, id=f"{attack.__name__}-{mode}")
+    for attack, row in TABLE.items()
+    for mode, expected in row.items()
+]
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Trail]:
+    import asyncio
+
+    trails = {}
+    for mode in MODES:
+        base = tmp_path_factory.mktemp(mode.replace("+", "_"))
+        trails[mode] = asyncio.run(write_trail(base, mode))
+    return trails
+
+
+def test_untouched_trails_are_valid_in_every_mode(pristine: dict[str, Trail]) -> None:
+    for mode, trail in pristine.items():
+        report = trail.verify()
+        assert report.valid, (mode, report.format_text())
+        assert report.finding_list == (), mode
+        assert report.events_checked == PER_DAY * len(DAYS)
+        assert report.sealed
+        if mode in (KEYED, FORWARD_SECURE):
+            assert report.macs_checked == report.events_checked
+        if mode == FORWARD_SECURE:
+            assert set(report.mac_days) == {day.isoformat() for day in DAYS}
+
+
+@pytest.mark.parametrize(("attack", "mode", "expected"), CELLS)
+def test_attack_table_cell(
+    attack: Callable[[Trail], None],
+    mode: str,
+    expected: str,
+    pristine: dict[str, Trail],
+    tmp_path: Path,
+) -> None:
+    original = pristine[mode]
+    copy = tmp_path / "copy"
+    shutil.copytree(original.directory, copy)
+    trail = Trail(
+        copy,
+        mode,
+        original.verify_key,
+        original.stolen_key,
+        original.stolen_day,
+        original.anchor,
+        original.older,
+    )
+    attack(trail)
+    report = trail.verify()
+    kinds = {f.kind.value: f.severity.value for f in report.finding_list}
+    if expected == NOT:
+        assert report.valid, report.format_text()
+        assert not [k for k, severity in kinds.items() if severity != "info"], kinds
+    elif expected.startswith(WARN):
+        kind = expected.removeprefix(WARN)
+        assert kinds.get(kind) == "warning", report.format_text()
+        assert report.valid
+    else:
+        assert not report.valid
+        assert kinds.get(expected) == "error", report.format_text()

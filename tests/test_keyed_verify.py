@@ -6,6 +6,7 @@ import json
 import secrets
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,7 @@ from fapilog_notebook.keys import VerificationKey, keygen
 START = datetime(2026, 5, 1, 22, 0, tzinfo=UTC)
 
 
-async def write(directory: Path, count: int = 6, **options: object) -> AuditTrail:
+async def write(directory: Path, count: int = 6, **options: Any) -> AuditTrail:
     moments = iter(START + timedelta(hours=n) for n in range(100))
     async with AuditTrail(storage_path=directory, clock=lambda: next(moments), **options) as trail:
         for i in range(count):

@@ -5,6 +5,7 @@ blocking the event loop; load and verify the daily files in a notebook.
 """
 
 from ._notebook import explore, load_ipython_extension
+from .chain import Anchor
 from .events import (
     AuditEvent,
     AuditEventType,
@@ -16,6 +17,7 @@ from .events import (
     ErrorSeverity,
 )
 from .frame import AuditLogWarning, read_audit_log
+from .keys import AuditKeyError, VerificationKey, keygen
 from .looplag import LoopLagProbe
 from .trail import (
     AuditChainVerificationResult,
@@ -31,9 +33,11 @@ from .verify import Finding, FindingKind, Severity, VerificationReport, verify_a
 __version__ = "0.1.0"
 
 __all__ = [
+    "Anchor",
     "AuditChainVerificationResult",
     "AuditEvent",
     "AuditEventType",
+    "AuditKeyError",
     "AuditLogLevel",
     "AuditLogWarning",
     "AuditQueueFullError",
@@ -51,8 +55,10 @@ __all__ = [
     "FindingKind",
     "LoopLagProbe",
     "Severity",
+    "VerificationKey",
     "VerificationReport",
     "explore",
+    "keygen",
     "load_ipython_extension",
     "read_audit_log",
     "verify_audit_log",

@@ -8,6 +8,10 @@ import sys
 import fapilog_notebook
 
 EXPECTED = {
+    "Anchor",
+    "AuditKeyError",
+    "VerificationKey",
+    "keygen",
     "AuditChainVerificationResult",
     "AuditEvent",
     "AuditEventType",

@@ -43,4 +43,4 @@ bench: $(STAMP_TEST)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache demo_audit_trail
+	rm -rf $(VENV) build *.egg-info .mypy_cache .pytest_cache .ruff_cache demo_audit_trail demo_audit_trail_tampered

@@ -18,7 +18,8 @@ __all__ = ["alter_field", "copy_trail", "delete_line"]
 
 
 def copy_trail(source: Path, target: Path) -> list[Path]:
-    """Copy the audit files of ``source`` into a fresh ``target``; return the copies."""
+    """Copy the audit files of ``source``, with their seal and manifests, into a fresh
+    ``target``; return the copies of the audit files."""
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
@@ -27,6 +28,9 @@ def copy_trail(source: Path, target: Path) -> list[Path]:
         copy = target / path.name
         shutil.copyfile(path, copy)
         copies.append(copy)
+    for path in source.iterdir():
+        if storage.is_own_file(path.name) and path.name != storage.LOCK_NAME:
+            shutil.copyfile(path, target / path.name)
     return copies
 
 

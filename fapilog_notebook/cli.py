@@ -41,17 +41,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     )
     lag = result.lag
     print(
-        f"  {result.events} events from {result.producers} concurrent producers, "
-        f"2 writer lifetimes, in {result.seconds:.2f} s ({result.events_per_second:,.0f} events/s)"
+        f"  burst: {result.burst_events} events from {result.producers} concurrent producers "
+        f"in {result.burst_seconds:.2f} s ({result.events_per_second:,.0f} events/s, "
+        "every event on disk before its await returned)"
     )
+    print(f"  restart: the second writer resumed the chain after sequence {result.resumed_from}")
     print(
-        f"  event-loop lag while writing (1 ms ticker, {int(lag['count'])} samples): "
+        f"  paced: {result.paced_events} requests at {result.paced_rate:,.0f}/s, each logging "
+        f"one event; event-loop lag (1 ms ticker, {int(lag['count'])} samples): "
         f"p50 {lag['p50_ms']:.2f} ms, p99 {lag['p99_ms']:.2f} ms, max {lag['max_ms']:.2f} ms"
     )
-    print(
-        f"  the second writer resumed the chain after sequence {result.resumed_from}; "
-        f"last sequence {result.last_sequence_number}"
-    )
+    print(f"  last sequence {result.last_sequence_number}")
     print("Files:")
     for path in result.files:
         print(f"  {path}")
@@ -59,6 +59,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"\nVerifying {directory}/ ...")
     report = verify_audit_log(directory, progress=False)
     print(_indent(report.summary()))
+    if result.anchor is not None:
+        print(f"  anchor to keep outside the system: {result.anchor.to_json()}")
 
     tampered = directory.with_name(directory.name + "_tampered")
     copies = copy_trail(directory, tampered)
@@ -67,7 +69,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     for change in changes:
         print(f"  {change}")
     print(f"Verifying {tampered}/ ...")
-    damaged = verify_audit_log(tampered, progress=False)
+    anchors = [result.anchor] if result.anchor is not None else []
+    damaged = verify_audit_log(tampered, anchors=anchors, progress=False)
     print(_indent(str(damaged)))
 
     print("\nVerdicts:")

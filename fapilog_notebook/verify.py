@@ -534,23 +534,31 @@ class _Verifier:
     # ------------------------------------------------------------ lines
 
     def run_file(self, index: int) -> None:
+        self.open_file(index)
+        try:
+            for info in check_file(self.files[index].path, self.keyring):
+                self.line(index, info)
+        except OSError as exc:
+            self.file_failed(index, exc)
+            return
+        self.files_checked += 1
+
+    def open_file(self, index: int) -> None:
+        """Start file ``index``: its lines follow through :meth:`line` (also from workers)."""
         audit_file = self.files[index]
         self.day = audit_file.day
         self.day_iso = audit_file.day.isoformat() if audit_file.day else None
         self.file_tallies.append({"events": 0, "first": None, "last": None})
-        try:
-            for info in check_file(audit_file.path, self.keyring):
-                self.line(index, info)
-        except OSError as exc:
-            self.add(
-                FindingKind.UNREADABLE_FILE,
-                (index, None, None),
-                None,
-                f"the file could not be read: {describe_os_error(exc)}; "
-                "its events (or the rest of them) are not verified",
-            )
-            return
-        self.files_checked += 1
+
+    def file_failed(self, index: int, exc: OSError) -> None:
+        """File ``index`` could not be read (possibly part-way): one ``unreadable_file``."""
+        self.add(
+            FindingKind.UNREADABLE_FILE,
+            (index, None, None),
+            None,
+            f"the file could not be read: {describe_os_error(exc)}; "
+            "its events (or the rest of them) are not verified",
+        )
 
     def line(self, index: int, info: LineInfo) -> None:
         if info.problem is not None:

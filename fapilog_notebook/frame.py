@@ -16,8 +16,9 @@ from __future__ import annotations
 import gc
 import re
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from enum import Enum
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
@@ -27,7 +28,15 @@ from pydantic_core import from_json
 from ._progress import track
 from .chain import loads
 from .events import AuditEventType, AuditLogLevel, ComplianceLevel
-from .scan import DayBound, Source, SourceLike, describe_os_error, iter_lines, resolve_source
+from .scan import (
+    AuditFile,
+    DayBound,
+    Source,
+    SourceLike,
+    describe_os_error,
+    iter_lines,
+    resolve_source,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -236,16 +245,49 @@ def _load(
 ) -> pd.DataFrame:
 
     wanted = _wanted_types(event_types)
+    keep_columns = _keep_columns(columns)
+    indices = track(
+        range(len(resolved.files)), total=len(resolved.files), desc="loading", progress=progress
+    )
+    filled = _fill(
+        resolved.files, wanted, ((i, iter_lines(resolved.files[i].path)) for i in indices)
+    )
+    _warn(resolved.description, filled.skipped, filled.skipped_count, filled.unreadable)
+    return _build(filled.table, resolved.files, keep_columns, flatten_metadata)
+
+
+def _keep_columns(columns: Iterable[str] | None) -> list[str] | None:
     keep_columns = None if columns is None else list(dict.fromkeys(columns))
     if keep_columns is not None and not all(isinstance(c, str) for c in keep_columns):
         raise TypeError("columns must be column names (strings)")
+    return keep_columns
+
+
+@dataclass(slots=True)
+class _Filled:
+    """Lines read into a table, and what was left out (for the one warning)."""
+
+    table: _Columns
+    skipped: list[tuple[str, int]]
+    skipped_count: int
+    unreadable: list[str]
+
+
+def _fill(
+    files: Sequence[AuditFile],
+    wanted: frozenset[str] | None,
+    items: Iterable[tuple[int, Iterable[tuple[int, bytes, bool]]]],
+) -> _Filled:
+    """Read ``(file index, lines)`` pairs into one table (parallel workers call it per chunk).
+
+    A file whose lines raise :class:`OSError` keeps the lines read before and
+    is named in ``unreadable``.
+    """
     table = _Columns()
-    skipped: list[tuple[str, int]] = []
-    skipped_count = 0
-    unreadable: list[str] = []
+    filled = _Filled(table, [], 0, [])
+    skipped = filled.skipped
 
     def flush(index: int, raws: list[bytes], numbers: list[int]) -> None:
-        nonlocal skipped_count
         parsed = _parse_batch(raws)
         if parsed is None:
             parsed = _parse_each(raws)
@@ -256,9 +298,9 @@ def _load(
         for number, obj in zip(numbers, parsed, strict=True):
             verdict = _accept(obj, wanted)
             if verdict is None:
-                skipped_count += 1
+                filled.skipped_count += 1
                 if len(skipped) < 5:
-                    skipped.append((resolved.files[index].path.name, number))
+                    skipped.append((files[index].path.name, number))
                 continue
             if not verdict:
                 continue
@@ -273,25 +315,21 @@ def _load(
         if run:
             table.add_run(run_keys, run)
 
-    for index in track(
-        range(len(resolved.files)), total=len(resolved.files), desc="loading", progress=progress
-    ):
+    for index, lines in items:
         raws: list[bytes] = []
         numbers: list[int] = []
         try:
-            for number, raw, _ in iter_lines(resolved.files[index].path):
+            for number, raw, _ in lines:
                 raws.append(raw)
                 numbers.append(number)
                 if len(raws) >= BATCH_LINES:
                     flush(index, raws, numbers)
                     raws, numbers = [], []
         except OSError as exc:
-            unreadable.append(f"{resolved.files[index].path} ({describe_os_error(exc)})")
+            filled.unreadable.append(f"{files[index].path} ({describe_os_error(exc)})")
         if raws:
             flush(index, raws, numbers)
-
-    _warn(resolved.description, skipped, skipped_count, unreadable)
-    return _build(table, resolved.files, keep_columns, flatten_metadata)
+    return filled
 
 
 def _warn(

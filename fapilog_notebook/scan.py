@@ -50,7 +50,6 @@ SourceLike: TypeAlias = "str | os.PathLike[str] | Sequence[str | os.PathLike[str
 DayBound: TypeAlias = "date | datetime | str | None"
 
 CHUNK_SIZE = 4 * 1024 * 1024
-_TAIL_BLOCK = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,23 +308,6 @@ def describe_os_error(exc: OSError) -> str:
     return f"{reason} (errno {exc.errno})" if exc.errno else reason
 
 
-def _reverse_lines(fd: int, size: int) -> Iterator[bytes]:
-    """Yield the lines of a file, last first, reading blocks from its end."""
-    end = size
-    carry = b""
-    while end > 0:
-        start = max(0, end - _TAIL_BLOCK)
-        block = os.pread(fd, end - start, start) + carry
-        end = start
-        parts = block.split(b"\n")
-        carry = parts[0]
-        for part in reversed(parts[1:]):
-            if part:
-                yield part
-    if carry:
-        yield carry
-
-
 def last_event(path: Path, *, max_lines: int = 1000) -> TailEvent | None:
     """The last intact event of ``path`` (checksum matches), reading only its tail.
 
@@ -338,7 +320,7 @@ def last_event(path: Path, *, max_lines: int = 1000) -> TailEvent | None:
         return None
     try:
         size = os.fstat(fd).st_size
-        for index, raw in enumerate(_reverse_lines(fd, size)):
+        for index, raw in enumerate(storage.reverse_lines(fd, size)):
             if index >= max_lines:
                 break
             check = check_line(raw.rstrip(b"\r"))

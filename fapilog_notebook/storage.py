@@ -37,6 +37,7 @@ __all__ = [
     "manifest_path",
     "read_record",
     "read_seals",
+    "reverse_lines",
     "tally_file",
     "to_day",
     "write_record",
@@ -117,7 +118,7 @@ def list_audit_files(
     return found
 
 
-def _reverse_lines(fd: int, size: int) -> Iterator[bytes]:
+def reverse_lines(fd: int, size: int) -> Iterator[bytes]:
     """Yield the complete lines of a file, last first, reading from the end."""
     end = size
     carry = b""
@@ -163,7 +164,7 @@ def find_head(directory: Path, *, repair: bool) -> HeadScan:
                 os.lseek(fd, 0, os.SEEK_END)
                 os.write(fd, b"\n")
                 torn = path
-            for raw in _reverse_lines(fd, size):
+            for raw in reverse_lines(fd, size):
                 if not ends_clean:
                     ends_clean = True  # skip the torn fragment itself
                     continue

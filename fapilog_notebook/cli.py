@@ -158,6 +158,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             key=_load_key(args),
             anchors=_load_anchors(args.anchor),
             progress=args.progress,
+            workers=args.workers,
         )
     except (OSError, ValueError, TypeError) as exc:
         print(f"fapilog-notebook verify: error: {_one_line(exc)}", file=sys.stderr)
@@ -226,6 +227,16 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of processes, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fapilog-notebook",
@@ -264,6 +275,13 @@ def _parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="show a progress bar (default: only on an interactive terminal)",
+    )
+    verify.add_argument(
+        "--workers",
+        metavar="N",
+        type=_positive_int,
+        default=None,
+        help="check lines in N worker processes (default: in this process); same report",
     )
     verify.set_defaults(func=_cmd_verify)
 

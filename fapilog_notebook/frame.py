@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from pydantic_core import from_json
 
@@ -39,7 +39,10 @@ from .scan import (
 )
 
 if TYPE_CHECKING:
+    import dask.dataframe as dd
     import pandas as pd
+
+    from .parallel import Engine, Workers
 
 __all__ = ["AuditLogWarning", "read_audit_log"]
 
@@ -189,6 +192,36 @@ def _wanted_types(event_types: Iterable[AuditEventType | str] | None) -> frozens
     return frozenset(values)
 
 
+@overload
+def read_audit_log(
+    source: SourceLike,
+    *,
+    since: DayBound = ...,
+    until: DayBound = ...,
+    event_types: Iterable[AuditEventType | str] | None = ...,
+    columns: Iterable[str] | None = ...,
+    flatten_metadata: bool = ...,
+    progress: bool | None = ...,
+    workers: Workers = ...,
+    engine: Literal["processes"] | None = ...,
+) -> pd.DataFrame: ...
+
+
+@overload
+def read_audit_log(
+    source: SourceLike,
+    *,
+    since: DayBound = ...,
+    until: DayBound = ...,
+    event_types: Iterable[AuditEventType | str] | None = ...,
+    columns: Iterable[str] | None = ...,
+    flatten_metadata: bool = ...,
+    progress: bool | None = ...,
+    engine: Literal["dask"],
+    client: Any = ...,
+) -> dd.DataFrame: ...
+
+
 def read_audit_log(
     source: SourceLike,
     *,
@@ -198,7 +231,10 @@ def read_audit_log(
     columns: Iterable[str] | None = None,
     flatten_metadata: bool = False,
     progress: bool | None = None,
-) -> pd.DataFrame:
+    workers: Workers = None,
+    engine: Engine = None,
+    client: Any = None,
+) -> pd.DataFrame | dd.DataFrame:
     """Load the events of ``source`` as a DataFrame, one row per event, in chain order.
 
     Every key found becomes a column. ``timestamp`` is tz-aware UTC;
@@ -212,12 +248,31 @@ def read_audit_log(
     requested column no event has is all missing. Lines that are not events
     are left out with one :class:`AuditLogWarning`; so are unreadable files.
 
+    ``workers=N`` builds each file's frame in N local processes (or pass an
+    ``Executor``) and joins them: the same frame. ``engine="dask"`` builds them
+    on a ``dask.distributed`` cluster (``client=``, else the default client) and
+    returns a ``dask.dataframe.DataFrame`` with the same columns and dtypes,
+    one partition per file, held on the cluster.
+
     :raises FileNotFoundError: the source does not exist.
     :raises ValueError: no audit file to read, or bad bounds.
     """
     resolved = resolve_source(source, since=since, until=until)
     with _gc_paused():
-        return _load(resolved, event_types, columns, flatten_metadata, progress)
+        if workers is None and engine is None and client is None:
+            return _load(resolved, event_types, columns, flatten_metadata, progress)
+        from .parallel import load_frame
+
+        return load_frame(
+            resolved,
+            event_types=event_types,
+            columns=columns,
+            flatten_metadata=flatten_metadata,
+            progress=progress,
+            workers=workers,
+            engine=engine,
+            client=client,
+        )
 
 
 @contextmanager

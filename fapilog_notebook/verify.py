@@ -60,6 +60,8 @@ from .trail import AuditChainVerificationResult
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .parallel import Engine, Workers
+
 __all__ = [
     "FINDING_COLUMNS",
     "Finding",
@@ -1522,6 +1524,9 @@ def verify_audit_log(
     key: bytes | VerificationKey | None = None,
     anchors: Iterable[Anchor | dict[str, Any] | str] = (),
     progress: bool | None = None,
+    workers: Workers = None,
+    engine: Engine = None,
+    client: Any = None,
 ) -> VerificationReport:
     """Verify the hash chain of ``source`` and report every problem, located.
 
@@ -1539,6 +1544,11 @@ def verify_audit_log(
     ``manifest_mismatch``. ``anchors`` (from ``report.head``, ``trail.head()``
     or ``fapilog-notebook anchor``) must still be in the trail, unchanged.
 
+    ``workers=N`` checks the lines in N local processes (or pass an
+    ``Executor``); ``engine="dask"`` on a ``dask.distributed`` cluster
+    (``client=``, else the default client). The report is the same, finding
+    for finding (see :mod:`.parallel`).
+
     :raises FileNotFoundError: the source does not exist.
     :raises ValueError: no audit file to verify (see :mod:`.scan`), bad bounds.
     """
@@ -1548,8 +1558,13 @@ def verify_audit_log(
     verifier = _Verifier(resolved, keyring, anchor_list)
     verifier.prepare(to_day(since, name="since"), to_day(until, name="until"))
     verifier.seed()
-    indices: Iterator[int] = iter(range(len(resolved.files)))
-    for index in track(indices, total=len(resolved.files), desc="verifying", progress=progress):
-        verifier.run_file(index)
+    if workers is None and engine is None and client is None:
+        indices: Iterator[int] = iter(range(len(resolved.files)))
+        for index in track(indices, total=len(resolved.files), desc="verifying", progress=progress):
+            verifier.run_file(index)
+    else:
+        from .parallel import verify_files
+
+        verify_files(verifier, workers=workers, engine=engine, client=client, progress=progress)
     verifier.finish()
     return verifier.report()

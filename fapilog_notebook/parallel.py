@@ -1,0 +1,705 @@
+"""Verify and load audit sources in parallel: local worker processes or a Dask cluster.
+
+The chain is sequential, but checking a line is not: parsing its JSON and
+recomputing its checksum or MAC (most of the CPU) needs no other line. So
+workers check the lines of byte-range *chunks* of the files
+(:func:`check_chunk`) and the parent feeds the results, in file and line
+order, into the very same state machine the serial verifier uses
+(``verify._Verifier``). The report is therefore the serial one, finding for
+finding, by construction; only where the per-line work runs changes.
+
+- A chunk is the lines that *start* in a byte range of one file (at most
+  :data:`CHUNK_BYTES`), so a huge file never sits whole in one worker or one
+  message; its results travel column-wise (a column that is one value on
+  every line is sent once), which keeps the parent's unpickling cheap.
+- Tasks run through a bounded window, consumed in order: memory stays
+  bounded however many files there are.
+- A file that cannot be read (or fails part-way) gives the same
+  ``unreadable_file`` finding as the serial verifier; later chunks of that
+  file are ignored, as the serial verifier stops reading it.
+
+Loading (:func:`load_frame`) builds one DataFrame per file in the workers,
+with the serial code, and concatenates them. The serial frame's dtypes
+depend on all values of a column (a column with one stray string becomes
+``object``), so the per-file frames are concatenated only when they agree
+(same columns in the same order, same dtypes; categoricals get the union of
+categories, enum values first, as the serial loader makes them). Otherwise
+the workers send their raw column lists and the parent builds the frame
+with the serial code: slower, rare (hostile or mixed logs), always exact.
+
+The local pool uses the ``forkserver`` start method (``spawn`` where there is
+none), never ``fork``: the callers are asyncio apps and notebooks with
+threads. As with any process pool, a script must guard its entry point with
+``if __name__ == "__main__":``. Dask is optional: ``pip install
+'fapilog-notebook[dask]'``; its workers need this package installed too.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import partial
+from itertools import repeat
+from operator import is_
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeAlias, TypeVar, cast
+
+from ._progress import track
+from .frame import (
+    _CATEGORICAL,
+    PROVENANCE,
+    _build,
+    _Columns,
+    _fill,
+    _gc_paused,
+    _keep_columns,
+    _wanted_types,
+    _warn,
+)
+from .scan import AuditFile, Source, iter_lines
+from .verify import Keyring, LineInfo, _Verifier, check_record
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
+    import dask.dataframe as dd
+    import pandas as pd
+
+    from .events import AuditEventType
+
+__all__ = [
+    "CHUNK_BYTES",
+    "Engine",
+    "Workers",
+    "check_chunk",
+    "iter_line_range",
+    "load_frame",
+    "plan_chunks",
+    "verify_files",
+]
+
+#: The most bytes of one file that one verifying task reads.
+CHUNK_BYTES = 32 * 1024 * 1024
+_READ_BLOCK = 4 * 1024 * 1024
+
+#: ``None`` (serial), ``"processes"`` (a local pool) or ``"dask"``.
+Engine: TypeAlias = Literal["processes", "dask"] | None
+#: A number of local worker processes, or an executor the caller manages.
+Workers: TypeAlias = "int | Executor | None"
+
+T = TypeVar("T")
+
+# ----------------------------------------------------------------- chunks of lines
+
+
+class Chunk(NamedTuple):
+    """The lines of file number ``file`` that start in ``[start, end)`` (``end`` None: to EOF)."""
+
+    file: int
+    path: str
+    start: int
+    end: int | None
+
+
+def plan_chunks(files: Sequence[AuditFile], chunk_bytes: int = CHUNK_BYTES) -> list[Chunk]:
+    """Split each file into byte ranges of at most ``chunk_bytes`` (every file has one).
+
+    The last range of a file is open-ended, so lines appended since are read
+    too, as the serial verifier would. A file that cannot be stat'ed is one
+    range, and its worker reports why it cannot be read.
+    """
+    if chunk_bytes < 1:
+        raise ValueError("chunk_bytes must be positive")
+    chunks: list[Chunk] = []
+    for index, audit_file in enumerate(files):
+        path = str(audit_file.path)
+        try:
+            size = os.stat(path).st_size
+        except OSError:
+            size = 0
+        starts = list(range(0, max(size, 1), chunk_bytes))
+        ends: list[int | None] = [*starts[1:], None]
+        chunks.extend(Chunk(index, path, s, e) for s, e in zip(starts, ends, strict=True))
+    return chunks
+
+
+def iter_line_range(
+    path: str | os.PathLike[str], start: int, end: int | None, *, block: int = _READ_BLOCK
+) -> Iterator[tuple[int, bytes, bool]]:
+    """Like :func:`.scan.iter_lines`, for the lines that start in ``[start, end)``.
+
+    Lines are numbered from 1 within the range. A line that starts before
+    ``start`` belongs to the range before; a line that starts in the range
+    is read to its end, past ``end`` if need be. So consecutive ranges give
+    exactly the lines of the whole file, each once.
+
+    :raises OSError: the file cannot be opened or read.
+    """
+    number = 0
+    with open(path, "rb", buffering=0) as handle:
+        position = start
+        carry: list[bytes] = []
+        if start > 0:
+            # Skip the rest of a line that began before ``start`` (none when
+            # the byte before ``start`` is a newline).
+            handle.seek(start - 1)
+            position = start - 1
+            while True:
+                data = handle.read(block)
+                if not data:
+                    return
+                cut = data.find(b"\n")
+                if cut >= 0:
+                    position += cut + 1
+                    rest = data[cut + 1 :]
+                    break
+                position += len(data)
+        else:
+            rest = b""
+        line_start = position  # where the next line (the one in ``carry``) begins
+        pending = rest
+        while True:
+            if end is not None and line_start >= end and not carry:
+                return
+            if not pending:
+                pending = handle.read(block)
+                if not pending:
+                    break
+            parts = pending.split(b"\n")
+            pending = b""
+            if carry:
+                carry.append(parts[0])
+                parts[0] = b"".join(carry)
+                carry = []
+            tail = parts.pop()
+            for raw in parts:
+                if end is not None and line_start >= end:
+                    return
+                number += 1
+                yield number, raw, True
+                line_start += len(raw) + 1
+            if tail:
+                if end is not None and line_start >= end:
+                    return
+                carry.append(tail)
+        if carry:
+            yield number + 1, b"".join(carry), False
+
+
+# ----------------------------------------------------------------- per-line checks
+
+#: ``(lines, columns, error)``: each column is ``(True, value)`` when it is
+#: ``value`` on every line, else ``(False, values)``; ``error`` stopped the read.
+CheckedChunk: TypeAlias = "tuple[int, tuple[tuple[bool, Any], ...], OSError | None]"
+_FOLDABLE = frozenset({type(None), bool, int, str})
+
+
+def _encode(infos: list[LineInfo]) -> tuple[tuple[bool, Any], ...]:
+    """The LineInfo fields after ``number``, column-wise; constant columns once."""
+    if not infos:
+        return ()
+    out: list[tuple[bool, Any]] = []
+    for values in list(zip(*infos, strict=True))[1:]:
+        first = values[0]
+        kind = type(first)
+        if (
+            kind in _FOLDABLE
+            and values.count(first) == len(values)
+            and all(map(is_, map(type, values), repeat(kind)))
+        ):
+            out.append((True, first))
+        else:
+            out.append((False, values))
+    return tuple(out)
+
+
+_make_info = cast(Callable[[tuple[Any, ...]], LineInfo], partial(tuple.__new__, LineInfo))
+
+
+def decode_chunk(
+    lines: int, columns: tuple[tuple[bool, Any], ...], offset: int
+) -> Iterator[LineInfo]:
+    """The chunk's LineInfo values again, numbered from ``offset + 1`` (file-wide)."""
+    if not lines:
+        return iter(())
+    its: list[Iterable[Any]] = [range(offset + 1, offset + lines + 1)]
+    its.extend(repeat(value, lines) if same else value for same, value in columns)
+    return map(_make_info, zip(*its, strict=True))
+
+
+def check_chunk(
+    path: str, start: int, end: int | None, keyring: Keyring | None = None
+) -> CheckedChunk:
+    """Check each line of a chunk on its own (a worker task; the serial per-line code).
+
+    Returns the line count, the encoded :class:`~.verify.LineInfo` columns and
+    the :class:`OSError` that stopped the read (the lines before it are kept).
+    """
+    infos: list[LineInfo] = []
+    error: OSError | None = None
+    try:
+        for number, raw, terminated in iter_line_range(path, start, end):
+            infos.append(check_record(number, raw, terminated, keyring))
+    except OSError as exc:
+        error = exc
+    return len(infos), _encode(infos), error
+
+
+# ----------------------------------------------------------------- running tasks
+
+
+def _check_engine(workers: Workers, engine: Engine, client: Any) -> Engine:
+    """Which engine the arguments ask for; ``None`` for serial."""
+    if engine not in (None, "processes", "dask"):
+        raise ValueError(f"engine must be None, 'processes' or 'dask', not {engine!r}")
+    if engine == "dask":
+        if workers is not None:
+            raise ValueError(
+                "workers= sizes the local process pool; with engine='dask' the cluster's "
+                "workers are used (size the cluster instead)"
+            )
+        return engine
+    if client is not None:
+        raise ValueError("client= is for engine='dask'")
+    if workers is None:
+        return "processes" if engine == "processes" else None
+    if isinstance(workers, bool) or not isinstance(workers, int):
+        if _is_executor(workers):
+            return "processes"
+        raise TypeError(f"workers must be a number of processes or an Executor, not {workers!r}")
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, not {workers}")
+    return "processes"
+
+
+def _is_executor(value: object) -> bool:
+    from concurrent.futures import Executor
+
+    return isinstance(value, Executor)
+
+
+def dask_client(client: Any = None) -> Any:
+    """``client``, or the current default ``dask.distributed`` client; clear errors."""
+    try:
+        import distributed
+    except ImportError:
+        raise ImportError(
+            "engine='dask' needs dask.distributed: pip install 'fapilog-notebook[dask]'"
+        ) from None
+    if client is not None:
+        if not isinstance(client, distributed.Client):
+            raise TypeError(f"client must be a dask.distributed.Client, not {client!r}")
+        return client
+    try:
+        return distributed.get_client()
+    except ValueError:
+        raise ValueError(
+            "engine='dask' needs a running dask.distributed Client: pass client=..., or "
+            "create one first (for example Client(LocalCluster(n_workers=2)))"
+        ) from None
+
+
+def _pool_context() -> Any:
+    import multiprocessing
+
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def _ordered(
+    fn: Callable[..., T],
+    tasks: Sequence[tuple[Any, ...]],
+    *,
+    workers: Workers,
+    engine: Engine,
+    client: Any,
+    window: int | None = None,
+) -> Iterator[T]:
+    """Run ``fn(*task)`` for each task on the engine; yield the results in task order.
+
+    At most ``window`` tasks are in flight or waiting to be consumed, so
+    memory stays bounded when the consumer is slower than the workers.
+    """
+    if not tasks:
+        return
+    if engine == "dask":
+        dask = dask_client(client)
+        slots = window or 2 * max(1, sum(dask.nthreads().values())) + 1
+        yield from _windowed(
+            lambda task: dask.submit(fn, *task, pure=False), tasks, slots, lambda f: f.release()
+        )
+        return
+    if workers is not None and not isinstance(workers, int):
+        executor = workers
+        slots = window or 2 * max(1, getattr(executor, "_max_workers", 2)) + 1
+        yield from _windowed(lambda task: executor.submit(fn, *task), tasks, slots, None)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    count = min(workers or os.cpu_count() or 1, len(tasks))
+    pool = ProcessPoolExecutor(max_workers=count, mp_context=_pool_context())
+    try:
+        yield from _windowed(
+            lambda task: pool.submit(fn, *task), tasks, window or 2 * count + 1, None
+        )
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _windowed(
+    submit: Callable[[tuple[Any, ...]], Any],
+    tasks: Sequence[tuple[Any, ...]],
+    window: int,
+    release: Callable[[Any], None] | None,
+) -> Iterator[Any]:
+    pending: deque[Any] = deque()
+    queue = iter(tasks)
+    try:
+        for task in queue:
+            pending.append(submit(task))
+            if len(pending) >= window:
+                break
+        while pending:
+            future = pending.popleft()
+            result = future.result()
+            if release is not None:
+                release(future)
+            del future
+            for task in queue:
+                pending.append(submit(task))
+                break
+            yield result
+    finally:
+        for future in pending:
+            future.cancel()
+
+
+# ----------------------------------------------------------------- verifying
+
+
+def verify_files(
+    verifier: _Verifier,
+    *,
+    workers: Workers = None,
+    engine: Engine = None,
+    client: Any = None,
+    progress: bool | None = None,
+    chunk_bytes: int | None = None,
+) -> None:
+    """Feed every file of ``verifier``'s source to it, the per-line checks done in workers.
+
+    The parallel twin of calling ``verifier.run_file(i)`` for each file:
+    same calls on the state machine, in the same order.
+    """
+    engine = _check_engine(workers, engine, client)
+    if engine == "dask":
+        client = dask_client(client)
+    if engine is None:
+        for index in track(
+            range(len(verifier.files)),
+            total=len(verifier.files),
+            desc="verifying",
+            progress=progress,
+        ):
+            verifier.run_file(index)
+        return
+    chunks = plan_chunks(verifier.files, chunk_bytes or CHUNK_BYTES)
+    tasks = [(c.path, c.start, c.end, verifier.keyring) for c in chunks]
+    results = _ordered(check_chunk, tasks, workers=workers, engine=engine, client=client)
+    current = -1
+    offset = 0
+    failed = False
+    for position, (chunk, result) in enumerate(
+        track(
+            zip(chunks, results, strict=True),
+            total=len(chunks),
+            desc="verifying",
+            progress=progress,
+        )
+    ):
+        index = chunk.file
+        if index != current:
+            current, offset, failed = index, 0, False
+            verifier.open_file(index)
+        if failed:
+            continue
+        lines, columns, error = result
+        for info in decode_chunk(lines, columns, offset):
+            verifier.line(index, info)
+        offset += lines
+        if error is not None:
+            verifier.file_failed(index, error)
+            failed = True
+        elif position + 1 == len(chunks) or chunks[position + 1].file != index:
+            verifier.files_checked += 1
+
+
+# ----------------------------------------------------------------- loading
+
+
+class FramePart(NamedTuple):
+    """What one worker loaded from one file: a frame (or the raw table), and what it left out."""
+
+    frame: pd.DataFrame | None
+    table: _Columns | None
+    skipped: list[tuple[str, int]]
+    skipped_count: int
+    unreadable: list[str]
+
+
+def load_file(
+    files: tuple[AuditFile, ...],
+    index: int,
+    wanted: frozenset[str] | None,
+    keep: list[str] | None,
+    flatten_metadata: bool,
+    raw: bool,
+) -> FramePart:
+    """Load file ``index`` with the serial code: its frame, or (``raw``) its column lists."""
+    with _gc_paused():
+        filled = _fill(files, wanted, [(index, iter_lines(files[index].path))])
+        frame = None if raw else _build(filled.table, files, keep, flatten_metadata)
+    return FramePart(
+        frame,
+        filled.table if raw else None,
+        filled.skipped,
+        filled.skipped_count,
+        filled.unreadable,
+    )
+
+
+class _Summary(NamedTuple):
+    rows: int
+    columns: tuple[str, ...]
+    dtypes: tuple[Any, ...]
+    categories: dict[str, tuple[Any, ...]]
+    skipped: list[tuple[str, int]]
+    skipped_count: int
+    unreadable: list[str]
+
+
+def summarize(part: FramePart) -> _Summary:
+    """The small facts about a part the parent needs to decide how to join the parts."""
+    import pandas as pd
+
+    frame = part.frame
+    assert frame is not None
+    dtypes = tuple("category" if isinstance(t, pd.CategoricalDtype) else t for t in frame.dtypes)
+    categories = {
+        name: tuple(frame[name].cat.categories) for name in _CATEGORICAL if name in frame.columns
+    }
+    return _Summary(
+        len(frame),
+        tuple(frame.columns),
+        dtypes,
+        categories,
+        part.skipped,
+        part.skipped_count,
+        part.unreadable,
+    )
+
+
+def _join_plan(summaries: Sequence[_Summary]) -> tuple[list[int], dict[str, list[Any]]] | None:
+    """Which parts to concatenate and the categories to give them, or None when the
+    parts disagree (concatenating them would not give the serial frame)."""
+    keep = [i for i, s in enumerate(summaries) if s.rows]
+    if not keep:
+        return None
+    columns = summaries[keep[0]].columns
+    dtypes = summaries[keep[0]].dtypes
+    for summary in summaries:
+        if summary.rows:
+            if summary.columns != columns or summary.dtypes != dtypes:
+                return None
+        elif summary.columns not in (columns, PROVENANCE):
+            return None  # its (eventless) keys would be columns of the serial frame
+    categories: dict[str, list[Any]] = {}
+    for name, enum in _CATEGORICAL.items():
+        if name not in columns:
+            continue
+        known = [member.value for member in enum]
+        extra: set[Any] = set()
+        for i in keep:
+            extra.update(summaries[i].categories[name][len(known) :])
+        categories[name] = known + sorted(extra)
+    return keep, categories
+
+
+def finish_part(part: FramePart, categories: dict[str, list[Any]], first_row: int) -> pd.DataFrame:
+    """The part's frame with the joined categories, indexed from ``first_row``."""
+    import pandas as pd
+
+    frame = part.frame
+    assert frame is not None
+    for name, values in categories.items():
+        if list(frame[name].cat.categories) != values:
+            frame[name] = frame[name].cat.set_categories(values)
+    frame.index = pd.RangeIndex(first_row, first_row + len(frame))
+    return frame
+
+
+def empty_like(frame: pd.DataFrame) -> pd.DataFrame:
+    """The zero-row frame with ``frame``'s columns and dtypes (Dask's ``meta``)."""
+    return frame.iloc[:0]
+
+
+def _merge_tables(tables: Iterable[_Columns]) -> _Columns:
+    """One table from per-file tables, as the serial loader would have filled it."""
+    merged = _Columns()
+    data = merged.data
+    for table in tables:
+        for key, values in table.data.items():
+            column = data.get(key)
+            if column is None:
+                column = data[key] = [None] * merged.rows
+            column.extend(values)
+        merged.rows += table.rows
+        for column in data.values():
+            if len(column) < merged.rows:
+                column.extend([None] * (merged.rows - len(column)))
+        merged.files.extend(table.files)
+        merged.lines.extend(table.lines)
+    return merged
+
+
+def _left_out(
+    parts: Iterable[_Summary | FramePart],
+) -> tuple[list[tuple[str, int]], int, list[str]]:
+    skipped: list[tuple[str, int]] = []
+    count = 0
+    unreadable: list[str] = []
+    for part in parts:
+        skipped.extend(part.skipped[: 5 - len(skipped)])
+        count += part.skipped_count
+        unreadable.extend(part.unreadable)
+    return skipped, count, unreadable
+
+
+def load_frame(
+    resolved: Source,
+    *,
+    event_types: Iterable[AuditEventType | str] | None,
+    columns: Iterable[str] | None,
+    flatten_metadata: bool,
+    progress: bool | None,
+    workers: Workers,
+    engine: Engine,
+    client: Any,
+) -> pd.DataFrame | dd.DataFrame:
+    """The frame of ``resolved`` built per file in workers (a Dask DataFrame on Dask).
+
+    Same columns, order, dtypes and values as the serial ``read_audit_log``.
+    """
+    engine = _check_engine(workers, engine, client)
+    wanted = _wanted_types(event_types)
+    keep = _keep_columns(columns)
+    files = resolved.files
+    if engine == "dask":
+        return _load_dask(resolved, wanted, keep, flatten_metadata, dask_client(client))
+    tasks = [(files, i, wanted, keep, flatten_metadata, False) for i in range(len(files))]
+    parts = list(
+        track(
+            _ordered(load_file, tasks, workers=workers, engine=engine, client=client),
+            total=len(tasks),
+            desc="loading",
+            progress=progress,
+        )
+    )
+    summaries = [summarize(p) for p in parts]
+    plan = _join_plan(summaries)
+    _warn(resolved.description, *_left_out(summaries))
+    if plan is None:
+        del parts
+        raw = [(files, i, wanted, keep, flatten_metadata, True) for i in range(len(files))]
+        tables = (
+            p.table for p in _ordered(load_file, raw, workers=workers, engine=engine, client=client)
+        )
+        with _gc_paused():
+            return _build(_merge_tables(t for t in tables if t), files, keep, flatten_metadata)
+    import pandas as pd
+
+    chosen, categories = plan
+    frames = []
+    row = 0
+    for i in chosen:
+        frames.append(finish_part(parts[i], categories, row))
+        row += summaries[i].rows
+    del parts
+    with _gc_paused():
+        return pd.concat(frames, ignore_index=True)
+
+
+def _load_dask(
+    resolved: Source,
+    wanted: frozenset[str] | None,
+    keep: list[str] | None,
+    flatten_metadata: bool,
+    client: Any,
+) -> dd.DataFrame:
+    """Per-file partitions built and held on the cluster (their dtypes depend on the data)."""
+
+    files = resolved.files
+    parts = [
+        client.submit(load_file, files, i, wanted, keep, flatten_metadata, False, pure=False)
+        for i in range(len(files))
+    ]
+    summaries: list[_Summary] = client.gather([client.submit(summarize, p) for p in parts])
+    _warn(resolved.description, *_left_out(summaries))
+    plan = _join_plan(summaries)
+    if plan is None:
+        for part in parts:
+            part.release()
+        raw = [
+            client.submit(load_file, files, i, wanted, keep, flatten_metadata, True, pure=False)
+            for i in range(len(files))
+        ]
+        tables = (p.table for p in client.gather(raw))
+        frame = _build(_merge_tables(t for t in tables if t), files, keep, flatten_metadata)
+        return _partition_by_file(frame, len(files), client)
+    chosen, categories = plan
+    finals = []
+    bounds = [0]
+    for i in chosen:
+        finals.append(client.submit(finish_part, parts[i], categories, bounds[-1], pure=False))
+        bounds.append(bounds[-1] + summaries[i].rows)
+    meta = client.submit(empty_like, finals[0]).result()
+    divisions = (*bounds[:-1], bounds[-1] - 1)
+    return _from_futures(finals, meta, divisions)
+
+
+def _partition_by_file(frame: pd.DataFrame, count: int, client: Any) -> dd.DataFrame:
+    """A Dask DataFrame of ``frame`` with one partition per file that has rows."""
+
+    codes: list[int] = frame["source_file"].cat.codes.tolist()
+    pieces = []
+    bounds = [0]
+    start = 0
+    for index in range(count):
+        stop = start
+        while stop < len(codes) and codes[stop] == index:
+            stop += 1
+        if stop > start:
+            pieces.append(frame.iloc[start:stop])
+            bounds.append(stop)
+        start = stop
+    if not pieces:
+        pieces, bounds = [frame], [0, 0]
+    futures = client.scatter(pieces)
+    divisions = (*bounds[:-1], max(bounds[-1] - 1, 0))
+    return _from_futures(futures, frame.iloc[:0], divisions)
+
+
+def _from_futures(
+    futures: list[Any], meta: pd.DataFrame, divisions: tuple[int, ...]
+) -> dd.DataFrame:
+    """A Dask DataFrame over partitions held on the cluster, with exactly ``meta``'s dtypes.
+
+    Dask turns object and ``str`` columns into pyarrow strings by default
+    (``dataframe.convert-string``); the serial frame's dtypes must hold.
+    """
+    import dask
+    import dask.dataframe as dd
+
+    with dask.config.set({"dataframe.convert-string": False}):
+        result: dd.DataFrame = dd.from_delayed(futures, meta=meta, divisions=divisions)
+    return result

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -51,7 +52,7 @@ KNOWN_ALGS = frozenset({ALG_STATIC, ALG_FORWARD_SECURE})
 KeyLookup = Callable[[Mapping[str, Any]], bytes | None]
 _CHECKSUM_PREFIX = b'{"checksum":"'
 _HEX_LEN = 64
-_HEX = frozenset(b"0123456789abcdef")
+_HEX_RE = re.compile(r"[0-9a-f]{64}")
 
 
 def loads(raw: bytes | str) -> Any:
@@ -206,11 +207,7 @@ class LineCheck:
 
 
 def _valid_hex(value: object) -> bool:
-    return (
-        isinstance(value, str)
-        and len(value) == _HEX_LEN
-        and _HEX.issuperset(value.encode("ascii", "replace"))
-    )
+    return isinstance(value, str) and _HEX_RE.fullmatch(value) is not None
 
 
 def check_line(raw: bytes, key_for: KeyLookup | None = None) -> LineCheck:

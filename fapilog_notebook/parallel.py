@@ -37,6 +37,7 @@ threads. As with any process pool, a script must guard its entry point with
 from __future__ import annotations
 
 import os
+import pickle
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
@@ -81,6 +82,7 @@ __all__ = [
 #: The most bytes of one file that one verifying task reads.
 CHUNK_BYTES = 32 * 1024 * 1024
 _READ_BLOCK = 4 * 1024 * 1024
+_TAIL_READ = 64 * 1024
 
 #: ``None`` (serial), ``"processes"`` (a local pool) or ``"dask"``.
 Engine: TypeAlias = Literal["processes", "dask"] | None
@@ -136,33 +138,41 @@ def iter_line_range(
     :raises OSError: the file cannot be opened or read.
     """
     number = 0
+    carry: list[bytes] = []
+    carried = 0
     with open(path, "rb", buffering=0) as handle:
-        position = start
-        carry: list[bytes] = []
+
+        def read() -> bytes:
+            # Whole blocks up to ``end``, then just enough to finish the last
+            # line (growing with it, so a long line is not re-joined often).
+            offset = handle.tell()
+            size = block
+            if end is not None and end - offset < block:
+                size = max(end - offset, 0) + max(_TAIL_READ, carried)
+            return handle.read(size)
+
+        pending = b""
+        line_start = start  # where the next line (the one in ``carry``) begins
         if start > 0:
             # Skip the rest of a line that began before ``start`` (none when
             # the byte before ``start`` is a newline).
             handle.seek(start - 1)
-            position = start - 1
+            line_start = start - 1
             while True:
-                data = handle.read(block)
+                data = read()
                 if not data:
                     return
                 cut = data.find(b"\n")
                 if cut >= 0:
-                    position += cut + 1
-                    rest = data[cut + 1 :]
+                    line_start += cut + 1
+                    pending = data[cut + 1 :]
                     break
-                position += len(data)
-        else:
-            rest = b""
-        line_start = position  # where the next line (the one in ``carry``) begins
-        pending = rest
+                line_start += len(data)
         while True:
             if end is not None and line_start >= end and not carry:
                 return
             if not pending:
-                pending = handle.read(block)
+                pending = read()
                 if not pending:
                     break
             parts = pending.split(b"\n")
@@ -170,7 +180,7 @@ def iter_line_range(
             if carry:
                 carry.append(parts[0])
                 parts[0] = b"".join(carry)
-                carry = []
+                carry, carried = [], 0
             tail = parts.pop()
             for raw in parts:
                 if end is not None and line_start >= end:
@@ -182,48 +192,79 @@ def iter_line_range(
                 if end is not None and line_start >= end:
                     return
                 carry.append(tail)
-        if carry:
-            yield number + 1, b"".join(carry), False
+                carried += len(tail)
+    if carry:
+        yield number + 1, b"".join(carry), False
 
 
 # ----------------------------------------------------------------- per-line checks
 
-#: ``(lines, columns, error)``: each column is ``(True, value)`` when it is
-#: ``value`` on every line, else ``(False, values)``; ``error`` stopped the read.
-CheckedChunk: TypeAlias = "tuple[int, tuple[tuple[bool, Any], ...], OSError | None]"
+#: ``(lines, batches, error)``: each batch is the pickled ``(lines, columns)`` of
+#: up to :data:`BATCH_LINES` lines (see :func:`_encode`); ``error`` stopped the read.
+CheckedChunk: TypeAlias = "tuple[int, list[bytes], OSError | None]"
+#: Lines per batch: a worker pickles each batch at once, so it never holds
+#: many small objects (compact bytes instead; about 7% less CPU than one batch).
+BATCH_LINES = 2048
 _FOLDABLE = frozenset({type(None), bool, int, str})
+_PROTOCOL = pickle.HIGHEST_PROTOCOL
+_VALUES, _SAME, _LINKED = range(3)
+_PREV, _CHECKSUM = LineInfo._fields.index("prev") - 1, LineInfo._fields.index("checksum") - 1
 
 
-def _encode(infos: list[LineInfo]) -> tuple[tuple[bool, Any], ...]:
-    """The LineInfo fields after ``number``, column-wise; constant columns once."""
+def _encode(infos: list[LineInfo]) -> tuple[tuple[int, Any], ...]:
+    """The LineInfo fields after ``number``, column-wise, in as few bytes as is exact.
+
+    Each column is ``(_SAME, value)`` when it is ``value`` (same type) on every
+    line, ``(_LINKED, first)`` for ``prev`` when every line's ``prev`` is the
+    previous line's ``checksum`` (an intact chain), else ``(_VALUES, values)``.
+    """
     if not infos:
         return ()
-    out: list[tuple[bool, Any]] = []
-    for values in list(zip(*infos, strict=True))[1:]:
+    columns = list(zip(*infos, strict=True))[1:]
+    out: list[tuple[int, Any]] = []
+    for index, values in enumerate(columns):
         first = values[0]
         kind = type(first)
         if (
             kind in _FOLDABLE
+            and values[-1] == first
             and values.count(first) == len(values)
             and all(map(is_, map(type, values), repeat(kind)))
         ):
-            out.append((True, first))
+            out.append((_SAME, first))
+        elif index == _PREV and values[1:] == columns[_CHECKSUM][:-1]:
+            out.append((_LINKED, first))
         else:
-            out.append((False, values))
+            out.append((_VALUES, values))
     return tuple(out)
 
 
 _make_info = cast(Callable[[tuple[Any, ...]], LineInfo], partial(tuple.__new__, LineInfo))
 
 
-def decode_chunk(
-    lines: int, columns: tuple[tuple[bool, Any], ...], offset: int
-) -> Iterator[LineInfo]:
-    """The chunk's LineInfo values again, numbered from ``offset + 1`` (file-wide)."""
+def decode_chunk(batches: Iterable[bytes], offset: int) -> Iterator[LineInfo]:
+    """A chunk's LineInfo values again, numbered from ``offset + 1`` (file-wide)."""
+    for batch in batches:
+        lines, columns = pickle.loads(batch)
+        yield from _decode(lines, columns, offset)
+        offset += lines
+
+
+def _decode(lines: int, columns: tuple[tuple[int, Any], ...], offset: int) -> Iterator[LineInfo]:
     if not lines:
         return iter(())
     its: list[Iterable[Any]] = [range(offset + 1, offset + lines + 1)]
-    its.extend(repeat(value, lines) if same else value for same, value in columns)
+    for how, value in columns:
+        if how == _SAME:
+            its.append(repeat(value, lines))
+        elif how == _LINKED:
+            checksums = columns[_CHECKSUM]
+            if checksums[0] == _SAME:
+                its.append((value, *repeat(checksums[1], lines - 1)))
+            else:
+                its.append((value, *checksums[1][:-1]))
+        else:
+            its.append(value)
     return map(_make_info, zip(*its, strict=True))
 
 
@@ -232,17 +273,27 @@ def check_chunk(
 ) -> CheckedChunk:
     """Check each line of a chunk on its own (a worker task; the serial per-line code).
 
-    Returns the line count, the encoded :class:`~.verify.LineInfo` columns and
+    Returns the line count, the encoded :class:`~.verify.LineInfo` batches and
     the :class:`OSError` that stopped the read (the lines before it are kept).
     """
     infos: list[LineInfo] = []
+    batches: list[bytes] = []
+    lines = 0
     error: OSError | None = None
-    try:
-        for number, raw, terminated in iter_line_range(path, start, end):
-            infos.append(check_record(number, raw, terminated, keyring))
-    except OSError as exc:
-        error = exc
-    return len(infos), _encode(infos), error
+    with _gc_paused():  # many live tuples, no cycles: collections would only cost
+        try:
+            for number, raw, terminated in iter_line_range(path, start, end):
+                infos.append(check_record(number, raw, terminated, keyring))
+                if len(infos) == BATCH_LINES:
+                    batches.append(pickle.dumps((len(infos), _encode(infos)), _PROTOCOL))
+                    lines += len(infos)
+                    infos = []
+        except OSError as exc:
+            error = exc
+        if infos:
+            batches.append(pickle.dumps((len(infos), _encode(infos)), _PROTOCOL))
+            lines += len(infos)
+    return lines, batches, error
 
 
 # ----------------------------------------------------------------- running tasks
@@ -423,8 +474,8 @@ def verify_files(
             verifier.open_file(index)
         if failed:
             continue
-        lines, columns, error = result
-        for info in decode_chunk(lines, columns, offset):
+        lines, batches, error = result
+        for info in decode_chunk(batches, offset):
             verifier.line(index, info)
         offset += lines
         if error is not None:

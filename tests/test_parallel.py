@@ -473,14 +473,17 @@ def test_line_ranges_give_every_line_once(content: bytes, tail: bool, size: int)
 
 
 def test_encoded_chunks_decode_to_the_same_line_infos(
-    corpus: dict[str, tuple[Any, dict[str, Any]]],
+    corpus: dict[str, tuple[Any, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(par, "BATCH_LINES", 3)  # several batches per chunk
     for name in ("malformed", "static-key", "bad-6", "bad-11", "torn"):
         source, _ = corpus[name]
         for path in sorted(Path(source).glob("audit_*.jsonl")):
-            lines, columns, error = par.check_chunk(str(path), 0, None)
+            lines, batches, error = par.check_chunk(str(path), 0, None)
             assert error is None
-            assert list(par.decode_chunk(lines, columns, 0)) == list(check_file(path)), name
+            infos = list(par.decode_chunk(batches, 0))
+            assert infos == list(check_file(path)), name
+            assert lines == len(infos)
 
 
 # ------------------------------------------------------------------ frames

@@ -27,7 +27,7 @@ import pydantic
 
 import fapilog_notebook
 
-from . import bench_keyed, bench_verify, bench_write
+from . import bench_keyed, bench_parallel, bench_verify, bench_write
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 BENCHMARKS = (
@@ -38,8 +38,10 @@ BENCHMARKS = (
     "verify.memory",
     "keyed.write",
     "keyed.verify",
+    "parallel.verify",
+    "parallel.scaling",
 )
-GROUPS = ("write", "verify", "keyed")
+GROUPS = ("write", "verify", "keyed", "parallel")
 
 
 def _cpu_model() -> str:
@@ -191,6 +193,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         make_k = bench_keyed.KeyedConfig.quick if args.quick else bench_keyed.KeyedConfig
         keyed = make_k(tmp_root=args.dir, data_root=args.data_dir, parts=parts)
         runs["keyed"] = (bench_keyed.run(keyed), bench_keyed.markdown)
+    if parts := _parts(selected, "parallel"):
+        make_p = (
+            bench_parallel.ParallelConfig.quick if args.quick else bench_parallel.ParallelConfig
+        )
+        parallel = make_p(data_root=args.data_dir, parts=parts)
+        runs["parallel"] = (bench_parallel.run(parallel), bench_parallel.markdown)
 
     when = datetime.now(UTC).isoformat(timespec="seconds")
     results: dict[str, dict[str, Any]] = {}

@@ -64,7 +64,7 @@ def client() -> Iterator[Any]:
             n_workers=2,
             processes=True,
             threads_per_worker=1,
-            dashboard_address=None,
+            dashboard_address=":0",
             silence_logs=50,
         ) as cluster,
         distributed.Client(cluster, set_as_default=False) as dask_client,
@@ -618,3 +618,19 @@ def test_importing_the_core_does_not_import_dask_pandas_or_process_pools() -> No
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_parallel_benchmark_runs_and_renders(tmp_path: Path) -> None:
+    from benchmarks import bench_parallel
+
+    config = bench_parallel.ParallelConfig.quick(
+        events=3000, days=3, scaling=(1000, 2000), data_root=str(tmp_path)
+    )
+    data = bench_parallel.run(config, report=lambda line: None)
+    assert data["verify_verdict"]["identical_reports"]
+    assert len(data["worker_memory"]) == 2
+    assert all(m["peak_mb"] for m in data["worker_memory"])
+    assert [r["events"] for r in data["scaling"]] == [1000, 2000]
+    text = bench_parallel.markdown(data)
+    assert "Parallel verify" in text
+    assert "Scaling" in text

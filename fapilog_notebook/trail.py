@@ -129,6 +129,9 @@ class AuditChainVerificationResult:
 
 
 _Waiter = tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]
+#: What a caller does next for its batch: it is done, it leads, or it awaits a future.
+_DONE, _LEAD = object(), object()
+_Claim = object
 
 
 class _Batch:
@@ -445,9 +448,11 @@ class AuditTrail:
         payload = self._payload(event)
         if not self._started:
             await self.start()
-        batch = self._enqueue(event, payload)
-        if batch is not None:
-            await self._wait_for(batch, raise_errors=self.on_write_error == "raise")
+        queued = self._enqueue(event, payload, asyncio.get_running_loop())
+        if queued is not None:
+            await self._wait_for(
+                queued[0], raise_errors=self.on_write_error == "raise", claim=queued[1]
+            )
         return event.event_id
 
     async def log_error(
@@ -586,8 +591,14 @@ class AuditTrail:
         except (PydanticSerializationError, ValueError, TypeError, RecursionError) as exc:
             raise _not_serialisable(exc) from None
 
-    def _enqueue(self, event: AuditEvent, payload: dict[str, Any]) -> _Batch | None:
-        """Queue the event (sealed at once when possible); return the batch it joined."""
+    def _enqueue(
+        self, event: AuditEvent, payload: dict[str, Any], loop: asyncio.AbstractEventLoop
+    ) -> tuple[_Batch, _Claim] | None:
+        """Queue the event (sealed at once when possible) and claim its next step.
+
+        Returns the batch it joined and what to do next (see :meth:`_claim`),
+        decided under the same lock; ``None`` when the queue was full.
+        """
         day = event.timestamp.astimezone(UTC).date()
         item = _Pending(day, payload)
         with self._lock:
@@ -606,6 +617,7 @@ class AuditTrail:
                     raise _not_serialisable(exc) from None
                 batch = self._open
                 self._pending.append(item)
+                claim = self._claim(batch, loop)
                 self._logged += 1
                 if event.event_type is AuditEventType.ERROR_OCCURRED or event.log_level in (
                     AuditLogLevel.ERROR,
@@ -624,11 +636,22 @@ class AuditTrail:
                 raise AuditQueueFullError(text)
             warnings.warn(text, AuditWriteWarning, stacklevel=3)
             return None
-        return batch
+        return batch, claim
 
     # ------------------------------------------------------------------ group commit
 
-    async def _wait_for(self, batch: _Batch, *, raise_errors: bool) -> None:
+    def _claim(self, batch: _Batch, loop: asyncio.AbstractEventLoop) -> _Claim:
+        """Decide what a caller waiting for ``batch`` does next (caller holds the lock)."""
+        if batch.done:
+            return _DONE
+        if not self._busy:
+            self._busy = True  # others wait on the batch while we gather it
+            return _LEAD
+        return batch.future(loop)
+
+    async def _wait_for(
+        self, batch: _Batch, *, raise_errors: bool, claim: _Claim | None = None
+    ) -> None:
         """Return once ``batch`` is written (or failed), leading the commit if no one is.
 
         A caller that finds the writer free first yields once, so every task
@@ -638,16 +661,12 @@ class AuditTrail:
         """
         loop = asyncio.get_running_loop()
         while True:
-            with self._lock:
-                if batch.done:
-                    error = batch.error
-                    break
-                lead = not self._busy
-                if lead:
-                    self._busy = True  # others wait on the batch while we gather it
-                else:
-                    wait = batch.future(loop)
-            if lead:
+            if claim is None:
+                with self._lock:
+                    claim = self._claim(batch, loop)
+            if claim is _DONE:
+                break
+            if claim is _LEAD:
                 try:
                     await asyncio.sleep(0)
                 except BaseException:
@@ -658,10 +677,14 @@ class AuditTrail:
                     items = list(self._pending)
                     wait = taken.future(loop)
                 self._submit(functools.partial(self._commit, items, taken), taken)
+            else:
+                assert isinstance(claim, asyncio.Future)
+                wait = claim
+            claim = None
             await wait
-        if error is not None and raise_errors:
+        if batch.error is not None and raise_errors:
             raise AuditWriteError(
-                f"audit event not written to {self.storage_path}: {error}; "
+                f"audit event not written to {self.storage_path}: {batch.error}; "
                 "it stays queued and is retried on the next write, drain() or stop()"
             )
 

@@ -155,6 +155,8 @@ def _add_uniform(
             columns = [tuple(column[i] for i in keep) for column in columns]
             numbers = [numbers[i] for i in keep]
     count = len(numbers)
+    if not count:
+        return True  # every row filtered out: its keys make no columns, as row by row
     data = table.data
     for key, values in zip(keys, columns, strict=True):
         column = data.get(key)

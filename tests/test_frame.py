@@ -114,3 +114,41 @@ def test_batch_parse_is_exactly_per_line(lines: list[bytes]) -> None:
     if parsed is not None:
         assert expected is not None
         assert parsed == expected
+
+
+def test_event_type_filter_gives_the_same_columns_however_lines_are_batched(
+    tmp_path: Path,
+) -> None:
+    import json as _json
+
+    from fapilog_notebook.chain import seal
+
+    def line(seq: int, kind: str, extra: str) -> bytes:
+        payload = {
+            "event_id": f"e{seq}",
+            "event_type": kind,
+            "message": "m",
+            "timestamp": "2026-03-01T00:00:00Z",
+            extra: 1,
+        }
+        raw, _ = seal(payload, sequence_number=seq, previous_hash=None)
+        return raw
+
+    clean = tmp_path / "clean"
+    dirty = tmp_path / "dirty"
+    clean.mkdir()
+    dirty.mkdir()
+    # Day 1 holds only filtered-out events, all with the same keys (one uniform
+    # batch); in the dirty copy a garbage line makes it a batch read row by row.
+    filtered = line(1, "config_changed", "only_in_filtered") + line(
+        2, "config_changed", "only_in_filtered"
+    )
+    for directory, day1 in ((clean, filtered), (dirty, filtered + b"garbage\n")):
+        (directory / "audit_2026-03-01.jsonl").write_bytes(day1)
+        (directory / "audit_2026-03-02.jsonl").write_bytes(line(3, "data_access", "kept"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        frames = [read_audit_log(d, event_types=["data_access"]) for d in (clean, dirty)]
+    assert list(frames[0].columns) == list(frames[1].columns)
+    assert "only_in_filtered" not in frames[0].columns
+    assert _json.dumps(frames[0]["kept"].tolist()) == "[1]"

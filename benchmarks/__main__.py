@@ -27,7 +27,7 @@ import pydantic
 
 import fapilog_notebook
 
-from . import bench_keyed, bench_parallel, bench_verify, bench_write
+from . import bench_explore, bench_keyed, bench_parallel, bench_verify, bench_write
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 BENCHMARKS = (
@@ -40,8 +40,9 @@ BENCHMARKS = (
     "keyed.verify",
     "parallel.verify",
     "parallel.scaling",
+    "explore.filter",
 )
-GROUPS = ("write", "verify", "keyed", "parallel")
+GROUPS = ("write", "verify", "keyed", "parallel", "explore")
 
 
 def _cpu_model() -> str:
@@ -199,6 +200,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         parallel = make_p(data_root=args.data_dir, parts=parts)
         runs["parallel"] = (bench_parallel.run(parallel), bench_parallel.markdown)
+    if _parts(selected, "explore"):
+        make_e = bench_explore.ExploreConfig.quick if args.quick else bench_explore.ExploreConfig
+        runs["explore"] = (bench_explore.run(make_e()), bench_explore.markdown)
 
     when = datetime.now(UTC).isoformat(timespec="seconds")
     results: dict[str, dict[str, Any]] = {}

@@ -120,3 +120,11 @@ def test_benchmarks_are_registered() -> None:
     for name in ("verify.chain", "verify.load", "verify.memory", "keyed.write", "keyed.verify"):
         assert name in bench_main.BENCHMARKS
     assert bench_main._selected(["keyed"]) == ("keyed.write", "keyed.verify")
+
+
+def test_explore_benchmark_runs_on_a_small_frame() -> None:
+    from benchmarks import bench_explore
+
+    data = bench_explore.run(bench_explore.ExploreConfig(events=2_000, repeats=1))
+    assert [row["filter"] for row in data["filters"]] == [f[0] for f in bench_explore.FILTERS]
+    assert "| event types |" in bench_explore.markdown(data)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import re
 import shutil
-import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from benchmarks.bench_explore import big_frame
 
 pytest.importorskip("ipywidgets")
 
@@ -197,45 +197,14 @@ def test_text_index_agrees_with_pandas(values: list[str | None], query: str) -> 
     assert TextIndex(series).mask(query).tolist() == expected.tolist()
 
 
-def _big_frame(n: int) -> pd.DataFrame:
-    rng = np.random.default_rng(7)
-    types = ["data_access", "data_modification", "authentication_failed", "config_changed"]
-    levels = ["info", "warning", "error", "security"]
-    start = pd.Timestamp("2026-01-01", tz="UTC")
-    ids = np.arange(n)
-    return pd.DataFrame(
-        {
-            "event_id": [f"{i:08x}-0000-4000-8000-{i:012x}" for i in range(n)],
-            "timestamp": start + pd.to_timedelta(np.sort(rng.integers(0, 60 * 86400, n)), "s"),
-            "event_type": pd.Categorical(rng.choice(types, n), categories=types),
-            "log_level": pd.Categorical(rng.choice(levels, n, p=[0.85, 0.1, 0.04, 0.01])),
-            "sequence_number": ids + 1,
-            "message": [f"producer {i % 50} event {i}" for i in range(n)],
-            "user_id": pd.Series(ids % 97).map(lambda u: f"user{u}@example.com"),
-            "component": pd.Categorical(rng.choice(["api", "db", "auth"], n)),
-        }
-    )
-
-
-def test_filtering_a_million_events_is_fast() -> None:
-    explorer = explore(_big_frame(1_000_000))
-
-    def best_of_three(action: str, change: object) -> float:
-        times = []
-        for _ in range(3):
-            explorer.reset_filters()
-            began = time.perf_counter()
-            getattr(explorer, action).value = change
-            times.append(time.perf_counter() - began)
-            explorer._text_cache = None
-        return min(times)
-
-    timings = {
-        "event types": best_of_three("event_types", ("data_access", "config_changed")),
-        "log levels": best_of_three("log_levels", ("error",)),
-        "since": best_of_three("since", date(2026, 1, 20)),
-        "user": best_of_three("user", "user4"),
-        "search": best_of_three("search", "event 1234"),
-        "search id": best_of_three("search", "0000-4000-8000-00000001"),
-    }
-    assert max(timings.values()) < 0.3, timings
+def test_filters_on_a_large_frame_match_pandas() -> None:
+    # The response time on 1,000,000 events is measured in benchmarks/bench_explore.py.
+    frame = big_frame(20_000)
+    explorer = explore(frame)
+    explorer.event_types.value = ("data_access", "config_changed")
+    explorer.user.value = "user4"
+    expected = frame[
+        frame["event_type"].isin(["data_access", "config_changed"])
+        & frame["user_id"].str.contains("user4", regex=False)
+    ]
+    assert frame.index[explorer.matching].tolist() == expected.index.tolist()

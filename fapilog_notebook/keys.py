@@ -19,7 +19,6 @@ Keys never appear in a repr, an exception message, a report or an audit file.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import os
 import secrets
@@ -36,7 +35,6 @@ __all__ = [
     "derive_day_key",
     "keygen",
     "load_static_key",
-    "mac",
 ]
 
 KEY_BYTES = 32
@@ -49,11 +47,6 @@ _MAX_DAYS = 100_000
 
 class AuditKeyError(ValueError):
     """A key or key file that is missing, too short or malformed."""
-
-
-def mac(key: bytes, data: bytes) -> str:
-    """Hex HMAC-SHA256 of ``data`` under ``key``."""
-    return hmac.new(key, data, hashlib.sha256).hexdigest()
 
 
 def evolve(key: bytes) -> bytes:

@@ -59,9 +59,7 @@ class LoopLagProbe:
         self.threshold_ms = float(threshold_ms)
         self._lags_ms: list[float] = []
         self._task: asyncio.Task[None] | None = None
-        self._started_at: float | None = None
         self._asked = 0.0  # when the pending wake-up was asked for
-        self._elapsed = 0.0
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
@@ -76,7 +74,7 @@ class LoopLagProbe:
         if self.running:
             raise RuntimeError("LoopLagProbe is already running; stop() it first")
         loop = asyncio.get_running_loop()
-        self._started_at = self._asked = time.perf_counter()
+        self._asked = time.perf_counter()
         self._task = loop.create_task(self._tick(), name="LoopLagProbe")
 
     async def stop(self) -> None:
@@ -96,9 +94,6 @@ class LoopLagProbe:
         except asyncio.CancelledError:
             if not task.cancelled():
                 raise
-        if self._started_at is not None:
-            self._elapsed += time.perf_counter() - self._started_at
-            self._started_at = None
 
     async def __aenter__(self) -> Self:
         self.start()
@@ -209,4 +204,3 @@ class LoopLagProbe:
     def reset(self) -> None:
         """Forget the samples taken so far."""
         self._lags_ms.clear()
-        self._elapsed = 0.0

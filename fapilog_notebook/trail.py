@@ -321,6 +321,7 @@ class AuditTrail:
         self._security_events = 0
         self._last_error: str | None = None
         self._seal_failures = 0
+        self._repaired: str | None = None  # a file whose torn last line start() terminated
 
     def __repr__(self) -> str:
         mode = "forward-secure" if self._key_file else "keyed" if self._static_key else "unkeyed"
@@ -761,6 +762,8 @@ class AuditTrail:
         with self._lock:
             # Nothing queued was acknowledged: chain it after what is on disk.
             self._head = self._resumed_from = self._sealed_head = scan.head
+            if scan.terminated_torn_line is not None:
+                self._repaired = str(scan.terminated_torn_line)
             for item in self._pending:
                 item.line = b""
         self._seal_queued()
@@ -991,6 +994,7 @@ class AuditTrail:
                 "last_error": self._last_error,
                 "last_sequence_number": head.sequence_number if head else None,
                 "last_checksum": head.checksum if head else None,
+                "terminated_torn_line": self._repaired,
                 "resumed_from_sequence": (
                     self._resumed_from.sequence_number if self._resumed_from else None
                 ),

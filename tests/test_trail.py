@@ -133,6 +133,8 @@ async def test_torn_last_line_is_terminated_and_the_chain_resumes_before_it(
         handle.write(b'{"checksum":"0123')  # a write cut by a crash
     async with AuditTrail(storage_path=tmp_path) as trail:
         await trail.log_event(AuditEventType.DATA_ACCESS, "after the crash")
+        stats = await trail.get_statistics()
+    assert stats["terminated_torn_line"] == str(path)
     data = path.read_bytes()
     lines = data.splitlines()
     assert data.startswith(intact)
@@ -342,6 +344,7 @@ async def test_statistics_count_levels_and_security_events(tmp_path: Path) -> No
     assert stats["error_events"] == 1
     assert stats["events_pending"] == 0
     assert stats["last_sequence_number"] == 2
+    assert stats["terminated_torn_line"] is None
     assert stats["policy"]["compliance_level"] == "basic"
 
 

@@ -139,3 +139,23 @@ def build_log(
         if day_number not in skip_days:
             files.append(day_file)
     return Log(files, checksums)
+
+
+#: Files no audit writer produces: each must give findings, never a traceback.
+HOSTILE_CONTENT: dict[str, bytes] = {
+    "empty": b"",
+    "blank-lines": b"\n\n\n",
+    "all-bytes": bytes(range(256)) * 40,
+    "binary": b"\x00\x01\x02\xff\xfe" * 1000 + b"\n",
+    "utf16": b'\xff\xfe{\x00"\x00a\x00"\x00}\x00\n',
+    "invalid-utf8": b'{"checksum": "\xff\xff"}\n',
+    "json-non-objects": b'[1, 2, 3]\n42\n"text"\nnull\ntrue\n',
+    "deep-nesting": b"[" * 100_000 + b"\n",
+    "wrong-types": b'{"sequence_number": "1", "checksum": 5, "previous_hash": []}\n',
+    "float-seq": b'{"sequence_number": 1.0, "checksum": null}\n',
+    "bool-seq": b'{"sequence_number": true, "checksum": "' + b"a" * 64 + b'"}\n',
+    "huge-seq": b'{"sequence_number": 99999999999999999999999999999, "checksum": "'
+    + b"a" * 64
+    + b'"}\n',
+    "nan": b'{"a": NaN}\n{"b": Infinity}\n',
+}

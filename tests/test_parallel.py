@@ -35,7 +35,7 @@ from fapilog_notebook.keys import VerificationKey, keygen
 from fapilog_notebook.scan import iter_lines
 from fapilog_notebook.verify import check_file
 
-from .logbuilder import Log, build_log, payload
+from .logbuilder import HOSTILE_CONTENT, Log, build_log, payload
 
 distributed = pytest.importorskip("distributed")
 
@@ -284,19 +284,7 @@ def _random_damage(seed: int) -> Case:
 
 
 BAD_CONTENT = [
-    b"",
-    b"\n\n\n",
-    bytes(range(256)) * 40,
-    b"\x00\x01\x02\xff\xfe" * 1000 + b"\n",
-    b'\xff\xfe{\x00"\x00a\x00"\x00}\x00\n',
-    b'{"checksum": "\xff\xff"}\n',
-    b'[1, 2, 3]\n42\n"text"\nnull\ntrue\n',
-    b"[" * 100_000 + b"\n",
-    b'{"sequence_number": "1", "checksum": 5, "previous_hash": []}\n',
-    b'{"sequence_number": 1.0, "checksum": null}\n',
-    b'{"sequence_number": true, "checksum": "' + b"a" * 64 + b'"}\n',
-    b'{"sequence_number": 99999999999999999999999999999, "checksum": "' + b"a" * 64 + b'"}\n',
-    b'{"a": NaN}\n{"b": Infinity}\n',
+    *HOSTILE_CONTENT.values(),
     b"z" * 300_000,
 ]
 

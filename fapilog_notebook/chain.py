@@ -20,16 +20,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from pydantic_core import from_json
+from pydantic_core import SchemaValidator, from_json
+from pydantic_core import core_schema as cs
 
 __all__ = [
     "ALG_FORWARD_SECURE",
     "ALG_STATIC",
+    "CHAIN_FIELDS",
     "CHECKSUM_KEY",
     "MAC_FIELD",
     "Anchor",
@@ -52,7 +53,25 @@ KNOWN_ALGS = frozenset({ALG_STATIC, ALG_FORWARD_SECURE})
 KeyLookup = Callable[[Mapping[str, Any]], bytes | None]
 _CHECKSUM_PREFIX = b'{"checksum":"'
 _HEX_LEN = 64
-_HEX_RE = re.compile(r"[0-9a-f]{64}")
+_BODY_AT = len(_CHECKSUM_PREFIX) + _HEX_LEN + 2  # where a canonical line's body starts
+_HEX_DIGITS = b"0123456789abcdef"
+#: The top-level fields :func:`check_line` reads with ``fields_only=True``.
+CHAIN_FIELDS = (
+    "sequence_number",
+    "previous_hash",
+    CHECKSUM_KEY,
+    MAC_FIELD,
+    "event_id",
+    "timestamp",
+)
+# Parses a whole JSON document but builds Python objects only for CHAIN_FIELDS
+# (same parser as ``from_json``: same duplicate-key, number and string rules).
+_FIELDS = SchemaValidator(
+    cs.typed_dict_schema(
+        {name: cs.typed_dict_field(cs.any_schema(), required=False) for name in CHAIN_FIELDS},
+        extra_behavior="ignore",
+    )
+)
 
 
 def loads(raw: bytes | str) -> Any:
@@ -180,8 +199,7 @@ class Anchor:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class LineCheck:
+class LineCheck(NamedTuple):
     """What one line says about the chain, read from its bytes.
 
     ``obj`` is the decoded JSON object, or ``None`` when the line is not one;
@@ -207,20 +225,41 @@ class LineCheck:
 
 
 def _valid_hex(value: object) -> bool:
-    return isinstance(value, str) and _HEX_RE.fullmatch(value) is not None
+    """64 lowercase hex digits (deleting them all leaves nothing)."""
+    return (
+        isinstance(value, str)
+        and len(value) == _HEX_LEN
+        and value.isascii()
+        and not value.encode("ascii").translate(None, _HEX_DIGITS)
+    )
 
 
-def check_line(raw: bytes, key_for: KeyLookup | None = None) -> LineCheck:
+def check_line(
+    raw: bytes, key_for: KeyLookup | None = None, *, fields_only: bool = False
+) -> LineCheck:
     """Decode one line (without its newline) and check its own checksum or MAC.
 
     ``key_for`` maps a keyed event's ``mac`` object to its key; without it (or
     when it returns ``None``) a keyed event's MAC is left unchecked. Never
     raises on hostile input: every failure becomes ``problem``.
+
+    With ``fields_only``, ``obj`` of a JSON object holds only its
+    :data:`CHAIN_FIELDS` (the verifier needs no more, and skipping the rest
+    makes a line about three times cheaper to decode); every verdict is the
+    same as without it.
     """
-    try:
-        obj = loads(raw)
-    except (ValueError, RecursionError) as exc:
-        return LineCheck(None, None, None, None, False, f"not valid JSON ({_short(exc)})")
+    obj: Any = None
+    if fields_only:
+        try:
+            obj = _FIELDS.validate_json(raw)
+        except ValueError:
+            obj = None  # not an object, or not JSON: the full parse says which
+    if obj is None:
+        try:
+            obj = loads(raw)
+        except (ValueError, RecursionError) as exc:
+            return LineCheck(None, None, None, None, False, f"not valid JSON ({_short(exc)})")
+        fields_only = False
     if not isinstance(obj, dict):
         return LineCheck(
             None, None, None, None, False, f"a JSON {type(obj).__name__}, not an object"
@@ -229,12 +268,14 @@ def check_line(raw: bytes, key_for: KeyLookup | None = None) -> LineCheck:
     prev = obj.get("previous_hash")
     checksum = obj.get(CHECKSUM_KEY)
     mac_info = obj.get(MAC_FIELD)
+    # An unkeyed canonical line whose hash matches has a well-formed checksum.
+    hashed = mac_info is None and _canonical_hash_matches(raw, checksum, None)
     problems = []
     if type(seq) is not int or seq < 1:
         problems.append(f"sequence_number is {seq!r}, expected a positive integer")
     if prev is not None and not _valid_hex(prev):
         problems.append(f"previous_hash is {_clip(prev)}, expected null or 64 hex digits")
-    if not _valid_hex(checksum):
+    if not hashed and not _valid_hex(checksum):
         problems.append(f"checksum is {_clip(checksum)}, expected 64 hex digits")
     alg = day = None
     if mac_info is not None:
@@ -256,7 +297,8 @@ def check_line(raw: bytes, key_for: KeyLookup | None = None) -> LineCheck:
     assert isinstance(checksum, str)
     assert type(seq) is int
     if alg is None:
-        return LineCheck(obj, seq, prev, checksum, _checksum_matches(raw, obj, checksum), None)
+        ok = hashed or _checksum_matches(raw, obj, checksum, None, partial=fields_only)
+        return LineCheck(obj, seq, prev, checksum, ok, None)
     key: bytes | None = None
     note: str | None = None
     if key_for is not None and isinstance(mac_info, dict):
@@ -266,7 +308,7 @@ def check_line(raw: bytes, key_for: KeyLookup | None = None) -> LineCheck:
             note = str(exc)
     if key is None:
         return LineCheck(obj, seq, prev, checksum, note is None, None, alg, day, False, note)
-    ok = _checksum_matches(raw, obj, checksum, key)
+    ok = _checksum_matches(raw, obj, checksum, key, partial=fields_only)
     return LineCheck(obj, seq, prev, checksum, ok, None, alg, day, True)
 
 
@@ -286,19 +328,28 @@ def _mac_fields(value: object) -> tuple[str | None, str | None, str | None]:
 
 
 def _checksum_matches(
-    raw: bytes, obj: dict[str, Any], checksum: str, key: bytes | None = None
+    raw: bytes, obj: dict[str, Any], checksum: str, key: bytes | None, *, partial: bool
 ) -> bool:
-    # Fast path: a canonical line starts with its checksum; the rest is the
-    # canonical body. Anything else is re-canonicalised from its values.
-    prefix_len = len(_CHECKSUM_PREFIX) + _HEX_LEN + 2
-    if raw.startswith(_CHECKSUM_PREFIX) and raw[prefix_len - 2 : prefix_len] == b'",':
-        body = b"{" + raw[prefix_len:]
-        if hmac.compare_digest(digest(body, key), checksum):
-            return True
+    # Anything but a canonical line is re-canonicalised from its values
+    # (all of them: a ``partial`` object is parsed again in full).
+    if _canonical_hash_matches(raw, checksum, key):
+        return True
     try:
+        if partial:
+            obj = loads(raw)
         return hmac.compare_digest(compute_checksum(obj, key), checksum)
     except (ValueError, TypeError, RecursionError):
         return False
+
+
+def _canonical_hash_matches(raw: bytes, checksum: object, key: bytes | None) -> bool:
+    """The fast path: a canonical line starts with its checksum and the rest is
+    the canonical body, so the body's bytes are hashed as they are."""
+    if not raw.startswith(_CHECKSUM_PREFIX) or raw[_BODY_AT - 2 : _BODY_AT] != b'",':
+        return False
+    if not isinstance(checksum, str) or not checksum.isascii():
+        return False
+    return hmac.compare_digest(digest(b"{" + raw[_BODY_AT:], key), checksum)
 
 
 def links_to(previous: ChainHead | None, sequence_number: int, previous_hash: str | None) -> bool:

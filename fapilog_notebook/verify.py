@@ -31,8 +31,9 @@ import bisect
 import html
 import itertools
 import json
+import operator
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -50,6 +51,7 @@ from .chain import (
     check_line,
     compute_checksum,
     links_to,
+    loads,
 )
 from .keys import VerificationKey, check_key_bytes
 from .scan import DayBound, Source, SourceLike, describe_os_error, iter_lines, last_event
@@ -71,6 +73,7 @@ __all__ = [
     "Severity",
     "VerificationReport",
     "check_file",
+    "is_routine",
     "verify_audit_log",
 ]
 
@@ -165,6 +168,7 @@ class Finding:
 #: MACed with the key of a day later than the event's own (forward security:
 #: a later key must not vouch for an earlier event).
 MAC_NONE, MAC_CHECKED, MAC_UNCHECKED, MAC_DOWNGRADE, MAC_NO_KEY, MAC_LATER_KEY = range(6)
+_ROUTINE_MAC = frozenset({MAC_NONE, MAC_CHECKED, MAC_UNCHECKED})
 
 
 class Keyring:
@@ -234,7 +238,8 @@ class LineInfo(NamedTuple):
 def check_record(number: int, raw: bytes, terminated: bool, keyring: Keyring | None) -> LineInfo:
     """Check one line on its own: parse it, check its checksum or MAC."""
     lookup = keyring.lookup if keyring is not None else None
-    check = check_line(raw[:-1] if raw.endswith(b"\r") else raw, lookup)
+    line = raw[:-1] if raw.endswith(b"\r") else raw
+    check = check_line(line, lookup, fields_only=True)
     obj = check.obj
     if check.problem is not None or obj is None:
         problem = check.problem or "not a JSON object"
@@ -277,7 +282,7 @@ def check_record(number: int, raw: bytes, terminated: bool, keyring: Keyring | N
     if not ok and state in (MAC_NONE, MAC_CHECKED):
         try:
             key = keyring.lookup(obj.get("mac")) if state == MAC_CHECKED and keyring else None
-            content_hash = compute_checksum(obj, key)
+            content_hash = compute_checksum(loads(line), key)
         except (ValueError, TypeError, RecursionError):
             content_hash = "(cannot be computed)"
     event_id = obj.get("event_id")
@@ -298,6 +303,49 @@ def check_record(number: int, raw: bytes, terminated: bool, keyring: Keyring | N
         label,
         check.mac_note,
     )
+
+
+#: Lines the verifier takes together (see :func:`is_routine`).
+BATCH_LINES = 2048
+_F = {name: position for position, name in enumerate(LineInfo._fields)}
+
+
+def is_routine(infos: Sequence[LineInfo], day_iso: str | None) -> bool:
+    """True when each line of ``infos`` after the first can only extend the chain.
+
+    That is: every line is an intact event (its checksum or MAC holds) with
+    the same MAC state and key, sequence numbers count up by one, each
+    ``previous_hash`` is the checksum of the line before, and every timestamp
+    is of the file's day ``day_iso`` (when the file has one) and not earlier
+    than the one before. Such lines raise no finding; the verifier takes them
+    at once (:meth:`_Verifier.extend`) instead of one by one. The first line
+    is judged on its own: it must link to whatever came before the batch.
+    """
+    if len(infos) < 2:
+        return False
+    first = infos[0]
+    count = len(infos)
+    if first.problem is not None or first.mac_state not in _ROUTINE_MAC or first.seq is None:
+        return False
+    columns = list(zip(*infos, strict=True))
+    if (
+        columns[_F["problem"]].count(None) != count
+        or columns[_F["checksum_ok"]].count(True) != count
+        or columns[_F["mac_state"]].count(first.mac_state) != count
+        or columns[_F["mac_label"]].count(first.mac_label) != count
+        or columns[_F["seq"]] != tuple(range(first.seq, first.seq + count))
+        or columns[_F["prev"]][1:] != columns[_F["checksum"]][:-1]
+    ):
+        return False
+    stamps = columns[_F["timestamp"]]
+    if day_iso is not None and not all(
+        type(stamp) is str and stamp[:10] == day_iso and stamp[-1:] == "Z" for stamp in stamps
+    ):
+        return False
+    times = list(map(_parse_time, stamps))
+    if None in times:
+        return False
+    return all(map(operator.le, times, itertools.islice(times, 1, None)))  # type: ignore[arg-type]
 
 
 def check_file(path: Path, keyring: Keyring | None = None) -> Iterator[LineInfo]:
@@ -537,20 +585,37 @@ class _Verifier:
 
     def run_file(self, index: int) -> None:
         self.open_file(index)
+        batch: list[LineInfo] = []
         try:
             for info in check_file(self.files[index].path, self.keyring):
-                self.line(index, info)
+                batch.append(info)
+                if len(batch) == BATCH_LINES:
+                    self.lines(index, batch, is_routine(batch, self.day_iso))
+                    batch = []
         except OSError as exc:
+            self.lines(index, batch, is_routine(batch, self.day_iso))
             self.file_failed(index, exc)
             return
+        self.lines(index, batch, is_routine(batch, self.day_iso))
         self.files_checked += 1
+
+    def lines(self, index: int, infos: Sequence[LineInfo], routine: bool) -> None:
+        """Consecutive lines of file ``index``; ``routine`` as :func:`is_routine` says."""
+        if routine:
+            self.line(index, infos[0])
+            checksums = [info.checksum for info in infos]
+            if self.extend(index, infos[-1], len(infos) - 1, checksums):
+                return
+            infos = infos[1:]
+        for info in infos:
+            self.line(index, info)
 
     def open_file(self, index: int) -> None:
         """Start file ``index``: its lines follow through :meth:`line` (also from workers)."""
         audit_file = self.files[index]
         self.day = audit_file.day
         self.day_iso = audit_file.day.isoformat() if audit_file.day else None
-        self.file_tallies.append({"events": 0, "first": None, "last": None})
+        self.file_tallies.append({"first": None})
 
     def file_failed(self, index: int, exc: OSError) -> None:
         """File ``index`` could not be read (possibly part-way): one ``unreadable_file``."""
@@ -586,10 +651,8 @@ class _Verifier:
         tally = self.file_tallies[index]
         if state != MAC_NONE:
             tally["keyed"] = True
-        tally["events"] += 1
         if tally["first"] is None:
             tally["first"] = seq
-        tally["last"] = seq
         bounds = self.manifest_bounds.get(index)
         if bounds is not None and bounds[0] <= seq <= bounds[1]:
             tally["in_range"] = tally.get("in_range", 0) + 1
@@ -628,11 +691,19 @@ class _Verifier:
 
     def event(self, at: _At, seq: int, info: LineInfo) -> None:
         prev_hash, checksum, checksum_ok = info.prev, info.checksum, info.checksum_ok
+        before = self.prev
+        if (
+            checksum_ok
+            and before is not None
+            and self.bad is None
+            and not self.bad_count
+            and self._extend(at, seq, prev_hash, checksum, before, info.timestamp)
+        ):
+            return
         self.events += 1
         if self.first_seq is None:
             self.first_seq = seq
         self.last_seq = seq
-        before = self.prev
         pending = self.bad_count
         self.bad_count = 0
 
@@ -659,6 +730,106 @@ class _Verifier:
         if self.segment.max_seq == position:
             self.head_time = info.timestamp
         self.prev = _Event(position, checksum, at, timestamp, not checksum_ok)
+
+    def extend(
+        self, index: int, last: LineInfo, count: int, checksums: Sequence[str | None]
+    ) -> bool:
+        """Take the ``count`` lines after the first of a routine batch at once.
+
+        ``last`` is the batch's last line and ``checksums`` the checksums of all
+        its lines. The state ends exactly as :meth:`line` on each would leave
+        it; returns False, having changed nothing, when the batch's first line
+        did not leave the chain where they can simply extend it.
+        """
+        before = self.prev
+        seq = last.seq
+        assert seq is not None
+        first_seq = seq - count + 1
+        segment = self.segment
+        runs = segment.runs
+        if (
+            before is None
+            or self.bad is not None
+            or self.bad_count
+            or self.first_seq is None
+            or before.tainted
+            or before.seq != first_seq - 1
+            or not runs
+        ):
+            return False
+        run = runs[-1]
+        if (
+            run.hi != before.seq
+            or segment.max_seq != before.seq
+            or not run.hi_trusted
+            or checksums[0] != run.hi_checksum
+            or checksums[0] != before.checksum
+        ):
+            return False
+        state = last.mac_state
+        if state == MAC_CHECKED:
+            self.macs_checked += count
+            label = last.mac_label or "?"
+            self.mac_days[label] = self.mac_days.get(label, 0) + count
+        elif state == MAC_UNCHECKED:
+            self.macs_unchecked += count
+        tally = self.file_tallies[index]
+        bounds = self.manifest_bounds.get(index)
+        if bounds is not None:
+            overlap = min(bounds[1], seq) - max(bounds[0], first_seq) + 1
+            if overlap > 0:
+                tally["in_range"] = tally.get("in_range", 0) + overlap
+        for watched in self.watch:
+            if first_seq <= watched <= seq:
+                checksum = checksums[watched - first_seq + 1]
+                if checksum is not None:
+                    self.seen.setdefault(watched, set()).add(checksum)
+        at: _At = (index, last.number, last.event_id)
+        self.events += count
+        self.last_seq = seq
+        segment.events += count
+        segment.max_seq, segment.max_checksum, segment.max_at = seq, last.checksum, at
+        run.hi, run.hi_checksum, run.hi_at = seq, last.checksum, at
+        self.head_time = last.timestamp
+        self.prev = _Event(seq, last.checksum, at, _parse_time(last.timestamp), False)
+        return True
+
+    def _extend(
+        self,
+        at: _At,
+        seq: int,
+        prev_hash: str | None,
+        checksum: str | None,
+        before: _Event,
+        raw_ts: object,
+    ) -> bool:
+        """The common case, an intact event that links to the one before: extend
+        the segment's last run. False (nothing done) when :meth:`event` must judge.
+
+        Exactly what the general path does for such an event, minus its searches.
+        """
+        segment = self.segment
+        runs = segment.runs
+        if before.tainted or seq != before.seq + 1 or not runs or self.first_seq is None:
+            return False
+        last = runs[-1]
+        if (
+            last.hi != before.seq
+            or segment.max_seq != before.seq
+            or not last.hi_trusted
+            or prev_hash != last.hi_checksum
+        ):
+            return False
+        self.events += 1
+        self.last_seq = seq
+        segment.events += 1
+        segment.max_seq, segment.max_checksum, segment.max_at = seq, checksum, at
+        last.hi, last.hi_checksum, last.hi_at = seq, checksum, at
+        timestamp = _parse_time(raw_ts)
+        self._check_time(at, seq, raw_ts, timestamp, before)
+        self.head_time = raw_ts
+        self.prev = _Event(seq, checksum, at, timestamp, False)
+        return True
 
     def _check_time(
         self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import tempfile
 import warnings
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fapilog_notebook import AuditLogWarning, read_audit_log, verify_audit_log
-from fapilog_notebook.chain import seal
+from fapilog_notebook.chain import ALG_STATIC, CHAIN_FIELDS, MAC_FIELD, check_line, seal
 from fapilog_notebook.verify import Severity, VerificationReport
 
 from .logbuilder import HOSTILE_CONTENT, Log, build_log, payload
@@ -264,3 +265,76 @@ def test_empty_audit_file_alone_is_an_empty_report(tmp_path: Path) -> None:
     assert report.events_checked == 0
     assert report.files_checked == 1
     assert report.head is None
+
+
+# ------------------------------------------------------------------ one line, two decoders
+
+
+def _sealed_lines() -> list[bytes]:
+    log = build_log([3, 2])
+    lines = [line.rstrip(b"\n") for day in log.files for line in day.lines]
+    keyed = payload(9, datetime(2026, 3, 1, tzinfo=UTC), extra={"sequence_number": 4})
+    keyed[MAC_FIELD] = {"alg": ALG_STATIC}
+    line, _ = seal(keyed, sequence_number=9, previous_hash=None, key=b"k" * 32)
+    return [*lines, line.rstrip(b"\n")]
+
+
+def lookup(mac: object) -> bytes | None:
+    """The test key for a static-key MAC."""
+    return b"k" * 32 if isinstance(mac, dict) and mac.get("alg") == ALG_STATIC else None
+
+
+_EDITS = st.one_of(
+    st.tuples(st.just("replace"), st.integers(0, 2000), st.binary(min_size=1, max_size=3)),
+    st.tuples(
+        st.just("insert"),
+        st.integers(0, 2000),
+        st.sampled_from(
+            [
+                b'"sequence_number":7,',
+                b'"checksum":"x",',
+                b'"mac":{},',
+                b"{",
+                b"}",
+                b",",
+                b" ",
+                b"\\",
+            ]
+        ),
+    ),
+    st.tuples(st.just("cut"), st.integers(0, 2000), st.integers(1, 40)),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    index=st.integers(0, 5),
+    edits=st.lists(_EDITS, max_size=3),
+    content=st.sampled_from(sorted(HOSTILE_CONTENT)),
+    hostile=st.booleans(),
+)
+def test_reading_only_the_chain_fields_gives_the_full_verdict(
+    index: int, edits: list[tuple[str, int, object]], content: str, hostile: bool
+) -> None:
+    """The verifier's fast decoder (``fields_only``) agrees with the full parse on any line."""
+    raws = HOSTILE_CONTENT[content].split(b"\n") if hostile else [_sealed_lines()[index]]
+    for raw in raws:
+        for how, at, what in edits:
+            at %= len(raw) + 1
+            if how == "replace":
+                assert isinstance(what, bytes)
+                raw = raw[:at] + what + raw[at + len(what) :]
+            elif how == "insert":
+                assert isinstance(what, bytes)
+                raw = raw[:at] + what + raw[at:]
+            else:
+                assert isinstance(what, int)
+                raw = raw[:at] + raw[at + what :]
+        for key_for in (None, lookup):
+            full = check_line(raw, key_for)
+            fast = check_line(raw, key_for, fields_only=True)
+            assert fast[1:] == full[1:], raw[:200]
+            if full.obj is None:
+                assert fast.obj is None
+            else:
+                assert fast.obj == {k: v for k, v in full.obj.items() if k in CHAIN_FIELDS}

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import warnings
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 
 from fapilog_notebook import AuditEventType, AuditTrail, read_audit_log, verify_audit_log
 from fapilog_notebook import parallel as par
+from fapilog_notebook import verify as verify_module
 from fapilog_notebook.chain import ALG_STATIC, MAC_FIELD, seal
 from fapilog_notebook.cli import main as cli_main
 from fapilog_notebook.keys import VerificationKey, keygen
@@ -152,7 +153,21 @@ def _restart_and_swap(d: Path) -> tuple[Any, dict[str, Any]]:
 def _misplaced_and_regression(d: Path) -> tuple[Any, dict[str, Any]]:
     lines: list[bytes] = []
     previous = None
-    stamps = ["2026-03-01T10:00:00Z", "2026-03-02T09:00:00Z", "2026-03-01T09:00:00Z"]
+    stamps = [
+        "2026-03-01T10:00:00Z",
+        "2026-03-01T11:00:00Z",
+        "2026-03-02T09:00:00Z",  # misplaced, yet later than the one before
+        "2026-03-02T10:00:00Z",
+        "2026-03-01T09:00:00Z",  # a regression
+        "2026-03-01T12:00:00.500+00:00",
+        "2026-03-01T13:00:00",  # naive: read as UTC
+        "2026-03-01T13:00:01Z",
+        "2026-03-01T13:00:02Z",
+        "2026-03-01T12:59:00Z",  # a regression within the day
+        "2026-03-01T14:00:00Z",
+        "2026-03-01T1x:00:00Z",  # not a time: no time checks
+        "2026-03-01T15:00:00Z",
+    ]
     for number, stamp in enumerate(stamps, start=1):
         line, previous = seal(
             payload(number, datetime(2026, 3, 1, tzinfo=UTC), timestamp=stamp),
@@ -377,6 +392,38 @@ def test_workers_and_dask_report_exactly_what_serial_reports(
         monkeypatch.setattr(par, "CHUNK_BYTES", 4000)
         dask = verify_audit_log(source, engine="dask", client=client, **kwargs)
         assert dask.to_dict() == serial, name
+
+
+@pytest.mark.parametrize("batch", [2, 3, 5])
+def test_batches_taken_at_once_report_exactly_what_line_by_line_reports(
+    corpus: dict[str, tuple[Any, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    real_is_routine, real_extend = verify_module.is_routine, verify_module._Verifier.extend
+    chunk_bytes = par.CHUNK_BYTES
+    taken: list[int] = []
+
+    def spy(self: Any, index: int, last: Any, count: int, checksums: Any) -> bool:
+        done = real_extend(self, index, last, count, checksums)
+        taken.extend([count] if done else [])
+        return done
+
+    monkeypatch.setattr(verify_module._Verifier, "extend", spy)
+    monkeypatch.setattr(verify_module, "BATCH_LINES", batch)
+    monkeypatch.setattr(par, "BATCH_LINES", batch)
+    for name, (source, kwargs) in corpus.items():
+        monkeypatch.setattr(verify_module, "is_routine", lambda infos, day: False)
+        monkeypatch.setattr(par, "is_routine", lambda infos, day: False)
+        line_by_line = verify_audit_log(source, progress=False, **kwargs).to_dict()
+        monkeypatch.setattr(verify_module, "is_routine", real_is_routine)
+        monkeypatch.setattr(par, "is_routine", real_is_routine)
+        assert verify_audit_log(source, progress=False, **kwargs).to_dict() == line_by_line, name
+        # Worker threads share this module's settings: chunks of 700 bytes, batches of ``batch``.
+        monkeypatch.setattr(par, "CHUNK_BYTES", 700)
+        with ThreadPoolExecutor(max_workers=2) as threads:
+            report = verify_audit_log(source, workers=threads, **kwargs).to_dict()
+        assert report == line_by_line, name
+        monkeypatch.setattr(par, "CHUNK_BYTES", chunk_bytes)
+    assert sum(taken) > 20  # the corpus holds routine batches, and they were taken at once
 
 
 def test_workers_as_a_number_starts_and_stops_its_own_pool(tmp_path: Path) -> None:

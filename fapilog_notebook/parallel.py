@@ -59,7 +59,7 @@ from .frame import (
     _warn,
 )
 from .scan import AuditFile, Source, iter_lines
-from .verify import Keyring, LineInfo, _Verifier, check_record, is_routine
+from .verify import Keyring, LineInfo, _Verifier, check_record, routine_of
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -200,9 +200,10 @@ def iter_line_range(
 
 # ----------------------------------------------------------------- per-line checks
 
-#: ``(lines, batches, error)``: each batch is the pickled ``(lines, routine, columns)``
-#: of up to :data:`BATCH_LINES` lines (see :func:`_encode` and
-#: :func:`.verify.is_routine`); ``error`` stopped the read.
+#: ``(lines, batches, error)``: each batch is the pickled ``(lines, routine, encoded)``
+#: of up to :data:`BATCH_LINES` lines: ``routine`` is the batch's
+#: :class:`~.verify.Routine` or ``None``, ``encoded`` the pickled :func:`_encode`
+#: of all its lines (unpickled only when needed); ``error`` stopped the read.
 CheckedChunk: TypeAlias = "tuple[int, list[bytes], OSError | None]"
 #: Lines per batch: a worker pickles each batch at once, so it never holds
 #: many small objects (compact bytes instead; about 7% less CPU than one batch).
@@ -247,52 +248,38 @@ _make_info = cast(Callable[[tuple[Any, ...]], LineInfo], partial(tuple.__new__, 
 def decode_chunk(batches: Iterable[bytes], offset: int) -> Iterator[LineInfo]:
     """A chunk's LineInfo values again, numbered from ``offset + 1`` (file-wide)."""
     for batch in batches:
-        lines, _, columns = pickle.loads(batch)
-        yield from _decode(lines, columns, offset)
+        lines, _, encoded = pickle.loads(batch)
+        yield from _decode(lines, pickle.loads(encoded), offset)
         offset += lines
 
 
 def feed_chunk(verifier: _Verifier, index: int, batches: Iterable[bytes], offset: int) -> None:
     """Give a chunk's lines to ``verifier`` as the serial verifier would.
 
-    A routine batch is taken at once (:meth:`.verify._Verifier.extend`):
-    only its first and last lines are decoded, the rest is never unpacked.
+    A routine batch is taken at once (:meth:`.verify._Verifier.extend`)
+    from its summary; its lines are decoded only if the verifier asks for them.
     """
     for batch in batches:
-        lines, routine, columns = pickle.loads(batch)
-        if routine:
-            first = _row(columns, 0, offset + 1)
-            verifier.line(index, first)
-            how, checksums = columns[_CHECKSUM]
-            if how == _SAME:
-                checksums = (checksums,) * lines
-            last = _row(columns, lines - 1, offset + lines)
-            if verifier.extend(index, last, lines - 1, checksums):
+        lines, routine, encoded = pickle.loads(batch)
+        skip = 0
+        if routine is not None:
+            routine = routine._replace(
+                first=_renumber(routine.first, offset), last=_renumber(routine.last, offset)
+            )
+            verifier.line(index, routine.first)
+            if verifier.extend(index, routine):
                 offset += lines
                 continue
-            infos: Iterable[LineInfo] = itertools.islice(_decode(lines, columns, offset), 1, None)
-        else:
-            infos = _decode(lines, columns, offset)
-        for info in infos:
+            skip = 1
+        infos = _decode(lines, pickle.loads(encoded), offset)
+        for info in itertools.islice(infos, skip, None):
             verifier.line(index, info)
         offset += lines
 
 
-def _row(columns: tuple[tuple[int, Any], ...], position: int, number: int) -> LineInfo:
-    """Line ``position`` of an encoded batch, numbered ``number``."""
-    values: list[Any] = [number]
-    for how, value in columns:
-        if how == _SAME:
-            values.append(value)
-        elif how == _LINKED:
-            if position == 0:
-                values.append(value)
-            else:
-                how_c, checksums = columns[_CHECKSUM]
-                values.append(checksums if how_c == _SAME else checksums[position - 1])
-        else:
-            values.append(value[position])
-    return _make_info(tuple(values))
+def _renumber(info: LineInfo, offset: int) -> LineInfo:
+    """``info`` numbered file-wide (workers number the lines of their chunk from 1)."""
+    return info._replace(number=info.number + offset) if offset else info
 
 
 def _decode(lines: int, columns: tuple[tuple[int, Any], ...], offset: int) -> Iterator[LineInfo]:
@@ -313,8 +300,10 @@ def _decode(lines: int, columns: tuple[tuple[int, Any], ...], offset: int) -> It
     return map(_make_info, zip(*its, strict=True))
 
 
-def _pack(infos: list[LineInfo], day_iso: str | None) -> bytes:
-    return pickle.dumps((len(infos), is_routine(infos, day_iso), _encode(infos)), _PROTOCOL)
+def _pack(infos: list[LineInfo], day_iso: str | None, watch: frozenset[int]) -> bytes:
+    routine = routine_of(infos, day_iso, watch)
+    encoded = pickle.dumps(_encode(infos), _PROTOCOL)
+    return pickle.dumps((len(infos), routine, encoded), _PROTOCOL)
 
 
 def check_chunk(
@@ -323,12 +312,13 @@ def check_chunk(
     end: int | None,
     keyring: Keyring | None = None,
     day_iso: str | None = None,
+    watch: frozenset[int] = frozenset(),
 ) -> CheckedChunk:
     """Check each line of a chunk on its own (a worker task; the serial per-line code).
 
     Returns the line count, the encoded :class:`~.verify.LineInfo` batches and
     the :class:`OSError` that stopped the read (the lines before it are kept).
-    ``day_iso`` is the file's day, for :func:`.verify.is_routine`.
+    ``day_iso`` (the file's day) and ``watch`` are for :func:`.verify.routine_of`.
     """
     infos: list[LineInfo] = []
     batches: list[bytes] = []
@@ -339,13 +329,13 @@ def check_chunk(
             for number, raw, terminated in iter_line_range(path, start, end):
                 infos.append(check_record(number, raw, terminated, keyring))
                 if len(infos) == BATCH_LINES:
-                    batches.append(_pack(infos, day_iso))
+                    batches.append(_pack(infos, day_iso, watch))
                     lines += len(infos)
                     infos = []
         except OSError as exc:
             error = exc
         if infos:
-            batches.append(_pack(infos, day_iso))
+            batches.append(_pack(infos, day_iso, watch))
             lines += len(infos)
     return lines, batches, error
 
@@ -510,7 +500,8 @@ def verify_files(
         return
     chunks = plan_chunks(verifier.files, chunk_bytes or CHUNK_BYTES)
     days = [f.day.isoformat() if f.day else None for f in verifier.files]
-    tasks = [(c.path, c.start, c.end, verifier.keyring, days[c.file]) for c in chunks]
+    watch = frozenset(verifier.watch)
+    tasks = [(c.path, c.start, c.end, verifier.keyring, days[c.file], watch) for c in chunks]
     results = _ordered(check_chunk, tasks, workers=workers, engine=engine, client=client)
     current = -1
     offset = 0

@@ -33,7 +33,7 @@ import itertools
 import json
 import operator
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -70,10 +70,11 @@ __all__ = [
     "FindingKind",
     "Keyring",
     "LineInfo",
+    "Routine",
     "Severity",
     "VerificationReport",
     "check_file",
-    "is_routine",
+    "routine_of",
     "verify_audit_log",
 ]
 
@@ -305,13 +306,24 @@ def check_record(number: int, raw: bytes, terminated: bool, keyring: Keyring | N
     )
 
 
-#: Lines the verifier takes together (see :func:`is_routine`).
+#: Lines the verifier takes together (see :func:`routine_of`).
 BATCH_LINES = 2048
 _F = {name: position for position, name in enumerate(LineInfo._fields)}
 
 
-def is_routine(infos: Sequence[LineInfo], day_iso: str | None) -> bool:
-    """True when each line of ``infos`` after the first can only extend the chain.
+class Routine(NamedTuple):
+    """A routine batch (see :func:`routine_of`), reduced to what the verifier needs."""
+
+    first: LineInfo
+    last: LineInfo
+    rest: int  # how many lines follow the first
+    watched: dict[int, str]  # their checksums at the sequence numbers the verifier watches
+
+
+def routine_of(
+    infos: Sequence[LineInfo], day_iso: str | None, watch: Collection[int]
+) -> Routine | None:
+    """The batch as a :class:`Routine` when each line after the first can only extend the chain.
 
     That is: every line is an intact event (its checksum or MAC holds) with
     the same MAC state and key, sequence numbers count up by one, each
@@ -320,32 +332,37 @@ def is_routine(infos: Sequence[LineInfo], day_iso: str | None) -> bool:
     than the one before. Such lines raise no finding; the verifier takes them
     at once (:meth:`_Verifier.extend`) instead of one by one. The first line
     is judged on its own: it must link to whatever came before the batch.
+    ``watch`` holds the sequence numbers whose checksums seals, manifests and
+    anchors need. ``None`` when the batch is not routine.
     """
     if len(infos) < 2:
-        return False
+        return None
     first = infos[0]
     count = len(infos)
     if first.problem is not None or first.mac_state not in _ROUTINE_MAC or first.seq is None:
-        return False
+        return None
     columns = list(zip(*infos, strict=True))
+    checksums = columns[_F["checksum"]]
     if (
         columns[_F["problem"]].count(None) != count
         or columns[_F["checksum_ok"]].count(True) != count
         or columns[_F["mac_state"]].count(first.mac_state) != count
         or columns[_F["mac_label"]].count(first.mac_label) != count
         or columns[_F["seq"]] != tuple(range(first.seq, first.seq + count))
-        or columns[_F["prev"]][1:] != columns[_F["checksum"]][:-1]
+        or columns[_F["prev"]][1:] != checksums[:-1]
     ):
-        return False
+        return None
     stamps = columns[_F["timestamp"]]
     if day_iso is not None and not all(
         type(stamp) is str and stamp[:10] == day_iso and stamp[-1:] == "Z" for stamp in stamps
     ):
-        return False
+        return None
     times = list(map(_parse_time, stamps))
-    if None in times:
-        return False
-    return all(map(operator.le, times, itertools.islice(times, 1, None)))  # type: ignore[arg-type]
+    if None in times or not all(map(operator.le, times, itertools.islice(times, 1, None))):  # type: ignore[arg-type]
+        return None
+    base = first.seq
+    watched = {seq: checksums[seq - base] for seq in watch if base < seq < base + count}
+    return Routine(first, infos[-1], count - 1, watched)
 
 
 def check_file(path: Path, keyring: Keyring | None = None) -> Iterator[LineInfo]:
@@ -590,21 +607,21 @@ class _Verifier:
             for info in check_file(self.files[index].path, self.keyring):
                 batch.append(info)
                 if len(batch) == BATCH_LINES:
-                    self.lines(index, batch, is_routine(batch, self.day_iso))
+                    self.lines(index, batch)
                     batch = []
         except OSError as exc:
-            self.lines(index, batch, is_routine(batch, self.day_iso))
+            self.lines(index, batch)
             self.file_failed(index, exc)
             return
-        self.lines(index, batch, is_routine(batch, self.day_iso))
+        self.lines(index, batch)
         self.files_checked += 1
 
-    def lines(self, index: int, infos: Sequence[LineInfo], routine: bool) -> None:
-        """Consecutive lines of file ``index``; ``routine`` as :func:`is_routine` says."""
-        if routine:
-            self.line(index, infos[0])
-            checksums = [info.checksum for info in infos]
-            if self.extend(index, infos[-1], len(infos) - 1, checksums):
+    def lines(self, index: int, infos: Sequence[LineInfo]) -> None:
+        """Consecutive lines of file ``index``, a routine batch taken at once."""
+        routine = routine_of(infos, self.day_iso, self.watch)
+        if routine is not None:
+            self.line(index, routine.first)
+            if self.extend(index, routine):
                 return
             infos = infos[1:]
         for info in infos:
@@ -731,16 +748,14 @@ class _Verifier:
             self.head_time = info.timestamp
         self.prev = _Event(position, checksum, at, timestamp, not checksum_ok)
 
-    def extend(
-        self, index: int, last: LineInfo, count: int, checksums: Sequence[str | None]
-    ) -> bool:
-        """Take the ``count`` lines after the first of a routine batch at once.
+    def extend(self, index: int, routine: Routine) -> bool:
+        """Take the lines after the first of a routine batch at once.
 
-        ``last`` is the batch's last line and ``checksums`` the checksums of all
-        its lines. The state ends exactly as :meth:`line` on each would leave
-        it; returns False, having changed nothing, when the batch's first line
-        did not leave the chain where they can simply extend it.
+        The state ends exactly as :meth:`line` on each would leave it; returns
+        False, having changed nothing, when the batch's first line (already
+        taken) did not leave the chain where they can simply extend it.
         """
+        last, count = routine.last, routine.rest
         before = self.prev
         seq = last.seq
         assert seq is not None
@@ -758,12 +773,13 @@ class _Verifier:
         ):
             return False
         run = runs[-1]
+        linked_to = routine.first.checksum  # the second line's previous_hash
         if (
             run.hi != before.seq
             or segment.max_seq != before.seq
             or not run.hi_trusted
-            or checksums[0] != run.hi_checksum
-            or checksums[0] != before.checksum
+            or linked_to != run.hi_checksum
+            or linked_to != before.checksum
         ):
             return False
         state = last.mac_state
@@ -779,11 +795,8 @@ class _Verifier:
             overlap = min(bounds[1], seq) - max(bounds[0], first_seq) + 1
             if overlap > 0:
                 tally["in_range"] = tally.get("in_range", 0) + overlap
-        for watched in self.watch:
-            if first_seq <= watched <= seq:
-                checksum = checksums[watched - first_seq + 1]
-                if checksum is not None:
-                    self.seen.setdefault(watched, set()).add(checksum)
+        for watched, checksum in routine.watched.items():
+            self.seen.setdefault(watched, set()).add(checksum)
         at: _At = (index, last.number, last.event_id)
         self.events += count
         self.last_seq = seq

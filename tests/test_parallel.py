@@ -398,24 +398,22 @@ def test_workers_and_dask_report_exactly_what_serial_reports(
 def test_batches_taken_at_once_report_exactly_what_line_by_line_reports(
     corpus: dict[str, tuple[Any, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch, batch: int
 ) -> None:
-    real_is_routine, real_extend = verify_module.is_routine, verify_module._Verifier.extend
+    real_routine_of, real_extend = verify_module.routine_of, verify_module._Verifier.extend
     chunk_bytes = par.CHUNK_BYTES
     taken: list[int] = []
 
-    def spy(self: Any, index: int, last: Any, count: int, checksums: Any) -> bool:
-        done = real_extend(self, index, last, count, checksums)
-        taken.extend([count] if done else [])
+    def spy(self: Any, index: int, routine: Any) -> bool:
+        done = real_extend(self, index, routine)
+        taken.extend([routine.rest] if done else [])
         return done
 
     monkeypatch.setattr(verify_module._Verifier, "extend", spy)
     monkeypatch.setattr(verify_module, "BATCH_LINES", batch)
     monkeypatch.setattr(par, "BATCH_LINES", batch)
     for name, (source, kwargs) in corpus.items():
-        monkeypatch.setattr(verify_module, "is_routine", lambda infos, day: False)
-        monkeypatch.setattr(par, "is_routine", lambda infos, day: False)
+        monkeypatch.setattr(verify_module, "routine_of", lambda *args: None)
         line_by_line = verify_audit_log(source, progress=False, **kwargs).to_dict()
-        monkeypatch.setattr(verify_module, "is_routine", real_is_routine)
-        monkeypatch.setattr(par, "is_routine", real_is_routine)
+        monkeypatch.setattr(verify_module, "routine_of", real_routine_of)
         assert verify_audit_log(source, progress=False, **kwargs).to_dict() == line_by_line, name
         # Worker threads share this module's settings: chunks of 700 bytes, batches of ``batch``.
         monkeypatch.setattr(par, "CHUNK_BYTES", 700)

@@ -357,8 +357,16 @@ def routine_of(
         type(stamp) is str and stamp[:10] == day_iso and stamp[-1:] == "Z" for stamp in stamps
     ):
         return None
-    times = list(map(_parse_time, stamps))
-    if None in times or not all(map(operator.le, times, itertools.islice(times, 1, None))):  # type: ignore[arg-type]
+    if day_iso is None:
+        times = list(map(_parse_time, stamps))
+        if None in times:
+            return None
+    else:
+        try:  # all "...Z": tz-aware, as _parse_time would read them
+            times = list(map(datetime.fromisoformat, stamps))
+        except ValueError:
+            return None
+    if not all(map(operator.le, times, itertools.islice(times, 1, None))):  # type: ignore[arg-type]
         return None
     base = first.seq
     watched = {seq: checksums[seq - base] for seq in watch if base < seq < base + count}
@@ -603,9 +611,10 @@ class _Verifier:
     def run_file(self, index: int) -> None:
         self.open_file(index)
         batch: list[LineInfo] = []
+        keyring = self.keyring
         try:
-            for info in check_file(self.files[index].path, self.keyring):
-                batch.append(info)
+            for number, raw, terminated in iter_lines(self.files[index].path):
+                batch.append(check_record(number, raw, terminated, keyring))
                 if len(batch) == BATCH_LINES:
                     self.lines(index, batch)
                     batch = []

@@ -76,6 +76,8 @@ def test_verify_run_and_tables(logs: dict[str, Dataset]) -> None:
     assert [r["ok"] for r in data["load"]] == [True, True]
     assert data["chain"][0]["ok"] is True
     assert math.isnan(data["chain"][1]["events_per_s"])  # no peer asked for
+    assert data["chain"][3]["name"] == bench_verify.OURS_VERIFY_WORKERS
+    assert data["chain"][3]["ok"] is True  # the pooled report is valid too
     assert data["chain_verdict"]["met"] is None
     text = bench_verify.markdown(data)
     assert "### Verify" in text

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import math
 import os
 import socket
 import threading
@@ -49,6 +50,7 @@ from .events import (
     AuditEvent,
     AuditEventType,
     AuditLogLevel,
+    ComplianceLevel,
     CompliancePolicy,
     ErrorCategory,
     ErrorContext,
@@ -195,6 +197,102 @@ def _enum_value(enum: type[Any], value: object, name: str) -> Any:
 
 def _not_serialisable(exc: BaseException) -> TypeError:
     return TypeError(f"audit event metadata is not JSON-serialisable: {str(exc)[:200]}")
+
+
+#: Every field of an ``AuditEvent`` as ``model_dump(mode="json")`` writes its default.
+_TEMPLATE: dict[str, Any] = AuditEvent(
+    event_type=AuditEventType.SYSTEM_STARTUP, message=""
+).model_dump(mode="json")
+
+
+def _event_id() -> str:
+    """A random (version 4) UUID as text: ``str(uuid.uuid4())`` at half the cost."""
+    h = os.urandom(16).hex()
+    # Version nibble 4; variant bits 10 (RFC 4122), as uuid.UUID(version=4) sets them.
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+
+
+def _plain_text(value: object) -> bool:
+    """A ``str`` that pydantic takes and writes back unchanged (no lone surrogates)."""
+    if type(value) is not str:
+        return False
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _plain_value(value: object) -> bool:
+    """A metadata value that ``model_dump(mode="json")`` leaves as it is."""
+    kind = type(value)
+    if kind is str:
+        return _plain_text(value)
+    if kind is float and isinstance(value, float):
+        return math.isfinite(value)  # nan and infinities are written as null
+    return value is None or kind is int or kind is bool
+
+
+def _plain_payload(
+    now: datetime,
+    kind: AuditEventType,
+    level: AuditLogLevel,
+    message: str,
+    compliance: object,
+    hostname: str,
+    tags: list[str],
+    metadata: dict[str, Any],
+    texts: tuple[tuple[str, object], ...],
+    contains_pii: object,
+    contains_phi: object,
+) -> dict[str, Any] | None:
+    """The event's JSON payload built directly, or ``None`` if pydantic must build it.
+
+    Only for input that pydantic would accept and write back unchanged
+    (plain strings, booleans, JSON scalars in the metadata, a UTC datetime):
+    the result is then equal to ``AuditEvent(...).model_dump(mode="json")``.
+    Anything else (subclasses, coercions, nested metadata, errors) returns
+    ``None`` and goes through the model, which validates it or says why not.
+    """
+    if (
+        type(now) is not datetime
+        or type(contains_pii) is not bool
+        or type(contains_phi) is not bool
+        or not isinstance(compliance, ComplianceLevel)
+        or not _plain_text(message)
+        or not _plain_text(hostname)
+    ):
+        return None
+    for tag in tags:
+        if not _plain_text(tag):
+            return None
+    for key, value in metadata.items():
+        if not (_plain_value(value) and _plain_text(key)):
+            return None
+    payload = _TEMPLATE.copy()
+    for name, value in texts:
+        if value is not None:
+            if not _plain_text(value):
+                return None
+            payload[name] = value
+    stamp = now.isoformat()
+    if not stamp.endswith("+00:00"):
+        return None
+    payload["event_id"] = _event_id()
+    payload["timestamp"] = stamp[:-6] + "Z"
+    payload["event_type"] = kind.value
+    payload["log_level"] = level.value
+    payload["message"] = message
+    payload["hostname"] = hostname
+    payload["process_id"] = os.getpid()
+    payload["contains_pii"] = contains_pii
+    payload["contains_phi"] = contains_phi
+    payload["compliance_level"] = compliance.value
+    payload["regulatory_tags"] = tags
+    payload["metadata"] = metadata
+    return payload
 
 
 def _require_aware(value: datetime | None, name: str) -> datetime | None:
@@ -428,33 +526,75 @@ class AuditTrail:
         """
         if not self.policy.enabled:
             return ""
-        event = self._build(
-            event_type,
-            message,
-            log_level=log_level,
-            component=component,
-            operation=operation,
-            error=error,
-            user_id=user_id,
-            session_id=session_id,
-            request_id=request_id,
-            client_ip=client_ip,
-            user_agent=user_agent,
-            contains_pii=contains_pii,
-            contains_phi=contains_phi,
-            data_classification=data_classification,
-            regulatory_tags=regulatory_tags,
-            metadata=metadata,
-        )
-        payload = self._payload(event)
+        kind = _enum_value(AuditEventType, event_type, "event type")
+        level = _enum_value(AuditLogLevel, log_level, "log level")
+        if not isinstance(message, str):
+            raise TypeError(f"message must be a string, not {type(message).__name__}")
+        if isinstance(regulatory_tags, str):
+            raise TypeError("regulatory_tags must be a list of strings, not a string")
+        tags = list(regulatory_tags or ())
+        now = self._now()
+        payload = None
+        if error is None:
+            payload = _plain_payload(
+                now,
+                kind,
+                level,
+                message,
+                self.policy.level,
+                self._hostname,
+                tags,
+                metadata,
+                (
+                    ("component", component),
+                    ("operation", operation),
+                    ("user_id", user_id),
+                    ("session_id", session_id),
+                    ("request_id", request_id),
+                    ("client_ip", client_ip),
+                    ("user_agent", user_agent),
+                    ("data_classification", data_classification),
+                ),
+                contains_pii,
+                contains_phi,
+            )
+        if payload is None:
+            event = self._build(
+                kind,
+                message,
+                now,
+                log_level=level,
+                component=component,
+                operation=operation,
+                error=error,
+                user_id=user_id,
+                session_id=session_id,
+                request_id=request_id,
+                client_ip=client_ip,
+                user_agent=user_agent,
+                contains_pii=contains_pii,
+                contains_phi=contains_phi,
+                data_classification=data_classification,
+                regulatory_tags=tags,
+                metadata=metadata,
+            )
+            payload = self._payload(event)
+            event_id = event.event_id
+        else:
+            event_id = payload["event_id"]
         if not self._started:
             await self.start()
-        queued = self._enqueue(event, payload, asyncio.get_running_loop())
+        queued = self._enqueue(payload, now, kind, level, asyncio.get_running_loop())
         if queued is not None:
-            await self._wait_for(
-                queued[0], raise_errors=self.on_write_error == "raise", claim=queued[1]
-            )
-        return event.event_id
+            batch, claim = queued
+            if isinstance(claim, asyncio.Future):
+                # The common case: another caller leads; wait for its hop.
+                await claim
+                if batch.done and batch.error is None:
+                    return event_id
+                claim = None
+            await self._wait_for(batch, raise_errors=self.on_write_error == "raise", claim=claim)
+        return event_id
 
     async def log_error(
         self,
@@ -537,21 +677,23 @@ class AuditTrail:
 
     def _build(
         self,
-        event_type: object,
-        message: object,
+        kind: AuditEventType,
+        message: str,
+        now: datetime,
         *,
-        log_level: object,
+        log_level: AuditLogLevel,
         error: BaseException | None,
-        regulatory_tags: Iterable[str] | None,
+        regulatory_tags: list[str],
         metadata: dict[str, Any],
-        **fields: Any,
+        contains_pii: Any,
+        contains_phi: Any,
+        **texts: Any,
     ) -> AuditEvent:
-        kind = _enum_value(AuditEventType, event_type, "event type")
-        level = _enum_value(AuditLogLevel, log_level, "log level")
-        if not isinstance(message, str):
-            raise TypeError(f"message must be a string, not {type(message).__name__}")
-        if isinstance(regulatory_tags, str):
-            raise TypeError("regulatory_tags must be a list of strings, not a string")
+        """The event through pydantic: any input the plain path does not take.
+
+        ``texts`` are the optional text fields; those left unset keep their
+        default (None) without being passed through validation.
+        """
         extra: dict[str, Any] = {}
         if error is not None:
             context = _context_of(error)
@@ -564,14 +706,16 @@ class AuditTrail:
             return AuditEvent(
                 event_type=kind,
                 message=message,
-                log_level=level,
+                log_level=log_level,
                 compliance_level=self.policy.level,
-                regulatory_tags=list(regulatory_tags or ()),
+                regulatory_tags=regulatory_tags,
                 metadata=metadata,
-                timestamp=self._now(),
+                timestamp=now,
                 hostname=self._hostname,
                 process_id=os.getpid(),
-                **fields,
+                contains_pii=contains_pii,
+                contains_phi=contains_phi,
+                **{name: value for name, value in texts.items() if value is not None},
                 **extra,
             )
         except ValidationError as exc:
@@ -593,15 +737,20 @@ class AuditTrail:
             raise _not_serialisable(exc) from None
 
     def _enqueue(
-        self, event: AuditEvent, payload: dict[str, Any], loop: asyncio.AbstractEventLoop
+        self,
+        payload: dict[str, Any],
+        timestamp: datetime,
+        kind: AuditEventType,
+        level: AuditLogLevel,
+        loop: asyncio.AbstractEventLoop,
     ) -> tuple[_Batch, _Claim] | None:
         """Queue the event (sealed at once when possible) and claim its next step.
 
+        ``timestamp`` is the event's (UTC) time: it picks the day file.
         Returns the batch it joined and what to do next (see :meth:`_claim`),
         decided under the same lock; ``None`` when the queue was full.
         """
-        day = event.timestamp.astimezone(UTC).date()
-        item = _Pending(day, payload)
+        item = _Pending(timestamp.date(), payload)
         with self._lock:
             full = len(self._pending) >= self.max_pending
             if full:
@@ -620,18 +769,18 @@ class AuditTrail:
                 self._pending.append(item)
                 claim = self._claim(batch, loop)
                 self._logged += 1
-                if event.event_type is AuditEventType.ERROR_OCCURRED or event.log_level in (
+                if kind is AuditEventType.ERROR_OCCURRED or level in (
                     AuditLogLevel.ERROR,
                     AuditLogLevel.CRITICAL,
                 ):
                     self._error_events += 1
-                if event.event_type in _SECURITY_TYPES:
+                if kind in _SECURITY_TYPES:
                     self._security_events += 1
         if full:
             text = (
                 f"audit queue full ({self.max_pending} events waiting for storage at "
-                f"{self.storage_path}: {self._last_error}); event {event.event_id} "
-                f"({event.event_type.value}) was dropped, {dropped} dropped so far"
+                f"{self.storage_path}: {self._last_error}); event {payload['event_id']} "
+                f"({kind.value}) was dropped, {dropped} dropped so far"
             )
             if self.on_write_error == "raise":
                 raise AuditQueueFullError(text)

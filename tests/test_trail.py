@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 import os
 import stat
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -436,3 +437,144 @@ async def test_a_cancelled_caller_leaves_the_others_and_its_event_is_still_writt
         f"w{i}" for i in range(5)
     ]
     assert assert_chain_intact(tmp_path) == 6
+
+
+async def _log_variety(trail: AuditTrail) -> None:
+    """Inputs the writer builds directly and inputs that need the pydantic model."""
+
+    class Label(str):
+        pass
+
+    nested: dict[str, Any] = {"list": [1, "a", None], "tuple": (1, 2), "when": datetime(2026, 1, 1)}
+    await trail.log_event(AuditEventType.DATA_ACCESS, "plain")
+    await trail.log_event(
+        "data_modification",
+        "every text field",
+        log_level="warning",
+        component="api",
+        operation="update",
+        user_id="alice",
+        session_id="s-1",
+        request_id="r-1",
+        client_ip="10.0.0.1",
+        user_agent="curl/8",
+        contains_pii=True,
+        contains_phi=False,
+        data_classification="restricted",
+        regulatory_tags=["hipaa", "sox"],
+        count=3,
+        ratio=0.25,
+        zero=-0.0,
+        big=2**80,
+        flag=False,
+        nothing=None,
+        text="ok",
+    )
+    await trail.log_event(AuditEventType.DATA_ACCESS, "café ☕", user_id="jürgen", note="naïve")
+    await trail.log_event(AuditEventType.DATA_ACCESS, "lone \udc80 surrogate", user_id="\udcff")
+    await trail.log_event(AuditEventType.DATA_ACCESS, "surrogate value", value="\udc80")
+    await trail.log_event(AuditEventType.DATA_ACCESS, "surrogate key", **{"k\udc80": 1})
+    await trail.log_event(AuditEventType.DATA_ACCESS, "unicode key", **{"clé": "v"})
+    await trail.log_event(
+        AuditEventType.DATA_ACCESS, "floats", nan=math.nan, inf=math.inf, ninf=-math.inf
+    )
+    await trail.log_event(AuditEventType.DATA_ACCESS, "nested", **nested)
+    await trail.log_event(AuditEventType.DATA_ACCESS, "tag tuple", regulatory_tags=("gdpr",))
+    await trail.log_event(AuditEventType.DATA_ACCESS, "tag subclass", regulatory_tags=[Label("x")])
+    await trail.log_event(AuditEventType.DATA_ACCESS, "str subclass", user_id=Label("bob"))
+    await trail.log_event(AuditEventType.DATA_ACCESS, "enum as text", user_id=AuditLogLevel.INFO)
+    await trail.log_event(AuditEventType.DATA_ACCESS, "coerced flag", contains_pii=1)
+    await trail.log_security_event(
+        AuditEventType.AUTHENTICATION_FAILED, "bad password", user_id="eve", client_ip="::1"
+    )
+    await trail.log_data_access("/records/7", "delete", user_id="bob", contains_phi=True)
+
+
+async def test_events_built_without_the_model_are_byte_identical_to_the_models(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer skips pydantic for plain input; the lines must not change by it."""
+    import uuid
+
+    import fapilog_notebook.events as events_module
+
+    moments = [
+        datetime(2026, 3, 30, 23, 58, 7, 123456, tzinfo=UTC),
+        datetime(2026, 3, 30, 23, 58, 8, tzinfo=UTC),
+        datetime(2026, 3, 31, 0, 0, 0, 5, tzinfo=timezone(timedelta(hours=2))),
+    ]
+
+    async def write(directory: Path, *, model_only: bool) -> list[bytes]:
+        counter = iter(range(1, 10_000))
+        fixed_ids = lambda: uuid.UUID(int=next(counter), version=4)  # noqa: E731
+        monkeypatch.setattr(trail_module, "_event_id", lambda: str(fixed_ids()))
+        monkeypatch.setattr(events_module, "uuid4", fixed_ids)
+        plain = [0]
+        real = trail_module._plain_payload
+
+        def spy(*args: Any) -> dict[str, Any] | None:
+            payload = None if model_only else real(*args)
+            plain[0] += payload is not None
+            return payload
+
+        monkeypatch.setattr(trail_module, "_plain_payload", spy)
+        ticks = iter(moments * 20)
+        for level in (ComplianceLevel.HIPAA, "sox"):
+            policy = CompliancePolicy(level=level)  # type: ignore[arg-type]
+            async with AuditTrail(
+                storage_path=directory, policy=policy, clock=lambda: next(ticks)
+            ) as trail:
+                await _log_variety(trail)
+        if not model_only:
+            assert plain[0] == 7  # the direct path was taken for the plain input
+        return [
+            raw
+            for path in sorted(directory.glob("*.jsonl"))
+            for raw in path.read_bytes().splitlines()
+        ]
+
+    direct = await write(tmp_path / "direct", model_only=False)
+    model = await write(tmp_path / "model", model_only=True)
+    assert len(direct) == len(model) == 32
+    for ours, reference in zip(direct, model, strict=True):
+        assert ours == reference
+        if b"\\udc" not in ours:  # fapilog's parser refuses lone surrogates
+            assert fapilog_rule_checksum(ours) == json.loads(ours)["checksum"]
+    assert assert_chain_intact(tmp_path / "direct") == 32
+
+
+async def test_callers_woken_by_a_failed_batch_raise_and_their_events_stay_queued(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fapilog_notebook import AuditWriteError, AuditWriteWarning
+
+    from .trail_helpers import FlakyStorage
+
+    async with AuditTrail(storage_path=tmp_path, on_write_error="raise") as trail:
+        await trail.log_event(AuditEventType.DATA_ACCESS, "first")
+        flaky = FlakyStorage(monkeypatch, lambda: OSError(28, "No space left on device"))
+        with pytest.warns(AuditWriteWarning, match="No space left"):
+            results = await asyncio.gather(
+                *(trail.log_event(AuditEventType.DATA_ACCESS, f"e{i}") for i in range(20)),
+                return_exceptions=True,
+            )
+        assert all(isinstance(result, AuditWriteError) for result in results)
+        assert (await trail.get_statistics())["events_pending"] == 20
+        flaky.heal()
+        await trail.drain()
+    assert [e["message"] for e in lines_on_disk(tmp_path)] == ["first"] + [
+        f"e{i}" for i in range(20)
+    ]
+    assert assert_chain_intact(tmp_path) == 21
+
+
+def test_event_ids_are_version_4_uuids_as_uuid4_makes_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uuid
+
+    samples = [bytes(16), b"\xff" * 16, bytes(range(16)), *(os.urandom(16) for _ in range(500))]
+    for raw in samples:
+        monkeypatch.setattr(os, "urandom", lambda n, raw=raw: raw)
+        made = trail_module._event_id()
+        monkeypatch.undo()
+        assert made == str(uuid.UUID(bytes=raw, version=4))
+    assert len({trail_module._event_id() for _ in range(1000)}) == 1000

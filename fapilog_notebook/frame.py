@@ -7,6 +7,14 @@ only accepted when the parse provably maps one array element to each line
 (see :func:`_parse_batch`); otherwise its lines are parsed one by one, so
 the result is always exactly what ``json.loads`` gives for each line.
 
+Each batch is converted to its columns' final forms at once (see
+:class:`_Column`), so the parsed objects of one batch are released before the
+next is parsed: loading needs little more memory than the frame itself.
+
+When pyarrow is importable, a file may instead be parsed by its JSON reader;
+its result is used only where it provably equals the pure reader's (see
+:func:`_read_accelerated`), otherwise the file is read by the pure reader.
+
 The frame is for reading, never for verifying: pandas turns ints into floats
 and None into NaN; :func:`fapilog_notebook.verify_audit_log` hashes the bytes.
 """
@@ -21,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 from pydantic_core import from_json
 
@@ -306,9 +314,7 @@ def _load(
     indices = track(
         range(len(resolved.files)), total=len(resolved.files), desc="loading", progress=progress
     )
-    filled = _fill(
-        resolved.files, wanted, ((i, iter_lines(resolved.files[i].path)) for i in indices)
-    )
+    filled = _fill(resolved.files, wanted, indices)
     _warn(resolved.description, filled.skipped, filled.skipped_count, filled.unreadable)
     return _build(filled.table, resolved.files, keep_columns, flatten_metadata)
 
@@ -320,11 +326,73 @@ def _keep_columns(columns: Iterable[str] | None) -> list[str] | None:
     return keep_columns
 
 
+class _Table:
+    """The columns of the events read so far, each in its compact form, and where rows came from."""
+
+    __slots__ = ("columns", "files", "lines", "rows")
+
+    def __init__(self) -> None:
+        self.columns: dict[str, _Column] = {}
+        self.rows = 0
+        self.files: list[Any] = []  # numpy arrays of file indices
+        self.lines: list[Any] = []  # numpy arrays of line numbers
+
+    def _column(self, name: str) -> _Column:
+        column = self.columns.get(name)
+        if column is None:
+            column = self.columns[name] = _Column(name)
+            column.pad(self.rows)
+        return column
+
+    def _close(self, rows: int, index: int, lines: Any) -> None:
+        import numpy as np
+
+        self.rows += rows
+        for column in self.columns.values():
+            column.pad(self.rows - column.rows)
+        self.files.append(np.full(rows, index, dtype=np.int32))
+        self.lines.append(np.asarray(lines, dtype=np.int64))
+
+    def add_batch(self, batch: _Columns, index: int) -> None:
+        """Add a batch's rows (all from file ``index``); its lists can be dropped after."""
+        if not batch.rows:
+            return  # no events kept: its keys make no columns
+        for name, values in batch.data.items():
+            self._column(name).add(values)
+        self._close(batch.rows, index, batch.lines)
+
+    def add_runs(self, rows: int, runs: dict[str, Piece | list[Any]], index: int) -> None:
+        """Add a whole file read by the accelerated reader (``runs`` in column order)."""
+        import numpy as np
+
+        if not rows:
+            return
+        for name, run in runs.items():
+            column = self._column(name)
+            if isinstance(run, list):
+                column.add(run)
+            else:
+                column.put(run)
+        self._close(rows, index, np.arange(1, rows + 1, dtype=np.int64))
+
+    def extend(self, other: _Table) -> None:
+        """Append another table's rows, as if they had been read after these."""
+        if not other.rows:
+            return
+        for name, column in other.columns.items():
+            self._column(name).absorb(column)
+        self.rows += other.rows
+        for column in self.columns.values():
+            column.pad(self.rows - column.rows)
+        self.files.extend(other.files)
+        self.lines.extend(other.lines)
+
+
 @dataclass(slots=True)
 class _Filled:
     """Lines read into a table, and what was left out (for the one warning)."""
 
-    table: _Columns
+    table: _Table
     skipped: list[tuple[str, int]]
     skipped_count: int
     unreadable: list[str]
@@ -333,22 +401,25 @@ class _Filled:
 def _fill(
     files: Sequence[AuditFile],
     wanted: frozenset[str] | None,
-    items: Iterable[tuple[int, Iterable[tuple[int, bytes, bool]]]],
+    indices: Iterable[int],
 ) -> _Filled:
-    """Read ``(file index, lines)`` pairs into one table (parallel workers call it per chunk).
+    """Read files ``indices`` (in that order) into one table (parallel workers call it per file).
 
     A file whose lines raise :class:`OSError` keeps the lines read before and
     is named in ``unreadable``.
     """
-    table = _Columns()
+    table = _Table()
     filled = _Filled(table, [], 0, [])
     skipped = filled.skipped
 
     def flush(index: int, raws: list[bytes], numbers: list[int]) -> None:
+        batch = _Columns()
         parsed = _parse_batch(raws)
         if parsed is None:
             parsed = _parse_each(raws)
-        if _add_uniform(table, parsed, index, numbers, wanted):
+        if _add_uniform(batch, parsed, index, numbers, wanted):
+            del parsed
+            table.add_batch(batch, index)
             return
         run: list[dict[str, Any]] = []
         run_keys: tuple[str, ...] = ()
@@ -364,26 +435,34 @@ def _fill(
             keys = tuple(obj)
             if keys != run_keys:
                 if run:
-                    table.add_run(run_keys, run)
+                    batch.add_run(run_keys, run)
                 run, run_keys = [], keys
             run.append(obj)
-            table.files.append(index)
-            table.lines.append(number)
+            batch.files.append(index)
+            batch.lines.append(number)
         if run:
-            table.add_run(run_keys, run)
+            batch.add_run(run_keys, run)
+        del parsed, run
+        table.add_batch(batch, index)
 
-    for index, lines in items:
+    for index in indices:
+        path = files[index].path
+        if wanted is None:
+            read = _read_accelerated(path)
+            if read is not None:
+                table.add_runs(read[0], read[1], index)
+                continue
         raws: list[bytes] = []
         numbers: list[int] = []
         try:
-            for number, raw, _ in lines:
+            for number, raw, _ in iter_lines(path):
                 raws.append(raw)
                 numbers.append(number)
                 if len(raws) >= BATCH_LINES:
                     flush(index, raws, numbers)
                     raws, numbers = [], []
         except OSError as exc:
-            filled.unreadable.append(f"{files[index].path} ({describe_os_error(exc)})")
+            filled.unreadable.append(f"{path} ({describe_os_error(exc)})")
         if raws:
             flush(index, raws, numbers)
     return filled
@@ -407,52 +486,548 @@ def _warn(
         )
 
 
-def _categorical(pd: Any, values: list[Any], enum: type[Enum]) -> Any:
-    known = [member.value for member in enum]
-    extra = sorted({v for v in values if isinstance(v, str)} - set(known))
-    strings = [v if isinstance(v, str) else None for v in values]
-    return pd.Categorical(strings, categories=known + extra)
+# ----------------------------------------------------------------- typed columns
+#
+# Each batch of parsed events is turned into its column's final representation
+# at once (strings into pandas' string arrays, enum values into category codes,
+# integers and flags into numpy arrays with a mask), so the parsed objects of a
+# batch are released before the next is parsed. A column whose values do not
+# fit its compact form keeps the exact Python values, and the frame is then
+# built from them exactly as before: every column gets the dtype (and values)
+# that converting the whole list at once gives.
+
+_NONE, _STR, _OBJ, _INT, _BOOL, _CAT, _DICT = range(7)
+_TIMESTAMP, _CATEGORY, _INTEGER, _FLAG, _OBJECT, _GENERIC = range(6)
+_OBJECTS = frozenset({"metadata", "regulatory_tags", "error_context"})
+_NoneType = type(None)
+_STR_KINDS = frozenset({str, _NoneType})
+_FLAG_KINDS = frozenset({bool, _NoneType})
+
+#: One run of a column: ``(kind, payload, rows)``.
+Piece: TypeAlias = tuple[int, Any, int]
 
 
-def _convert(pd: Any, name: str, values: list[Any]) -> Any:
+def _role(name: str) -> int:
     if name == "timestamp":
+        return _TIMESTAMP
+    if name in _CATEGORICAL:
+        return _CATEGORY
+    if name in _INTEGERS:
+        return _INTEGER
+    if name in _FLAGS:
+        return _FLAG
+    if name in _OBJECTS:
+        return _OBJECT
+    return _GENERIC
+
+
+_string_dtype_cache: list[Any] = []
+
+
+def _string_dtype() -> Any:
+    """The dtype pandas gives a list of strings (and None), or None when that is ``object``."""
+    if not _string_dtype_cache:
+        import pandas as pd
+
+        dtype = pd.Series(["x", None]).dtype
+        _string_dtype_cache.append(dtype if isinstance(dtype, pd.StringDtype) else None)
+    return _string_dtype_cache[0]
+
+
+def _strings(values: list[Any]) -> Piece:
+    """A run of strings and None, compact when pandas has a string dtype."""
+    dtype = _string_dtype()
+    if dtype is None:
+        return (_OBJ, values, len(values))
+    import pandas as pd
+
+    try:
+        return (_STR, pd.array(values, dtype=dtype), len(values))
+    except UnicodeEncodeError:
+        return (_OBJ, values, len(values))  # a lone surrogate: only Python can hold it
+
+
+def _materialize(piece: Piece) -> list[Any]:
+    """The exact Python values of a run."""
+    kind, payload, rows = piece
+    if kind == _NONE:
+        return [None] * rows
+    if kind == _OBJ:
+        return list(payload)
+    if kind == _STR:
+        return list(payload.to_numpy(dtype=object, na_value=None))
+    values, mask = payload
+    out: list[Any] = values.tolist()
+    if mask is not None:
+        for i in mask.nonzero()[0].tolist():
+            out[i] = None
+    return out
+
+
+class _Column:
+    """One column's runs, each already in its compact form where one exists."""
+
+    __slots__ = ("codes", "known", "pieces", "role", "rows")
+
+    def __init__(self, name: str) -> None:
+        self.role = _role(name)
+        self.pieces: list[Piece] = []
+        self.rows = 0
+        self.codes: dict[str, int] = {}
+        if self.role == _CATEGORY:
+            self.codes = {member.value: i for i, member in enumerate(_CATEGORICAL[name])}
+        self.known = len(self.codes)
+
+    def pad(self, rows: int) -> None:
+        if rows <= 0:
+            return
+        self.rows += rows
+        if self.pieces and self.pieces[-1][0] == _NONE:
+            self.pieces[-1] = (_NONE, None, self.pieces[-1][2] + rows)
+        else:
+            self.pieces.append((_NONE, None, rows))
+
+    def put(self, piece: Piece) -> None:
+        if piece[0] == _NONE:
+            self.pad(piece[2])
+            return
+        if piece[0] == _DICT:
+            strings, indices = piece[1]
+            piece = self._encoded(strings, indices, piece[2])
+        self.pieces.append(piece)
+        self.rows += piece[2]
+
+    def add(self, values: list[Any]) -> None:
+        """Add a run of parsed values (exactly as ``json.loads`` gives them)."""
+        rows = len(values)
+        if not rows:
+            return
+        role = self.role
+        if role == _OBJECT:
+            self.put((_OBJ, values, rows))
+            return
+        kinds = set(map(type, values))
+        if kinds == {_NoneType}:
+            self.pad(rows)
+        elif role == _TIMESTAMP:
+            self.put(_strings([v if type(v) is str else None for v in values]))
+        elif role == _CATEGORY:
+            self.put(self._category(values))
+        elif role == _INTEGER:
+            self.put(_integers(values, kinds))
+        elif role == _FLAG:
+            self.put(_flags(values, kinds))
+        elif kinds <= _STR_KINDS:
+            self.put(_strings(values))
+        else:
+            self.put((_OBJ, values, rows))
+
+    def _category(self, values: list[Any]) -> Piece:
+        import numpy as np
+
+        codes = self.codes
+        for value in {v for v in values if type(v) is str}:
+            if value not in codes:
+                codes[value] = len(codes)
+        get = codes.get
+        array = np.array([get(v) if type(v) is str else -1 for v in values], dtype=np.int32)
+        return (_CAT, array, len(values))
+
+    def _encoded(self, strings: list[str], indices: Any, rows: int) -> Piece:
+        """Category codes from dictionary-encoded strings (index -1: missing)."""
+        import numpy as np
+
+        codes = self.codes
+        for value in strings:
+            if value not in codes:
+                codes[value] = len(codes)
+        table = np.array([codes[v] for v in strings] + [-1], dtype=np.int32)
+        return (_CAT, table[indices], rows)
+
+    def absorb(self, other: _Column) -> None:
+        """Append ``other``'s runs (a column of the same name from another table)."""
+        if self.role != _CATEGORY:
+            for piece in other.pieces:
+                self.put(piece)
+            return
+        import numpy as np
+
+        for value in other.codes:
+            if value not in self.codes:
+                self.codes[value] = len(self.codes)
+        table = np.array([self.codes[v] for v in other.codes] + [-1], dtype=np.int32)
+        for kind, payload, rows in other.pieces:
+            self.put((kind, None if kind == _NONE else table[payload], rows))
+
+    def finish(self, pd: Any) -> Any:
+        """The column's final values: what converting all its values at once gives."""
+        import numpy as np
+
+        role, pieces, rows = self.role, self.pieces, self.rows
+        kinds = {piece[0] for piece in pieces}
+        if role == _CATEGORY:
+            names = list(self.codes)
+            known = names[: self.known]
+            extra = sorted(names[len(known) :])
+            order = {value: i for i, value in enumerate(known + extra)}
+            table = np.array([order[v] for v in names] + [-1], dtype=np.int32)
+            parts = [
+                np.full(n, -1, dtype=np.int32) if kind == _NONE else payload
+                for kind, payload, n in pieces
+            ]
+            codes = table[np.concatenate(parts)] if parts else np.empty(0, dtype=np.int32)
+            try:
+                dtype = pd.CategoricalDtype(known + extra)
+            except UnicodeEncodeError:  # a lone surrogate: keep the categories as objects
+                dtype = pd.CategoricalDtype(pd.Index(known + extra, dtype=object))
+            return pd.Categorical.from_codes(codes, dtype=dtype)
+        if role == _INTEGER and kinds <= {_NONE, _INT}:
+            values, mask = _numbers(pieces, np.int64)
+            return pd.arrays.IntegerArray(values, mask)
+        if role == _FLAG and kinds <= {_NONE, _BOOL}:
+            values, mask = _numbers(pieces, np.bool_)
+            if mask.any():
+                return pd.arrays.BooleanArray(values, mask)
+            return values
+        if role == _OBJECT:
+            out = np.empty(rows, dtype=object)
+            at = 0
+            for kind, payload, n in pieces:
+                if kind == _NONE:
+                    out[at : at + n] = None
+                else:
+                    out[at : at + n] = _materialize((kind, payload, n)) if kind != _OBJ else payload
+                at += n
+            return pd.array(out, dtype=object)
+        if role == _GENERIC and kinds <= {_NONE, _STR} and _STR in kinds:
+            dtype = _string_dtype()
+            arrays = [
+                pd.array([None] * n, dtype=dtype) if kind == _NONE else payload
+                for kind, payload, n in pieces
+            ]
+            return type(arrays[0])._concat_same_type(arrays) if len(arrays) > 1 else arrays[0]
+        exact: list[Any] = []
+        for piece in pieces:
+            exact.extend(_materialize(piece))
+        pieces.clear()
+        return _convert(pd, role, exact)
+
+
+def _numbers(pieces: list[Piece], dtype: Any) -> tuple[Any, Any]:
+    import numpy as np
+
+    values = [np.zeros(n, dtype=dtype) if k == _NONE else p[0] for k, p, n in pieces]
+    masks = [
+        np.ones(n, dtype=bool)
+        if k == _NONE
+        else (np.zeros(n, dtype=bool) if p[1] is None else p[1])
+        for k, p, n in pieces
+    ]
+    if not values:
+        return np.empty(0, dtype=dtype), np.empty(0, dtype=bool)
+    return np.concatenate(values), np.concatenate(masks)
+
+
+def _integers(values: list[Any], kinds: set[type]) -> Piece:
+    import numpy as np
+
+    rows = len(values)
+    if kinds <= {int, _NoneType}:
+        try:
+            if _NoneType in kinds:
+                array = np.array([0 if v is None else v for v in values], dtype=np.int64)
+                mask = np.array([v is None for v in values], dtype=bool)
+            else:
+                array, mask = np.array(values, dtype=np.int64), None
+            return (_INT, (array, mask), rows)
+        except (OverflowError, TypeError, ValueError):
+            pass  # beyond 64 bits: keep the exact Python ints
+    return (_OBJ, values, rows)
+
+
+def _flags(values: list[Any], kinds: set[type]) -> Piece:
+    import numpy as np
+
+    rows = len(values)
+    if kinds <= _FLAG_KINDS:
+        array = np.array([v is True for v in values], dtype=bool)
+        mask = np.array([v is None for v in values], dtype=bool) if _NoneType in kinds else None
+        return (_BOOL, (array, mask), rows)
+    return (_OBJ, values, rows)
+
+
+# ----------------------------------------------------------------- the optional accelerator
+#
+# When pyarrow is importable, a whole file is parsed by its JSON reader, and
+# the result is used only where it provably equals what the pure reader
+# gives; a file where anything cannot be shown equal is read by the pure
+# reader instead (so the accelerator can change the speed, never the frame):
+#
+# - every line starts with ``{`` and the reader gives one row per line (it
+#   rejects invalid JSON, invalid UTF-8, lone surrogates and duplicate keys,
+#   all of which the pure reader leaves out or reads differently), and every
+#   row has an integer ``sequence_number``: every line is an event;
+# - the columns are exactly the first line's keys, in its order (so the pure
+#   reader's first-seen key order is that order);
+# - strings, integers, booleans, nulls and lists of those convert to exactly
+#   the values ``json.loads`` gives; a top-level float column (where a JSON
+#   ``2`` and ``2.0`` would both read as ``2.0``) or a date-like string column
+#   (read as timestamps) sends the file to the pure reader;
+# - an object column (``metadata``) is a struct whose per-row values lose the
+#   key order, key presence and the int/float spelling. A row's value is used
+#   only when its line holds the key exactly once and a pattern over the raw
+#   bytes proves the object is exactly the struct's keys, in order, with values
+#   of the struct's types (floats spelled as floats); any other row is parsed
+#   by ``json.loads``. No escaped ASCII character (``\\u0041``) may appear in the
+#   file, so a key is always spelled as the pattern spells it.
+
+_pyarrow_cache: list[Any] = []
+
+_JSON_STRING = rb'"(?:[^"\\]|\\.)*"'
+_JSON_VALUE = {
+    "string": _JSON_STRING,
+    "int64": rb"-?(?:0|[1-9][0-9]*)",
+    "bool": rb"true|false",
+    "null": rb"null",
+    "double": rb"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+(?:[eE][-+]?[0-9]+)?|[eE][-+]?[0-9]+)"
+    rb"|NaN|-?Infinity",
+}
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_.\-]+")
+_ESCAPED_ASCII = re.compile(rb"\\u00[2-7][0-9a-fA-F]")
+_SCALAR_LISTS = frozenset({"string", "int64", "bool", "null"})
+
+
+def _pyarrow_json() -> Any:
+    """``pyarrow.json``, or None when pyarrow cannot be imported."""
+    if not _pyarrow_cache:
+        try:
+            import pyarrow.json as pyarrow_json  # type: ignore[import-untyped,unused-ignore]
+        except ImportError:
+            pyarrow_json = None
+        _pyarrow_cache.append(pyarrow_json)
+    return _pyarrow_cache[0]
+
+
+def _read_accelerated(path: Any) -> tuple[int, dict[str, Piece | list[Any]]] | None:
+    """A whole file's columns read by pyarrow, or None to read it with the pure reader."""
+    pyarrow_json = _pyarrow_json()
+    if pyarrow_json is None:
+        return None
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None  # the pure reader says what went wrong
+    if data[:1] != b"{" or not (data.isascii() or _is_utf8(data)):
+        return None
+    import numpy as np
+    import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
+
+    newlines = _positions(data, b"\n")
+    if data.endswith(b"\n"):
+        starts = np.concatenate(([0], newlines[:-1] + 1))
+    else:
+        starts = np.concatenate(([0], newlines + 1))
+    rows = len(starts)
+    if not (np.frombuffer(data, dtype=np.uint8)[starts] == ord("{")).all():
+        return None  # a blank line, or one that is not an object
+    try:
+        table = pyarrow_json.read_json(pa.BufferReader(data))
+    except (pa.ArrowException, ValueError):
+        return None
+    if table.num_rows != rows:
+        return None
+    try:
+        first = loads(data[: newlines[0] if len(newlines) else len(data)])
+    except (ValueError, RecursionError):
+        return None
+    if type(first) is not dict or list(first) != table.column_names:
+        return None
+    sequence = table.column("sequence_number") if "sequence_number" in first else None
+    if sequence is None or not pa.types.is_int64(sequence.type) or sequence.null_count:
+        return None
+    kinds = {name: table.column(name).type for name in table.column_names}
+    for kind in kinds.values():
+        if pa.types.is_struct(kind) and _ESCAPED_ASCII.search(data):
+            return None  # a key could be spelled other than the pattern spells it
+    runs: dict[str, Piece | list[Any]] = {}
+    for name, kind in kinds.items():
+        if pa.types.is_struct(kind):
+            values = _struct_values(name, table.column(name), data, newlines, rows)
+            if values is None:
+                return None
+            runs[name] = values
+    del data
+    columns = {name: table.column(name) for name in table.column_names}
+    del table
+    for name, kind in kinds.items():
+        column = columns.pop(name)
+        role = _role(name)
+        if name in runs:
+            pass
+        elif pa.types.is_null(kind):
+            runs[name] = (_NONE, None, rows)
+        elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            dtype = _string_dtype()
+            if role in (_GENERIC, _TIMESTAMP) and dtype is not None:
+                import pandas as pd
+
+                # pandas stores strings as large_string: the same array it would build.
+                runs[name] = (_STR, pd.array(column.cast(pa.large_string()), dtype=dtype), rows)
+            elif role == _CATEGORY:
+                encoded = column.combine_chunks().dictionary_encode()
+                indices = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+                runs[name] = (_DICT, (encoded.dictionary.to_pylist(), indices), rows)
+            else:
+                runs[name] = column.to_pylist()
+        elif pa.types.is_int64(kind) and role == _INTEGER:
+            runs[name] = (_INT, _with_mask(column, 0), rows)
+        elif pa.types.is_boolean(kind) and role == _FLAG:
+            runs[name] = (_BOOL, _with_mask(column, False), rows)
+        elif (
+            pa.types.is_int64(kind)
+            or pa.types.is_boolean(kind)
+            or (pa.types.is_list(kind) and str(kind.value_type) in _SCALAR_LISTS)
+        ):
+            runs[name] = column.to_pylist()
+        else:
+            return None  # floats, timestamps, nested lists: the pure reader decides
+        del column
+    pa.default_memory_pool().release_unused()
+    return rows, {name: runs[name] for name in kinds}
+
+
+def _is_utf8(data: bytes) -> bool:
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    step = 1 << 20
+    try:
+        for at in range(0, len(data), step):
+            decoder.decode(data[at : at + step])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _positions(data: bytes, needle: bytes) -> Any:
+    """Every position of ``needle`` in ``data`` (overlapping ones too), as a numpy array."""
+    import numpy as np
+
+    out: list[int] = []
+    append = out.append
+    find = data.find
+    at = find(needle)
+    while at >= 0:
+        append(at)
+        at = find(needle, at + 1)
+    return np.array(out, dtype=np.int64)
+
+
+def _with_mask(column: Any, fill: Any) -> tuple[Any, Any]:
+    import numpy as np
+
+    if not column.null_count:
+        return column.to_numpy(), None
+    mask = np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    return column.fill_null(fill).to_numpy(), mask
+
+
+def _struct_values(
+    name: str, column: Any, data: bytes, newlines: Any, rows: int
+) -> list[Any] | None:
+    """The exact values of a top-level object column, or None when they cannot be had.
+
+    A row's struct value is kept when its line holds ``"name"`` exactly once and
+    the object after it matches a pattern of exactly the struct's keys, in
+    order, with values of the struct's types (floats spelled as floats); any
+    other row that has a value is parsed again by ``json.loads``.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc  # type: ignore[import-untyped,unused-ignore]
+
+    fields = [(field.name, str(field.type)) for field in column.type]
+    if not _PLAIN_KEY.fullmatch(name) or not all(
+        _PLAIN_KEY.fullmatch(f) and t in _JSON_VALUE for f, t in fields
+    ):
+        return None
+    key = b'"' + name.encode() + b'"'
+    body = b",".join(b'"' + f.encode() + b'":(?:' + _JSON_VALUE[t] + b"|null)" for f, t in fields)
+    values: list[Any] = column.to_pylist()
+    present = np.asarray(column.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    found = _positions(data, key)
+    proven = np.zeros(rows, dtype=bool)
+    if len(found) and found[0] > 0:
+        # One element per occurrence, from the byte before it (``{`` or ``,``
+        # when it opens a member) to the byte before the next occurrence; the
+        # pattern is anchored at the element's start.
+        offsets = np.concatenate((found - 1, [len(data)]))
+        pieces = pa.LargeBinaryArray.from_buffers(
+            pa.large_binary(), len(found), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+        )
+        pattern = b"^[{,]" + re.escape(key) + rb":\{" + body + rb"\}"
+        matched = pc.match_substring_regex(pieces, pattern.decode("ascii"))
+        matched = np.asarray(matched.to_numpy(zero_copy_only=False), dtype=bool)
+        lines = np.searchsorted(newlines, found)
+        once = np.bincount(lines, minlength=rows)[:rows] == 1
+        proven[lines[matched]] = True
+        proven &= once
+    for row in np.flatnonzero(present & ~proven).tolist():
+        start = int(newlines[row - 1]) + 1 if row else 0
+        stop = int(newlines[row]) if row < len(newlines) else len(data)
+        try:
+            obj = loads(data[start:stop])
+        except (ValueError, RecursionError):
+            return None
+        if type(obj) is not dict:
+            return None
+        values[row] = obj.get(name)
+    return values
+
+
+def _convert(pd: Any, role: int, values: list[Any]) -> Any:
+    """A whole column from its exact values (the general case of :meth:`_Column.finish`)."""
+    if role == _TIMESTAMP:
         strings = [v if isinstance(v, str) else None for v in values]
         return pd.to_datetime(strings, format="ISO8601", utc=True, errors="coerce")
-    if name in _CATEGORICAL:
-        return _categorical(pd, values, _CATEGORICAL[name])
-    if name in _INTEGERS:
+    if role == _INTEGER:
         if all(v is None or type(v) is int for v in values):
             try:
                 return pd.array(values, dtype="Int64")
             except (OverflowError, TypeError, ValueError):
                 pass  # beyond 64 bits: keep the exact Python ints
         return pd.array(values, dtype=object)
-    if name in _FLAGS:
+    if role == _FLAG:
         kinds = {type(v) for v in values}
         if kinds <= {bool}:
             return pd.array(values, dtype=bool)
         if kinds <= {bool, type(None)}:
             return pd.array(values, dtype="boolean")
         return pd.array(values, dtype=object)
-    if name == "metadata" or name == "regulatory_tags" or name == "error_context":
+    if role == _OBJECT:
         return pd.array(values, dtype=object)
     return values
 
 
 def _build(
-    table: _Columns,
+    table: _Table,
     files: Any,
     keep: list[str] | None,
     flatten_metadata: bool,
 ) -> pd.DataFrame:
+    import numpy as np
     import pandas as pd
 
-    data = table.data
-    names = list(data) if keep is None else keep
+    columns = table.columns
+    rows = table.rows
+    names = list(columns) if keep is None else keep
     out: dict[str, Any] = {}
     flat: dict[str, list[Any]] = {}
-    if flatten_metadata and "metadata" in data:
-        metadata = data["metadata"]
+    finished: dict[str, Any] = {}
+    if flatten_metadata and "metadata" in columns:
+        metadata = finished["metadata"] = columns.pop("metadata").finish(pd)
         keys: dict[str, None] = {}
         for item in metadata:
             if isinstance(item, dict):
@@ -462,17 +1037,32 @@ def _build(
                 item.get(key) if isinstance(item, dict) else None for item in metadata
             ]
     for name in names:
-        # Pop each list as it is converted so the lists and arrays never all coexist.
-        values = data.pop(name, None)
-        if values is None:
-            values = [None] * table.rows
-        out[name] = _convert(pd, name, values)
-        del values
-    data.clear()
+        # Pop each column as it is finished so its runs and its array never all coexist.
+        if name in finished:
+            out[name] = finished.pop(name)
+            continue
+        column = columns.pop(name, None)
+        if column is None:
+            column = _Column(name)
+            column.pad(rows)
+        out[name] = column.finish(pd)
+        del column
+    columns.clear()
+    finished.clear()
     out.update(flat)
     paths = [str(f.path) for f in files]
+    codes = np.concatenate(table.files) if table.files else np.empty(0, dtype=np.int32)
+    lines = np.concatenate(table.lines) if table.lines else np.empty(0, dtype=np.int64)
     out["source_file"] = pd.Categorical.from_codes(
-        table.files, dtype=pd.CategoricalDtype(categories=paths)
+        codes, dtype=pd.CategoricalDtype(categories=paths)
     )
-    out["source_line"] = pd.array(table.lines, dtype="int64")
-    return pd.DataFrame(out, copy=False)
+    out["source_line"] = pd.array(lines, dtype="int64")
+    try:
+        return pd.DataFrame(out, copy=False)
+    except UnicodeEncodeError:
+        # A string with a lone surrogate (valid JSON) cannot be stored as a
+        # pandas string: keep the columns that would be inferred as objects.
+        for name, values in out.items():
+            if isinstance(values, list) or str(getattr(values, "dtype", "")) == "object":
+                out[name] = pd.Series(values, dtype=object)
+        return pd.DataFrame(out, copy=False)

@@ -51,14 +51,14 @@ from .frame import (
     _CATEGORICAL,
     PROVENANCE,
     _build,
-    _Columns,
     _fill,
     _gc_paused,
     _keep_columns,
+    _Table,
     _wanted_types,
     _warn,
 )
-from .scan import AuditFile, Source, iter_lines
+from .scan import AuditFile, Source
 from .verify import Keyring, LineInfo, _Verifier, check_record, routine_of
 
 if TYPE_CHECKING:
@@ -547,7 +547,7 @@ class FramePart(NamedTuple):
     """What one worker loaded from one file: a frame (or the raw table), and what it left out."""
 
     frame: pd.DataFrame | None
-    table: _Columns | None
+    table: _Table | None
     skipped: list[tuple[str, int]]
     skipped_count: int
     unreadable: list[str]
@@ -563,7 +563,7 @@ def load_file(
 ) -> FramePart:
     """Load file ``index`` with the serial code: its frame, or (``raw``) its column lists."""
     with _gc_paused():
-        filled = _fill(files, wanted, [(index, iter_lines(files[index].path))])
+        filled = _fill(files, wanted, [index])
         frame = None if raw else _build(filled.table, files, keep, flatten_metadata)
     return FramePart(
         frame,
@@ -649,22 +649,11 @@ def empty_like(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.iloc[:0]
 
 
-def _merge_tables(tables: Iterable[_Columns]) -> _Columns:
+def _merge_tables(tables: Iterable[_Table]) -> _Table:
     """One table from per-file tables, as the serial loader would have filled it."""
-    merged = _Columns()
-    data = merged.data
+    merged = _Table()
     for table in tables:
-        for key, values in table.data.items():
-            column = data.get(key)
-            if column is None:
-                column = data[key] = [None] * merged.rows
-            column.extend(values)
-        merged.rows += table.rows
-        for column in data.values():
-            if len(column) < merged.rows:
-                column.extend([None] * (merged.rows - len(column)))
-        merged.files.extend(table.files)
-        merged.lines.extend(table.lines)
+        merged.extend(table)
     return merged
 
 

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import math
 import warnings
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fapilog_notebook import AuditLogWarning, read_audit_log
+from fapilog_notebook import frame as frame_module
 from fapilog_notebook.frame import _parse_batch
 
-from .logbuilder import build_log
+from .logbuilder import HOSTILE_CONTENT, build_log, payload
 
 FIXTURE = Path(__file__).parent / "fixtures" / "fapilog-0.3.5"
 
@@ -152,3 +159,271 @@ def test_event_type_filter_gives_the_same_columns_however_lines_are_batched(
     assert list(frames[0].columns) == list(frames[1].columns)
     assert "only_in_filtered" not in frames[0].columns
     assert _json.dumps(frames[0]["kept"].tolist()) == "[1]"
+
+
+# ------------------------------------------------------ typed columns and the accelerator
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal values of the same types, dict keys in the same order, NaN equal to NaN."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(map(_same, a, b))
+    if isinstance(a, float) and math.isnan(a):
+        return math.isnan(b)
+    return bool(a == b)
+
+
+def _assert_identical(got: pd.DataFrame, expected: pd.DataFrame) -> None:
+    """The same columns, dtypes and values (objects compared by :func:`_same`)."""
+    assert list(got.columns) == list(expected.columns)
+    assert list(got.dtypes) == list(expected.dtypes)
+    objects = [name for name in got.columns if got[name].dtype == object]
+    pd.testing.assert_frame_equal(
+        got.drop(columns=objects), expected.drop(columns=objects), check_exact=True
+    )
+    for name in objects:
+        for a, b in zip(got[name].tolist(), expected[name].tolist(), strict=True):
+            assert _same(a, b), (name, a, b)
+
+
+def _reference(name: str, values: list[Any]) -> Any:
+    """A whole column converted at once, as the loader always converted it."""
+    if name == "timestamp":
+        strings = [v if isinstance(v, str) else None for v in values]
+        return pd.to_datetime(strings, format="ISO8601", utc=True, errors="coerce")
+    if name in frame_module._CATEGORICAL:
+        known = [member.value for member in frame_module._CATEGORICAL[name]]
+        extra = sorted({v for v in values if isinstance(v, str)} - set(known))
+        strings = [v if isinstance(v, str) else None for v in values]
+        try:
+            return pd.Categorical(strings, categories=known + extra)
+        except UnicodeEncodeError:
+            dtype = pd.CategoricalDtype(pd.Index(known + extra, dtype=object))
+            return pd.Categorical(strings, dtype=dtype)
+    if name in ("sequence_number", "process_id"):
+        if all(v is None or type(v) is int for v in values):
+            try:
+                return pd.array(values, dtype="Int64")
+            except (OverflowError, TypeError, ValueError):
+                pass
+        return pd.array(values, dtype=object)
+    if name in ("contains_pii", "contains_phi"):
+        kinds = {type(v) for v in values}
+        if kinds <= {bool}:
+            return pd.array(values, dtype=bool)
+        if kinds <= {bool, type(None)}:
+            return pd.array(values, dtype="boolean")
+        return pd.array(values, dtype=object)
+    if name == "metadata":
+        return pd.array(values, dtype=object)
+    if any(isinstance(v, str) and not _encodable(v) for v in values):
+        return pd.Series(values, dtype=object)  # lone surrogates: pandas keeps objects
+    return values
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+_VALUE = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.integers(min_value=-5, max_value=5),
+    st.floats(allow_nan=True),
+    st.sampled_from(["data_access", "info", "basic", "zz_custom", "a", ""]),
+    st.sampled_from(
+        ["2026-03-01T00:00:01Z", "2026-03-01T00:00:01.5Z", "2026-03-01T00:00:01.123456789Z"]
+    ),
+    st.sampled_from(["9999-01-01T00:00:00Z", "garbage"]),
+    st.text(max_size=3),
+    st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
+)
+
+
+@given(
+    name=st.sampled_from(
+        ["timestamp", "event_type", "sequence_number", "contains_pii", "metadata", "message"]
+    ),
+    batches=st.lists(
+        st.one_of(
+            st.lists(_VALUE, max_size=6),
+            st.lists(st.sampled_from([None, "x", "data_access"]), max_size=6),
+            st.lists(st.one_of(st.none(), st.integers(-3, 3)), max_size=6),
+            st.lists(st.one_of(st.none(), st.booleans()), max_size=6),
+        ),
+        max_size=5,
+    ),
+)
+@settings(max_examples=300, deadline=None)
+def test_columns_built_batch_by_batch_equal_the_whole_list_converted_at_once(
+    name: str, batches: list[list[Any]]
+) -> None:
+    column = frame_module._Column(name)
+    values: list[Any] = []
+    for batch in batches:
+        column.add(list(batch))
+        values.extend(batch)
+    other = frame_module._Column(name)
+    other.absorb(column)  # the parallel loader's merge gives the same column
+    got = pd.DataFrame({name: other.finish(pd)})
+    expected = pd.DataFrame({name: _reference(name, values)})
+    _assert_identical(got, expected)
+
+
+def _event(seq: int, **changes: Any) -> dict[str, Any]:
+    body = payload(seq, datetime(2026, 3, 1, 0, 1, seq % 60, (seq * 1237) % 10**6, tzinfo=UTC))
+    body.update(sequence_number=seq, checksum=f"{seq:064x}", previous_hash=None)
+    body.update(changes)
+    return body
+
+
+def _line(seq: int, **changes: Any) -> bytes:
+    return (
+        json.dumps(_event(seq, **changes), sort_keys=True, separators=(",", ":")) + "\n"
+    ).encode()
+
+
+def _metadata_line(seq: int, text: str) -> bytes:
+    """A line whose metadata is written exactly as ``text``."""
+    line = _line(seq)
+    start = line.index(b'"metadata":') + len(b'"metadata":')
+    end = line.index(b',"operation"')
+    return line[:start] + text.encode() + line[end:]
+
+
+def _parity_cases() -> dict[str, list[bytes]]:
+    base = [_line(i) for i in range(1, 4)]
+    cases: dict[str, list[bytes]] = {
+        "clean": base,
+        "metadata-missing-key": [*base, _line(4, metadata={"resource": "/r"})],
+        "metadata-null-value": [*base, _line(4, metadata={"n": None, "resource": "/r"})],
+        "metadata-reordered": [*base, _metadata_line(4, '{"resource":"/r","n":4}')],
+        "metadata-float-and-int": [*base, _line(4, metadata={"n": 2.5, "resource": "/r"})],
+        "metadata-integral-float": [*base, _line(4, metadata={"n": 3.0, "resource": "/r"})],
+        "metadata-big-int": [*base, _line(4, metadata={"n": 2**70, "resource": "/r"})],
+        "metadata-nan": [*base, _metadata_line(4, '{"n":NaN,"resource":"/r"}')],
+        "metadata-nested": [*base, _line(4, metadata={"n": {"deep": [1, 2]}, "resource": "/r"})],
+        "metadata-empty": [*base, _line(4, metadata={})],
+        "metadata-null": [*base, _line(4, metadata=None)],
+        "metadata-missing": [
+            *base,
+            _line(4).replace(b'"metadata":{"n":4,"resource":"/records/4"},', b""),
+        ],
+        "metadata-not-an-object": [*base, _line(4, metadata="text")],
+        "metadata-extra-key": [*base, _line(4, metadata={"n": 4, "resource": "/r", "z": True})],
+        "metadata-escapes": [*base, _line(4, metadata={"n": 4, "resource": 'a"b\\c},"n":5}'})],
+        "metadata-key-twice": [*base, _line(4, regulatory_tags=["metadata"])],
+        "metadata-key-in-a-value": [*base, _line(4, error_context={"metadata": 1})],
+        "metadata-spaced": [
+            *base,
+            (json.dumps(_event(4), sort_keys=True) + "\n").encode(),
+        ],
+        "escaped-ascii-key": [*base, _line(4).replace(b'"metadata"', b'"m\\u0065tadata"')],
+        "unicode-escaped": [*base, _line(4, message="caf\u00e9 \U0001f600")],
+        "unicode-raw": [
+            *base,
+            (
+                json.dumps(_event(4, message="caf\u00e9"), sort_keys=True, ensure_ascii=False)
+                + "\n"
+            ).encode(),
+        ],
+        "lone-surrogate": [*base, _line(4, message="\ud800")],
+        "invalid-utf8": [*base, _line(4).replace(b"event 4", b"event \xff")],
+        "extra-key-later": [*base, _line(4, zz_extra=1)],
+        "extra-key-first": [_line(1, zz_extra="x"), *base[1:]],
+        "key-order-varies": [
+            *base,
+            (json.dumps(dict(reversed(_event(4).items())), separators=(",", ":")) + "\n").encode(),
+        ],
+        "float-column": [_line(i, score=i / 2) for i in range(1, 4)],
+        "date-column": [_line(i, day="2026-03-01") for i in range(1, 4)],
+        "whole-second-timestamps": [_line(i, timestamp="2026-03-01T00:00:01Z") for i in (1, 2)],
+        "process-id-string": [*base, _line(4, process_id="pid-7")],
+        "process-id-huge": [*base, _line(4, process_id=2**64)],
+        "flag-null": [*base, _line(4, contains_pii=None)],
+        "flag-int": [*base, _line(4, contains_pii=1)],
+        "event-type-unknown": [*base, _line(4, event_type="zz_custom")],
+        "event-type-int": [*base, _line(4, event_type=5)],
+        "event-type-null": [*base, _line(4, event_type=None)],
+        "sequence-missing": [*base, _line(4).replace(b'"sequence_number":4,', b"")],
+        "sequence-null": [*base, _line(4, sequence_number=None)],
+        "duplicate-key": [*base, _line(4).replace(b'{"checksum"', b'{"hostname":"h","checksum"')],
+        "tags-null-item": [*base, _line(4, regulatory_tags=["a", None])],
+        "tags-ints": [*base, _line(4, regulatory_tags=[1, 2])],
+        "tags-floats": [_line(i, regulatory_tags=[1.5, 2]) for i in range(1, 4)],
+        "crlf": [line.replace(b"\n", b"\r\n") for line in base],
+        "unterminated": [*base, _line(4).rstrip(b"\n")],
+        "blank-line": [*base, b"\n", _line(4)],
+        "two-objects": [*base, _line(4).rstrip(b"\n") + _line(5)],
+        "two-objects-and-blank": [*base, _line(4).rstrip(b"\n") + _line(5), b"\n"],
+    }
+    for name, content in HOSTILE_CONTENT.items():
+        if len(content) < 10_000:
+            cases[f"hostile-{name}"] = [*base, content]
+    return cases
+
+
+PARITY_CASES = _parity_cases()
+
+
+def _load(directory: Path, *, accelerated: bool, **kwargs: Any) -> tuple[pd.DataFrame, list[str]]:
+    cache = frame_module._pyarrow_cache
+    saved = list(cache)
+    if not accelerated:
+        cache[:] = [None]
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            frame = read_audit_log(directory, progress=False, **kwargs)
+    finally:
+        cache[:] = saved
+    return frame, [str(w.message) for w in caught]
+
+
+@pytest.mark.parametrize("case", sorted(PARITY_CASES))
+@pytest.mark.parametrize("kwargs", [{}, {"flatten_metadata": True, "columns": ["metadata", "zz"]}])
+def test_the_accelerated_reader_gives_exactly_the_pure_frame(
+    tmp_path: Path, case: str, kwargs: dict[str, Any]
+) -> None:
+    pytest.importorskip("pyarrow")
+    directory = tmp_path / "log"
+    directory.mkdir()
+    (directory / "audit_2026-03-01.jsonl").write_bytes(b"".join(PARITY_CASES[case]))
+    (directory / "audit_2026-03-02.jsonl").write_bytes(b"".join(_line(i) for i in range(10, 14)))
+    fast, fast_warnings = _load(directory, accelerated=True, **kwargs)
+    pure, pure_warnings = _load(directory, accelerated=False, **kwargs)
+    _assert_identical(fast, pure)
+    assert fast_warnings == pure_warnings
+
+
+def test_the_accelerator_reads_clean_files_and_declines_doubtful_ones(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    clean = tmp_path / "audit_2026-03-01.jsonl"
+    clean.write_bytes(b"".join(build_log([20]).files[0].lines))
+    read = frame_module._read_accelerated(clean)
+    assert read is not None
+    assert read[0] == 20
+    repaired = tmp_path / "audit_2026-03-02.jsonl"
+    repaired.write_bytes(b"".join(PARITY_CASES["metadata-reordered"]))
+    assert frame_module._read_accelerated(repaired) is not None  # one row parsed again
+    for case in ("blank-line", "two-objects", "lone-surrogate", "float-column", "sequence-null"):
+        doubtful = tmp_path / f"audit_2026-03-0{3}.jsonl"
+        doubtful.write_bytes(b"".join(PARITY_CASES[case]))
+        assert frame_module._read_accelerated(doubtful) is None, case
+
+
+def test_without_pyarrow_the_pure_reader_loads_everything(tmp_path: Path) -> None:
+    directory = build_log([5, 5]).write(tmp_path / "log")
+    frame, caught = _load(directory, accelerated=False)
+    assert len(frame) == 10
+    assert not caught
+    assert str(frame["sequence_number"].dtype) == "Int64"

@@ -35,7 +35,9 @@ from unittest import mock
 
 from fapilog_notebook import AuditTrail, CompliancePolicy, LoopLagProbe, storage
 from fapilog_notebook.chain import ChainHead, check_line, links_to, seal
+from fapilog_notebook.events import AuditLogLevel
 from fapilog_notebook.looplag import percentile
+from fapilog_notebook.trail import _plain_payload, utc_now
 
 from .baselines import (
     QueueWorkerTrail,
@@ -344,7 +346,12 @@ class ThroughputResult:
 
 
 def cpu_floor(events: int, producers: int) -> float:
-    """Seconds to build, serialise and hash ``events`` events in a plain loop."""
+    """Seconds to build, serialise and hash ``events`` events in a plain loop.
+
+    Built the way ``AuditTrail.log_event`` builds them: its direct payload for
+    plain input (these events are), the pydantic model otherwise. So the floor
+    is the writer's own CPU work without the queue, the awaits and the I/O.
+    """
     policy = CompliancePolicy()
     hostname, pid = socket.gethostname(), os.getpid()
     per = events // producers
@@ -355,17 +362,39 @@ def cpu_floor(events: int, producers: int) -> float:
             kind, message, fields = event_fields(producer, index)
             user_id = fields.pop("user_id")
             request_id = fields.pop("request_id")
-            event = build_event(
+            payload = _plain_payload(
+                utc_now(),
                 kind,
+                AuditLogLevel.INFO,
                 message,
-                policy=policy,
-                hostname=hostname,
-                process_id=pid,
-                user_id=user_id,
-                request_id=request_id,
-                metadata=fields,
+                policy.level,
+                hostname,
+                [],
+                fields,
+                (
+                    ("component", None),
+                    ("operation", None),
+                    ("user_id", user_id),
+                    ("session_id", None),
+                    ("request_id", request_id),
+                    ("client_ip", None),
+                    ("user_agent", None),
+                    ("data_classification", None),
+                ),
+                False,
+                False,
             )
-            payload = event.model_dump(mode="json")
+            if payload is None:
+                payload = build_event(
+                    kind,
+                    message,
+                    policy=policy,
+                    hostname=hostname,
+                    process_id=pid,
+                    user_id=user_id,
+                    request_id=request_id,
+                    metadata=fields,
+                ).model_dump(mode="json")
             seq = head.sequence_number + 1 if head is not None else 1
             _, checksum = seal(
                 payload,

@@ -24,6 +24,7 @@ from __future__ import annotations
 import gc
 import re
 import warnings
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -445,13 +446,12 @@ def _fill(
         del parsed, run
         table.add_batch(batch, index)
 
-    for index in indices:
+    for index, read in _accelerated(files, indices, enabled=wanted is None):
         path = files[index].path
-        if wanted is None:
-            read = _read_accelerated(path)
-            if read is not None:
-                table.add_runs(read[0], read[1], index)
-                continue
+        if read is not None:
+            table.add_runs(read[0], read[1], index)
+            del read
+            continue
         raws: list[bytes] = []
         numbers: list[int] = []
         try:
@@ -466,6 +466,37 @@ def _fill(
         if raws:
             flush(index, raws, numbers)
     return filled
+
+
+def _accelerated(
+    files: Sequence[AuditFile], indices: Iterable[int], *, enabled: bool
+) -> Iterator[tuple[int, tuple[int, dict[str, Piece | list[Any]]] | None]]:
+    """``(index, accelerated read or None)`` for each file, in order.
+
+    pyarrow parses with the GIL released, so the next file is read in a second
+    thread while this one's values are converted (at most two files at once).
+    """
+    if not enabled or _pyarrow_json() is None:
+        for index in indices:
+            yield index, None
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    _string_dtype()  # cached before the threads start
+    pending: deque[tuple[int, Any]] = deque()
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="read_audit_log") as pool:
+        try:
+            for index in indices:
+                pending.append((index, pool.submit(_read_accelerated, files[index].path)))
+                if len(pending) > 1:
+                    ahead, future = pending.popleft()
+                    yield ahead, future.result()
+            while pending:
+                ahead, future = pending.popleft()
+                yield ahead, future.result()
+        finally:
+            for _, future in pending:
+                future.cancel()
 
 
 def _warn(
@@ -774,12 +805,13 @@ def _flags(values: list[Any], kinds: set[type]) -> Piece:
 #   ``2`` and ``2.0`` would both read as ``2.0``) or a date-like string column
 #   (read as timestamps) sends the file to the pure reader;
 # - an object column (``metadata``) is a struct whose per-row values lose the
-#   key order, key presence and the int/float spelling. A row's value is used
-#   only when its line holds the key exactly once and a pattern over the raw
-#   bytes proves the object is exactly the struct's keys, in order, with values
-#   of the struct's types (floats spelled as floats); any other row is parsed
-#   by ``json.loads``. No escaped ASCII character (``\\u0041``) may appear in the
-#   file, so a key is always spelled as the pattern spells it.
+#   key order, key presence and the int/float spelling. Every accepted column
+#   holds scalars, lists of scalars or objects of scalars, so in an accepted
+#   line the bytes ``"metadata":{`` can only be the top-level member (a quote
+#   inside a string is escaped, and no nested object has an object member). A
+#   row's value is used only when a pattern anchored there proves the object is
+#   exactly the struct's keys, in order, with values of the struct's types
+#   (floats spelled as floats); any other row is parsed again by ``json.loads``.
 
 _pyarrow_cache: list[Any] = []
 
@@ -793,8 +825,8 @@ _JSON_VALUE = {
     rb"|NaN|-?Infinity",
 }
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_.\-]+")
-_ESCAPED_ASCII = re.compile(rb"\\u00[2-7][0-9a-fA-F]")
 _SCALAR_LISTS = frozenset({"string", "int64", "bool", "null"})
+_SAMPLE_BYTES = 1 << 20
 
 
 def _pyarrow_json() -> Any:
@@ -831,29 +863,25 @@ def _read_accelerated(path: Any) -> tuple[int, dict[str, Piece | list[Any]]] | N
     rows = len(starts)
     if not (np.frombuffer(data, dtype=np.uint8)[starts] == ord("{")).all():
         return None  # a blank line, or one that is not an object
-    try:
-        table = pyarrow_json.read_json(pa.BufferReader(data))
-    except (pa.ArrowException, ValueError):
-        return None
-    if table.num_rows != rows:
+    table = _arrow_table(pyarrow_json, pa, data, newlines)
+    if table is None or table.num_rows != rows:
         return None
     try:
         first = loads(data[: newlines[0] if len(newlines) else len(data)])
     except (ValueError, RecursionError):
         return None
-    if type(first) is not dict or list(first) != table.column_names:
+    if type(first) is not dict or set(first) != set(table.column_names):
         return None
+    # No key is new after the first line, so the pure reader's columns are in its order.
+    table = table.select(list(first))
     sequence = table.column("sequence_number") if "sequence_number" in first else None
     if sequence is None or not pa.types.is_int64(sequence.type) or sequence.null_count:
         return None
     kinds = {name: table.column(name).type for name in table.column_names}
-    for kind in kinds.values():
-        if pa.types.is_struct(kind) and _ESCAPED_ASCII.search(data):
-            return None  # a key could be spelled other than the pattern spells it
     runs: dict[str, Piece | list[Any]] = {}
     for name, kind in kinds.items():
         if pa.types.is_struct(kind):
-            values = _struct_values(name, table.column(name), data, newlines, rows)
+            values = _struct_values(name, table.column(name), data, newlines, starts)
             if values is None:
                 return None
             runs[name] = values
@@ -897,6 +925,40 @@ def _read_accelerated(path: Any) -> tuple[int, dict[str, Piece | list[Any]]] | N
     return rows, {name: runs[name] for name in kinds}
 
 
+def _arrow_table(pyarrow_json: Any, pa: Any, data: bytes, newlines: Any) -> Any:
+    """``data`` parsed by pyarrow, or None when it cannot be.
+
+    Parsing is faster with the types given: they are inferred from the first
+    megabyte, keys with only nulls there (or first seen later) are inferred
+    over the whole file, and a value that does not fit its type makes the
+    whole file parsed again with every type inferred.
+    """
+    import numpy as np
+
+    sample = _SAMPLE_BYTES
+    options = None
+    if len(data) > 2 * sample:
+        cut = int(newlines[np.searchsorted(newlines, sample)]) if newlines[-1] > sample else None
+        if cut is not None:
+            try:
+                schema = pyarrow_json.read_json(pa.BufferReader(data[: cut + 1])).schema
+            except (pa.ArrowException, ValueError):
+                return None
+            typed = pa.schema([field for field in schema if not pa.types.is_null(field.type)])
+            options = pyarrow_json.ParseOptions(
+                explicit_schema=typed, unexpected_field_behavior="infer"
+            )
+    if options is not None:
+        try:
+            return pyarrow_json.read_json(pa.BufferReader(data), parse_options=options)
+        except (pa.ArrowException, ValueError):
+            pass  # a value that does not fit the sample's type: infer every type
+    try:
+        return pyarrow_json.read_json(pa.BufferReader(data))
+    except (pa.ArrowException, ValueError):
+        return None
+
+
 def _is_utf8(data: bytes) -> bool:
     import codecs
 
@@ -935,14 +997,16 @@ def _with_mask(column: Any, fill: Any) -> tuple[Any, Any]:
 
 
 def _struct_values(
-    name: str, column: Any, data: bytes, newlines: Any, rows: int
+    name: str, column: Any, data: bytes, newlines: Any, starts: Any
 ) -> list[Any] | None:
     """The exact values of a top-level object column, or None when they cannot be had.
 
-    A row's struct value is kept when its line holds ``"name"`` exactly once and
-    the object after it matches a pattern of exactly the struct's keys, in
-    order, with values of the struct's types (floats spelled as floats); any
-    other row that has a value is parsed again by ``json.loads``.
+    Valid only in a file whose every column holds scalars, lists of scalars or
+    objects of scalars (any other file is declined): then ``"name":{`` in a
+    line is its top-level member, and a row's struct value is kept when the
+    object there matches a pattern of exactly the struct's keys, in order, with
+    values of the struct's types (floats spelled as floats). Any other row that
+    has a value is parsed again by ``json.loads``.
     """
     import numpy as np
     import pyarrow as pa
@@ -953,27 +1017,18 @@ def _struct_values(
         _PLAIN_KEY.fullmatch(f) and t in _JSON_VALUE for f, t in fields
     ):
         return None
-    key = b'"' + name.encode() + b'"'
+    member = b'"' + name.encode() + b'":{'
     body = b",".join(b'"' + f.encode() + b'":(?:' + _JSON_VALUE[t] + b"|null)" for f, t in fields)
+    pattern = re.escape(member) + body + rb"\}"
     values: list[Any] = column.to_pylist()
     present = np.asarray(column.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
-    found = _positions(data, key)
-    proven = np.zeros(rows, dtype=bool)
-    if len(found) and found[0] > 0:
-        # One element per occurrence, from the byte before it (``{`` or ``,``
-        # when it opens a member) to the byte before the next occurrence; the
-        # pattern is anchored at the element's start.
-        offsets = np.concatenate((found - 1, [len(data)]))
-        pieces = pa.LargeBinaryArray.from_buffers(
-            pa.large_binary(), len(found), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
-        )
-        pattern = b"^[{,]" + re.escape(key) + rb":\{" + body + rb"\}"
-        matched = pc.match_substring_regex(pieces, pattern.decode("ascii"))
-        matched = np.asarray(matched.to_numpy(zero_copy_only=False), dtype=bool)
-        lines = np.searchsorted(newlines, found)
-        once = np.bincount(lines, minlength=rows)[:rows] == 1
-        proven[lines[matched]] = True
-        proven &= once
+    # One element per line (with its newline): RE2 searches each for the pattern.
+    offsets = np.concatenate((starts, [len(data)]))
+    lines = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), len(starts), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+    matched = pc.match_substring_regex(lines, pattern.decode("ascii"))
+    proven = np.asarray(matched.to_numpy(zero_copy_only=False), dtype=bool)
     for row in np.flatnonzero(present & ~proven).tolist():
         start = int(newlines[row - 1]) + 1 if row else 0
         stop = int(newlines[row]) if row < len(newlines) else len(data)

@@ -365,6 +365,10 @@ def _parity_cases() -> dict[str, list[bytes]]:
         "blank-line": [*base, b"\n", _line(4)],
         "two-objects": [*base, _line(4).rstrip(b"\n") + _line(5)],
         "two-objects-and-blank": [*base, _line(4).rstrip(b"\n") + _line(5), b"\n"],
+        "null-then-string": [*base, _line(4, container_id="c-1")],
+        "null-then-object": [*base, _line(4, error_context={"code": 7, "why": "x"})],
+        "int-then-float-in-object": [*base, *base, _line(4, metadata={"n": 1.5, "resource": "/r"})],
+        "new-key-in-object-later": [*base, *base, _line(4, metadata={"n": 4, "a": "b"})],
     }
     for name, content in HOSTILE_CONTENT.items():
         if len(content) < 10_000:
@@ -390,11 +394,24 @@ def _load(directory: Path, *, accelerated: bool, **kwargs: Any) -> tuple[pd.Data
 
 
 @pytest.mark.parametrize("case", sorted(PARITY_CASES))
-@pytest.mark.parametrize("kwargs", [{}, {"flatten_metadata": True, "columns": ["metadata", "zz"]}])
+@pytest.mark.parametrize(
+    ("kwargs", "sample"),
+    [
+        ({}, None),
+        ({}, 200),  # types taken from a small first part of each file, then given
+        ({"flatten_metadata": True, "columns": ["metadata", "zz"]}, None),
+    ],
+)
 def test_the_accelerated_reader_gives_exactly_the_pure_frame(
-    tmp_path: Path, case: str, kwargs: dict[str, Any]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    case: str,
+    kwargs: dict[str, Any],
+    sample: int | None,
 ) -> None:
     pytest.importorskip("pyarrow")
+    if sample is not None:
+        monkeypatch.setattr(frame_module, "_SAMPLE_BYTES", sample)
     directory = tmp_path / "log"
     directory.mkdir()
     (directory / "audit_2026-03-01.jsonl").write_bytes(b"".join(PARITY_CASES[case]))

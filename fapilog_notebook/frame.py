@@ -712,6 +712,24 @@ class _Column:
             except UnicodeEncodeError:  # a lone surrogate: keep the categories as objects
                 dtype = pd.CategoricalDtype(pd.Index(known + extra, dtype=object))
             return pd.Categorical.from_codes(codes, dtype=dtype)
+        if role == _TIMESTAMP:
+            # The strings (None for any other value) as the object array that
+            # ``to_datetime`` makes of a list: the same conversion, without the list.
+            strings = [
+                np.full(n, None, dtype=object)
+                if kind == _NONE
+                else payload.to_numpy(dtype=object, na_value=None)
+                if kind == _STR
+                else np.array(payload, dtype=object)
+                for kind, payload, n in pieces
+            ]
+            pieces.clear()
+            return pd.to_datetime(
+                np.concatenate(strings) if strings else np.empty(0, dtype=object),
+                format="ISO8601",
+                utc=True,
+                errors="coerce",
+            )
         if role == _INTEGER and kinds <= {_NONE, _INT}:
             values, mask = _numbers(pieces, np.int64)
             return pd.arrays.IntegerArray(values, mask)

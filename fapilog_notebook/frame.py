@@ -911,8 +911,8 @@ def _read_accelerated(path: Any) -> tuple[int, dict[str, Piece | list[Any]]] | N
         role = _role(name)
         if name in runs:
             pass
-        elif pa.types.is_null(kind):
-            runs[name] = (_NONE, None, rows)
+        elif pa.types.is_null(kind) or column.null_count == rows:
+            runs[name] = (_NONE, None, rows)  # every value None, whatever the type
         elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
             dtype = _string_dtype()
             if role in (_GENERIC, _TIMESTAMP) and dtype is not None:
@@ -947,9 +947,11 @@ def _arrow_table(pyarrow_json: Any, pa: Any, data: bytes, newlines: Any) -> Any:
     """``data`` parsed by pyarrow, or None when it cannot be.
 
     Parsing is faster with the types given: they are inferred from the first
-    megabyte, keys with only nulls there (or first seen later) are inferred
-    over the whole file, and a value that does not fit its type makes the
-    whole file parsed again with every type inferred.
+    megabyte (a key with only nulls there is given as a string, unless it is
+    one that holds objects, which is inferred over the whole file, as are keys
+    first seen later), and a value that does not fit its type makes the whole
+    file parsed again with every type inferred. Either way, the types only
+    decide how fast the file is parsed: the checks that follow are the same.
     """
     import numpy as np
 
@@ -962,7 +964,15 @@ def _arrow_table(pyarrow_json: Any, pa: Any, data: bytes, newlines: Any) -> Any:
                 schema = pyarrow_json.read_json(pa.BufferReader(data[: cut + 1])).schema
             except (pa.ArrowException, ValueError):
                 return None
-            typed = pa.schema([field for field in schema if not pa.types.is_null(field.type)])
+            # A key with only nulls in the sample is most likely a string
+            # (AuditEvent's optional fields are), except those that hold objects.
+            typed = pa.schema(
+                [
+                    pa.field(field.name, pa.string()) if pa.types.is_null(field.type) else field
+                    for field in schema
+                    if field.name not in _OBJECTS or not pa.types.is_null(field.type)
+                ]
+            )
             options = pyarrow_json.ParseOptions(
                 explicit_schema=typed, unexpected_field_behavior="infer"
             )

@@ -367,6 +367,8 @@ def _parity_cases() -> dict[str, list[bytes]]:
         "two-objects-and-blank": [*base, _line(4).rstrip(b"\n") + _line(5), b"\n"],
         "null-then-string": [*base, _line(4, container_id="c-1")],
         "null-then-object": [*base, _line(4, error_context={"code": 7, "why": "x"})],
+        "null-then-int": [*base, _line(4, container_id=7)],
+        "null-then-object-elsewhere": [*base, _line(4, operation={"code": 7})],
         "int-then-float-in-object": [*base, *base, _line(4, metadata={"n": 1.5, "resource": "/r"})],
         "new-key-in-object-later": [*base, *base, _line(4, metadata={"n": 4, "a": "b"})],
     }

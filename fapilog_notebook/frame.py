@@ -960,25 +960,24 @@ def _arrow_table(pyarrow_json: Any, pa: Any, data: bytes, newlines: Any) -> Any:
 
     sample = _SAMPLE_BYTES
     options = None
-    if len(data) > 2 * sample:
-        cut = int(newlines[np.searchsorted(newlines, sample)]) if newlines[-1] > sample else None
-        if cut is not None:
-            try:
-                schema = pyarrow_json.read_json(pa.BufferReader(data[: cut + 1])).schema
-            except (pa.ArrowException, ValueError):
-                return None
-            # A key with only nulls in the sample is most likely a string
-            # (AuditEvent's optional fields are), except those that hold objects.
-            typed = pa.schema(
-                [
-                    pa.field(field.name, pa.string()) if pa.types.is_null(field.type) else field
-                    for field in schema
-                    if field.name not in _OBJECTS or not pa.types.is_null(field.type)
-                ]
-            )
-            options = pyarrow_json.ParseOptions(
-                explicit_schema=typed, unexpected_field_behavior="infer"
-            )
+    if len(data) > 2 * sample and len(newlines) and newlines[-1] > sample:
+        cut = int(newlines[np.searchsorted(newlines, sample)])
+        try:
+            schema = pyarrow_json.read_json(pa.BufferReader(data[: cut + 1])).schema
+        except (pa.ArrowException, ValueError):
+            return None
+        # A key with only nulls in the sample is most likely a string
+        # (AuditEvent's optional fields are), except those that hold objects.
+        typed = pa.schema(
+            [
+                pa.field(field.name, pa.string()) if pa.types.is_null(field.type) else field
+                for field in schema
+                if field.name not in _OBJECTS or not pa.types.is_null(field.type)
+            ]
+        )
+        options = pyarrow_json.ParseOptions(
+            explicit_schema=typed, unexpected_field_behavior="infer"
+        )
     if options is not None:
         try:
             return pyarrow_json.read_json(pa.BufferReader(data), parse_options=options)

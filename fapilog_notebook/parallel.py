@@ -24,8 +24,9 @@ depend on all values of a column (a column with one stray string becomes
 ``object``), so the per-file frames are concatenated only when they agree
 (same columns in the same order, same dtypes; categoricals get the union of
 categories, enum values first, as the serial loader makes them). Otherwise
-the workers send their raw column lists and the parent builds the frame
-with the serial code: slower, rare (hostile or mixed logs), always exact.
+the workers send their tables (columns before their final dtype is chosen)
+and the parent builds the frame with the serial code: slower, rare (hostile
+or mixed logs), always exact.
 
 The local pool uses the ``forkserver`` start method (``spawn`` where there is
 none), never ``fork``: the callers are asyncio apps and notebooks with
@@ -561,7 +562,7 @@ def load_file(
     flatten_metadata: bool,
     raw: bool,
 ) -> FramePart:
-    """Load file ``index`` with the serial code: its frame, or (``raw``) its column lists."""
+    """Load file ``index`` with the serial code: its frame, or (``raw``) its columns."""
     with _gc_paused():
         filled = _fill(files, wanted, [index])
         frame = None if raw else _build(filled.table, files, keep, flatten_metadata)

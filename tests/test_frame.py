@@ -362,6 +362,7 @@ def _parity_cases() -> dict[str, list[bytes]]:
         "tags-floats": [_line(i, regulatory_tags=[1.5, 2]) for i in range(1, 4)],
         "crlf": [line.replace(b"\n", b"\r\n") for line in base],
         "unterminated": [*base, _line(4).rstrip(b"\n")],
+        "one-unterminated-line": [_line(1, message="m" * 600).rstrip(b"\n")],
         "blank-line": [*base, b"\n", _line(4)],
         "two-objects": [*base, _line(4).rstrip(b"\n") + _line(5)],
         "two-objects-and-blank": [*base, _line(4).rstrip(b"\n") + _line(5), b"\n"],

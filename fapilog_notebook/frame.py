@@ -29,6 +29,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
+from itertools import repeat
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
@@ -643,7 +644,7 @@ class _Column:
         elif role == _TIMESTAMP:
             self.put(_strings([v if type(v) is str else None for v in values]))
         elif role == _CATEGORY:
-            self.put(self._category(values))
+            self.put(self._category(values, kinds))
         elif role == _INTEGER:
             self.put(_integers(values, kinds))
         elif role == _FLAG:
@@ -653,16 +654,23 @@ class _Column:
         else:
             self.put((_OBJ, values, rows))
 
-    def _category(self, values: list[Any]) -> Piece:
+    def _category(self, values: list[Any], kinds: set[type]) -> Piece:
         import numpy as np
 
         codes = self.codes
+        rows = len(values)
+        if kinds <= _STR_KINDS:  # strings and None (the usual case): all hashable
+            for value in set(values):
+                if value is not None and value not in codes:
+                    codes[value] = len(codes)
+            array = np.fromiter(map(codes.get, values, repeat(-1)), dtype=np.int32, count=rows)
+            return (_CAT, array, rows)
         for value in {v for v in values if type(v) is str}:
             if value not in codes:
                 codes[value] = len(codes)
         get = codes.get
         array = np.array([get(v) if type(v) is str else -1 for v in values], dtype=np.int32)
-        return (_CAT, array, len(values))
+        return (_CAT, array, rows)
 
     def _encoded(self, strings: list[str], indices: Any, rows: int) -> Piece:
         """Category codes from dictionary-encoded strings (index -1: missing)."""

@@ -488,7 +488,7 @@ def _accelerated(
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="read_audit_log") as pool:
         try:
             for index in indices:
-                pending.append((index, pool.submit(_read_accelerated, files[index].path)))
+                pending.append((index, pool.submit(_read_or_decline, files[index].path)))
                 if len(pending) > 1:
                     ahead, future = pending.popleft()
                     yield ahead, future.result()
@@ -498,6 +498,18 @@ def _accelerated(
         finally:
             for _, future in pending:
                 future.cancel()
+
+
+def _read_or_decline(path: Any) -> tuple[int, dict[str, Piece | list[Any]]] | None:
+    """:func:`_read_accelerated`, declining (to the pure reader) on any error.
+
+    The pure reader defines the frame, so this can only cost time, never
+    change the result, whatever a hostile file does to pyarrow.
+    """
+    try:
+        return _read_accelerated(path)
+    except Exception:
+        return None
 
 
 def _warn(

@@ -447,3 +447,19 @@ def test_without_pyarrow_the_pure_reader_loads_everything(tmp_path: Path) -> Non
     assert len(frame) == 10
     assert not caught
     assert str(frame["sequence_number"].dtype) == "Int64"
+
+
+def test_an_error_in_the_accelerator_only_means_the_pure_reader_reads_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("pyarrow")
+    directory = build_log([5, 5]).write(tmp_path / "log")
+    expected, _ = _load(directory, accelerated=False)
+
+    def broken(*args: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(frame_module, "_struct_values", broken)
+    got, caught = _load(directory, accelerated=True)
+    _assert_identical(got, expected)
+    assert not caught

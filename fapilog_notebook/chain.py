@@ -92,11 +92,22 @@ def canonical_json(payload: Mapping[str, Any]) -> str:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"))
 
 
+#: The HMAC state of the last key used, keyed already (copying it skips the
+#: key set-up). One key only: a forward-secure writer's earlier keys are not kept.
+_last_hmac: tuple[bytes, hmac.HMAC] | None = None
+
+
 def digest(body: bytes, key: bytes | None = None) -> str:
     """Hex SHA-256 of ``body``, or its HMAC-SHA256 under ``key``."""
+    global _last_hmac
     if key is None:
         return hashlib.sha256(body).hexdigest()
-    return hmac.new(key, body, hashlib.sha256).hexdigest()
+    last = _last_hmac
+    if last is None or last[0] != key:
+        last = _last_hmac = (key, hmac.new(key, digestmod=hashlib.sha256))
+    mac = last[1].copy()
+    mac.update(body)
+    return mac.hexdigest()
 
 
 def compute_checksum(payload: Mapping[str, Any], key: bytes | None = None) -> str:
@@ -268,8 +279,18 @@ def check_line(
     prev = obj.get("previous_hash")
     checksum = obj.get(CHECKSUM_KEY)
     mac_info = obj.get(MAC_FIELD)
-    # An unkeyed canonical line whose hash matches has a well-formed checksum.
-    hashed = mac_info is None and _canonical_hash_matches(raw, checksum, None)
+    alg = day = mac_problem = None
+    key: bytes | None = None
+    note: str | None = None
+    if mac_info is not None:
+        alg, day, mac_problem = _mac_fields(mac_info)
+        if alg is not None and mac_problem is None and key_for is not None:
+            try:
+                key = key_for(mac_info)
+            except ValueError as exc:
+                note = str(exc)
+    # A canonical line whose hash (or MAC) matches has a well-formed checksum.
+    hashed = (mac_info is None or key is not None) and _canonical_hash_matches(raw, checksum, key)
     problems = []
     if type(seq) is not int or seq < 1:
         problems.append(f"sequence_number is {seq!r}, expected a positive integer")
@@ -277,11 +298,8 @@ def check_line(
         problems.append(f"previous_hash is {_clip(prev)}, expected null or 64 hex digits")
     if not hashed and not _valid_hex(checksum):
         problems.append(f"checksum is {_clip(checksum)}, expected 64 hex digits")
-    alg = day = None
-    if mac_info is not None:
-        alg, day, mac_problem = _mac_fields(mac_info)
-        if mac_problem:
-            problems.append(mac_problem)
+    if mac_problem:
+        problems.append(mac_problem)
     if problems:
         return LineCheck(
             obj,
@@ -299,16 +317,9 @@ def check_line(
     if alg is None:
         ok = hashed or _checksum_matches(raw, obj, checksum, None, partial=fields_only)
         return LineCheck(obj, seq, prev, checksum, ok, None)
-    key: bytes | None = None
-    note: str | None = None
-    if key_for is not None and isinstance(mac_info, dict):
-        try:
-            key = key_for(mac_info)
-        except ValueError as exc:
-            note = str(exc)
     if key is None:
         return LineCheck(obj, seq, prev, checksum, note is None, None, alg, day, False, note)
-    ok = _checksum_matches(raw, obj, checksum, key, partial=fields_only)
+    ok = hashed or _checksum_matches(raw, obj, checksum, key, partial=fields_only)
     return LineCheck(obj, seq, prev, checksum, ok, None, alg, day, True)
 
 
@@ -317,7 +328,7 @@ def _mac_fields(value: object) -> tuple[str | None, str | None, str | None]:
     if not isinstance(value, dict):
         return None, None, f"mac is {_clip(value)}, expected an object"
     alg, day = value.get("alg"), value.get("day")
-    if alg not in KNOWN_ALGS:
+    if type(alg) is not str or alg not in KNOWN_ALGS:
         return None, None, f"mac.alg is {_clip(alg)}, expected one of {sorted(KNOWN_ALGS)}"
     assert isinstance(alg, str)
     if alg == ALG_FORWARD_SECURE:

@@ -158,4 +158,13 @@ HOSTILE_CONTENT: dict[str, bytes] = {
     + b"a" * 64
     + b'"}\n',
     "nan": b'{"a": NaN}\n{"b": Infinity}\n',
+    "mac-alg-a-list": b'{"sequence_number": 1, "checksum": "'
+    + b"a" * 64
+    + b'", "mac": {"alg": [1]}}\n',
+    "mac-alg-an-object": b'{"sequence_number": 2, "checksum": "'
+    + b"b" * 64
+    + b'", "mac": {"alg": {"x": 1}, "day": []}}\n',
+    "mac-day-a-list": b'{"sequence_number": 1, "checksum": "'
+    + b"c" * 64
+    + b'", "mac": {"alg": "hmac-sha256-fs", "day": ["2026-03-01"]}}\n',
 }

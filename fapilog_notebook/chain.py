@@ -94,7 +94,7 @@ def canonical_json(payload: Mapping[str, Any]) -> str:
 
 #: The HMAC state of the last key used, keyed already (copying it skips the
 #: key set-up). One key only: a forward-secure writer's earlier keys are not kept.
-_last_hmac: tuple[bytes, hmac.HMAC] | None = None
+_last_hmac: tuple[bytes, Any] | None = None
 
 
 def digest(body: bytes, key: bytes | None = None) -> str:
@@ -104,7 +104,9 @@ def digest(body: bytes, key: bytes | None = None) -> str:
         return hashlib.sha256(body).hexdigest()
     last = _last_hmac
     if last is None or last[0] != key:
-        last = _last_hmac = (key, hmac.new(key, digestmod=hashlib.sha256))
+        keyed = hmac.new(key, digestmod=hashlib.sha256)
+        # The OpenSSL object inside, where there is one: copied without the wrapper.
+        last = _last_hmac = (key, getattr(keyed, "_hmac", None) or keyed)
     mac = last[1].copy()
     mac.update(body)
     return mac.hexdigest()

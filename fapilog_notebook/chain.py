@@ -109,7 +109,8 @@ def digest(body: bytes, key: bytes | None = None) -> str:
         last = _last_hmac = (key, getattr(keyed, "_hmac", None) or keyed)
     mac = last[1].copy()
     mac.update(body)
-    return mac.hexdigest()
+    hexdigest: str = mac.hexdigest()
+    return hexdigest
 
 
 def compute_checksum(payload: Mapping[str, Any], key: bytes | None = None) -> str:

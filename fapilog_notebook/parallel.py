@@ -82,7 +82,7 @@ __all__ = [
 ]
 
 #: The most bytes of one file that one verifying task reads.
-CHUNK_BYTES = 32 * 1024 * 1024
+CHUNK_BYTES = 16 * 1024 * 1024
 _READ_BLOCK = 4 * 1024 * 1024
 _TAIL_READ = 64 * 1024
 

@@ -193,8 +193,8 @@ def _assert_identical(got: pd.DataFrame, expected: pd.DataFrame) -> None:
 def _reference(name: str, values: list[Any]) -> Any:
     """A whole column converted at once, as the loader always converted it."""
     if name == "timestamp":
-        strings = [v if isinstance(v, str) else None for v in values]
-        return pd.to_datetime(strings, format="ISO8601", utc=True, errors="coerce")
+        stamps = pd.Series([v if isinstance(v, str) else None for v in values], dtype=object)
+        return pd.DatetimeIndex(pd.to_datetime(stamps, format="ISO8601", utc=True, errors="coerce"))
     if name in frame_module._CATEGORICAL:
         known = [member.value for member in frame_module._CATEGORICAL[name]]
         extra = sorted({v for v in values if isinstance(v, str)} - set(known))

@@ -473,8 +473,10 @@ async def _log_variety(trail: AuditTrail) -> None:
     await trail.log_event(AuditEventType.DATA_ACCESS, "café ☕", user_id="jürgen", note="naïve")
     await trail.log_event(AuditEventType.DATA_ACCESS, "lone \udc80 surrogate", user_id="\udcff")
     await trail.log_event(AuditEventType.DATA_ACCESS, "surrogate value", value="\udc80")
-    await trail.log_event(AuditEventType.DATA_ACCESS, "surrogate key", **{"k\udc80": 1})
-    await trail.log_event(AuditEventType.DATA_ACCESS, "unicode key", **{"clé": "v"})
+    odd_keys: dict[str, Any] = {"k\udc80": 1}
+    await trail.log_event(AuditEventType.DATA_ACCESS, "surrogate key", **odd_keys)
+    unicode_keys: dict[str, Any] = {"clé": "v"}
+    await trail.log_event(AuditEventType.DATA_ACCESS, "unicode key", **unicode_keys)
     await trail.log_event(
         AuditEventType.DATA_ACCESS, "floats", nan=math.nan, inf=math.inf, ninf=-math.inf
     )
@@ -483,7 +485,7 @@ async def _log_variety(trail: AuditTrail) -> None:
     await trail.log_event(AuditEventType.DATA_ACCESS, "tag subclass", regulatory_tags=[Label("x")])
     await trail.log_event(AuditEventType.DATA_ACCESS, "str subclass", user_id=Label("bob"))
     await trail.log_event(AuditEventType.DATA_ACCESS, "enum as text", user_id=AuditLogLevel.INFO)
-    await trail.log_event(AuditEventType.DATA_ACCESS, "coerced flag", contains_pii=1)
+    await trail.log_event(AuditEventType.DATA_ACCESS, "coerced flag", contains_pii=1)  # type: ignore[arg-type]
     await trail.log_security_event(
         AuditEventType.AUTHENTICATION_FAILED, "bad password", user_id="eve", client_ip="::1"
     )
@@ -506,7 +508,10 @@ async def test_events_built_without_the_model_are_byte_identical_to_the_models(
 
     async def write(directory: Path, *, model_only: bool) -> list[bytes]:
         counter = iter(range(1, 10_000))
-        fixed_ids = lambda: uuid.UUID(int=next(counter), version=4)  # noqa: E731
+
+        def fixed_ids() -> uuid.UUID:
+            return uuid.UUID(int=next(counter), version=4)
+
         monkeypatch.setattr(trail_module, "_event_id", lambda: str(fixed_ids()))
         monkeypatch.setattr(events_module, "uuid4", fixed_ids)
         plain = [0]

@@ -9,7 +9,7 @@ On a cached directory of ``events`` events over ``days`` daily files (see
    worker processes with one thread each (started once, outside the timing,
    as a cluster is a long-lived resource). Events/s, the ratio to serial, and
    whether the three reports are identical. Then the peak RSS of each worker:
-   pool workers report their ``ru_maxrss`` after a verify on a pool we keep;
+   pool workers report their peak RSS after a verify on a pool we keep;
    Dask workers are asked with ``client.run`` before and after the work.
 2. ``parallel.scaling``: serial and ``workers=N`` seconds on 100,000,
    1,000,000 and (with ``--big``, standalone) 3,000,000 events over the same
@@ -112,11 +112,27 @@ def _verify(data: Dataset, reports: dict[str, Any], name: str, **kwargs: Any) ->
     return measure
 
 
+def own_peak_rss() -> int:
+    """Peak RSS in bytes of the calling process's own memory since it started.
+
+    Linux's ``VmHWM`` where there is one: ``ru_maxrss`` survives ``exec``, so a
+    worker spawned from a large parent would report the parent's size.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass  # not Linux: ru_maxrss below
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak) * (1 if sys.platform == "darwin" else 1024)
+
+
 def _rusage_peak() -> tuple[int, int]:
     """(pid, peak RSS in bytes) of the calling process: run in a worker."""
     time.sleep(0.3)  # keep this worker busy so the other one takes the other task
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return os.getpid(), int(peak) * (1 if sys.platform == "darwin" else 1024)
+    return os.getpid(), own_peak_rss()
 
 
 def pool_worker_peaks(data: Dataset, workers: int) -> dict[str, Any]:
@@ -140,8 +156,7 @@ def pool_worker_peaks(data: Dataset, workers: int) -> dict[str, Any]:
 
 
 def _dask_peak() -> int:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak) * (1 if sys.platform == "darwin" else 1024)
+    return own_peak_rss()
 
 
 @contextmanager
@@ -220,7 +235,7 @@ def run_verify(
             dask_label,
             [v / _MB for _, v in sorted(dask_idle.items())],
             [v / _MB for _, v in sorted(dask_peak.items())],
-            "ru_maxrss of each Dask worker process (client.run), after every round",
+            "peak RSS (VmHWM) of each Dask worker process (client.run), after every round",
         )
     )
     peaks = pool_worker_peaks(data, config.workers)
@@ -230,7 +245,7 @@ def run_verify(
             workers_label,
             peaks["idle_mb"],
             peaks["peak_mb"],
-            "ru_maxrss of each pool worker after one verify on a kept pool",
+            "peak RSS (VmHWM) of each pool worker after one verify on a kept pool",
         ),
     )
     return [r.result(data.events, data.size) for r in (serial, pool, dask)], memory

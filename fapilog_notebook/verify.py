@@ -3,10 +3,13 @@
 :func:`verify_audit_log` reads a source line by line (see :mod:`.scan`),
 checks each line with :func:`.chain.check_line` (the one definition of a valid
 event) and reports every finding of the taxonomy, not only the first. It
-keeps a constant number of events in memory: the previous event, at most one
-unparseable line waiting to be judged, and for the sequence numbers a set of
-*runs* (contiguous stretches seen so far) that stays one run long in a clean
-log and grows only with the anomalies it reports.
+keeps a constant number of events in memory: a batch of checked lines
+(:data:`BATCH_LINES`), the previous event, at most one unparseable line
+waiting to be judged, and for the sequence numbers a set of *runs*
+(contiguous stretches seen so far) that stays one run long in a clean log and
+grows only with the anomalies it reports. A batch whose lines are intact
+events, each linked to the one before, in their file's day and in time order,
+can raise no finding: it is taken at once (:func:`routine_of`).
 
 How the chain is judged:
 

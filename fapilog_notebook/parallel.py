@@ -75,6 +75,7 @@ __all__ = [
     "Engine",
     "Workers",
     "check_chunk",
+    "feed_chunk",
     "iter_line_range",
     "load_frame",
     "plan_chunks",
@@ -244,14 +245,6 @@ def _encode(infos: list[LineInfo]) -> tuple[tuple[int, Any], ...]:
 
 
 _make_info = cast(Callable[[tuple[Any, ...]], LineInfo], partial(tuple.__new__, LineInfo))
-
-
-def decode_chunk(batches: Iterable[bytes], offset: int) -> Iterator[LineInfo]:
-    """A chunk's LineInfo values again, numbered from ``offset + 1`` (file-wide)."""
-    for batch in batches:
-        lines, _, encoded = pickle.loads(batch)
-        yield from _decode(lines, pickle.loads(encoded), offset)
-        offset += lines
 
 
 def feed_chunk(verifier: _Verifier, index: int, batches: Iterable[bytes], offset: int) -> None:

@@ -620,10 +620,9 @@ class _Verifier:
     def run_file(self, index: int) -> None:
         self.open_file(index)
         batch: list[LineInfo] = []
-        keyring = self.keyring
         try:
-            for number, raw, terminated in iter_lines(self.files[index].path):
-                batch.append(check_record(number, raw, terminated, keyring))
+            for info in check_file(self.files[index].path, self.keyring):
+                batch.append(info)
                 if len(batch) == BATCH_LINES:
                     self.lines(index, batch)
                     batch = []

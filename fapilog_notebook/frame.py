@@ -855,6 +855,9 @@ def _flags(values: list[Any], kinds: set[type]) -> Piece:
 #   (floats spelled as floats); any other row is parsed again by ``json.loads``.
 
 _pyarrow_cache: list[Any] = []
+#: A JSON list whose first item is null (maybe inside a string: then the file
+#: is merely read by the pure reader).
+_LEADING_NULL = re.compile(rb"\[[ \t\r\n]*null")
 
 _JSON_STRING = rb'"(?:[^"\\]|\\.)*"'
 _JSON_VALUE = {
@@ -904,8 +907,16 @@ def _read_accelerated(path: Any) -> tuple[int, dict[str, Piece | list[Any]]] | N
     rows = len(starts)
     if not (np.frombuffer(data, dtype=np.uint8)[starts] == ord("{")).all():
         return None  # a blank line, or one that is not an object
+    if _LEADING_NULL.search(data):
+        # pyarrow's JSON reader drops the leading nulls of a list and shifts
+        # later values between rows (apache/arrow#51305): not for these files.
+        return None
     table = _arrow_table(pyarrow_json, pa, data, newlines)
     if table is None or table.num_rows != rows:
+        return None
+    try:
+        table.validate(full=True)  # offsets, lengths and values consistent
+    except (pa.ArrowException, ValueError):
         return None
     try:
         first = loads(data[: newlines[0] if len(newlines) else len(data)])

@@ -358,6 +358,20 @@ def _parity_cases() -> dict[str, list[bytes]]:
         "sequence-null": [*base, _line(4, sequence_number=None)],
         "duplicate-key": [*base, _line(4).replace(b'{"checksum"', b'{"hostname":"h","checksum"')],
         "tags-null-item": [*base, _line(4, regulatory_tags=["a", None])],
+        # pyarrow's reader drops a list's leading nulls (values shift between rows).
+        "tags-leading-null": [
+            *base,
+            _line(4, regulatory_tags=[None, "sox", None, "gdpr"]),
+            _line(5, regulatory_tags=["hipaa"]),
+        ],
+        "tags-leading-null-empty-string": [*base, _line(4, regulatory_tags=[None, ""])],
+        "list-leading-null-ints": [*base, _line(4, zz=[None, 1])],
+        "list-leading-null-bools": [_line(1, zz=[]), _line(2, zz=[None, True]), _line(3)],
+        "list-leading-nulls-then-int": [*base, _line(4, zz=[None, None]), _line(5, zz=[1])],
+        "list-leading-null-spaced": [
+            *base,
+            _line(4).replace(b'"regulatory_tags":[]', b'"regulatory_tags":[ null , "sox"]'),
+        ],
         "tags-ints": [*base, _line(4, regulatory_tags=[1, 2])],
         "tags-floats": [_line(i, regulatory_tags=[1.5, 2]) for i in range(1, 4)],
         "crlf": [line.replace(b"\n", b"\r\n") for line in base],

@@ -197,12 +197,6 @@ class Keyring:
 
     def lookup(self, mac: Any) -> bytes:
         """The key for an event's ``mac`` object; ``ValueError`` when there is none."""
-        if self.static is None and type(mac) is dict:
-            day = mac.get("day")
-            if type(day) is str and mac.get("alg") == ALG_FORWARD_SECURE:
-                known = self._days.get(day)
-                if known is not None:
-                    return known  # the common case: a day already seen
         alg = mac.get("alg") if isinstance(mac, dict) else None
         if self.static is not None:
             if alg != ALG_STATIC:
@@ -726,13 +720,12 @@ class _Verifier:
     def event(self, at: _At, seq: int, info: LineInfo) -> None:
         prev_hash, checksum, checksum_ok = info.prev, info.checksum, info.checksum_ok
         before = self.prev
-        if (
-            checksum_ok
-            and before is not None
-            and self.bad is None
-            and not self.bad_count
-            and self._extend(at, seq, prev_hash, checksum, before, info.timestamp)
-        ):
+        run = self._extendable(seq, prev_hash) if checksum_ok else None
+        if run is not None:  # the common case: an intact event linking to the one before
+            assert before is not None
+            timestamp = _parse_time(info.timestamp)
+            self._check_time(at, seq, info.timestamp, timestamp, before)
+            self._advance(run, 1, at, seq, checksum, info.timestamp, timestamp)
             return
         self.events += 1
         if self.first_seq is None:
@@ -773,31 +766,12 @@ class _Verifier:
         taken) did not leave the chain where they can simply extend it.
         """
         last, count = routine.last, routine.rest
-        before = self.prev
         seq = last.seq
         assert seq is not None
         first_seq = seq - count + 1
-        segment = self.segment
-        runs = segment.runs
-        if (
-            before is None
-            or self.bad is not None
-            or self.bad_count
-            or self.first_seq is None
-            or before.tainted
-            or before.seq != first_seq - 1
-            or not runs
-        ):
-            return False
-        run = runs[-1]
-        linked_to = routine.first.checksum  # the second line's previous_hash
-        if (
-            run.hi != before.seq
-            or segment.max_seq != before.seq
-            or not run.hi_trusted
-            or linked_to != run.hi_checksum
-            or linked_to != before.checksum
-        ):
+        # The second line's previous_hash is the first line's checksum.
+        run = self._extendable(first_seq, routine.first.checksum)
+        if run is None:
             return False
         state = last.mac_state
         if state == MAC_CHECKED:
@@ -815,51 +789,56 @@ class _Verifier:
         for watched, checksum in routine.watched.items():
             self.seen.setdefault(watched, set()).add(checksum)
         at: _At = (index, last.number, last.event_id)
+        timestamp = _parse_time(last.timestamp)
+        self._advance(run, count, at, seq, last.checksum, last.timestamp, timestamp)
+        return True
+
+    def _extendable(self, first_seq: int, linked_to: str | None) -> _Run | None:
+        """The segment's last run when intact events from ``first_seq`` on, the
+        first linking to ``linked_to``, can only extend it; else None (the
+        general path judges). For them the general path would do exactly what
+        :meth:`_advance` does, minus its searches."""
+        before = self.prev
+        segment = self.segment
+        if (
+            before is None
+            or before.tainted
+            or self.bad is not None
+            or self.bad_count
+            or self.first_seq is None
+            or before.seq != first_seq - 1
+            or not segment.runs
+        ):
+            return None
+        run = segment.runs[-1]
+        if (
+            run.hi != before.seq
+            or segment.max_seq != before.seq
+            or not run.hi_trusted
+            or linked_to != run.hi_checksum
+        ):
+            return None
+        return run
+
+    def _advance(
+        self,
+        run: _Run,
+        count: int,
+        at: _At,
+        seq: int,
+        checksum: str | None,
+        raw_ts: object,
+        timestamp: datetime | None,
+    ) -> None:
+        """Extend ``run`` by ``count`` intact events, the last at ``at``."""
+        segment = self.segment
         self.events += count
         self.last_seq = seq
         segment.events += count
-        segment.max_seq, segment.max_checksum, segment.max_at = seq, last.checksum, at
-        run.hi, run.hi_checksum, run.hi_at = seq, last.checksum, at
-        self.head_time = last.timestamp
-        self.prev = _Event(seq, last.checksum, at, _parse_time(last.timestamp), False)
-        return True
-
-    def _extend(
-        self,
-        at: _At,
-        seq: int,
-        prev_hash: str | None,
-        checksum: str | None,
-        before: _Event,
-        raw_ts: object,
-    ) -> bool:
-        """The common case, an intact event that links to the one before: extend
-        the segment's last run. False (nothing done) when :meth:`event` must judge.
-
-        Exactly what the general path does for such an event, minus its searches.
-        """
-        segment = self.segment
-        runs = segment.runs
-        if before.tainted or seq != before.seq + 1 or not runs or self.first_seq is None:
-            return False
-        last = runs[-1]
-        if (
-            last.hi != before.seq
-            or segment.max_seq != before.seq
-            or not last.hi_trusted
-            or prev_hash != last.hi_checksum
-        ):
-            return False
-        self.events += 1
-        self.last_seq = seq
-        segment.events += 1
         segment.max_seq, segment.max_checksum, segment.max_at = seq, checksum, at
-        last.hi, last.hi_checksum, last.hi_at = seq, checksum, at
-        timestamp = _parse_time(raw_ts)
-        self._check_time(at, seq, raw_ts, timestamp, before)
+        run.hi, run.hi_checksum, run.hi_at = seq, checksum, at
         self.head_time = raw_ts
         self.prev = _Event(seq, checksum, at, timestamp, False)
-        return True
 
     def _check_time(
         self,

@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fapilog_notebook import verify_audit_log
@@ -80,9 +81,7 @@ class ParallelConfig:
         return cls(**base)
 
     @property
-    def root(self) -> Any:
-        from pathlib import Path
-
+    def root(self) -> Path:
         return DATA_ROOT if self.data_root is None else Path(self.data_root)
 
     @property
@@ -118,13 +117,11 @@ def own_peak_rss() -> int:
     Linux's ``VmHWM`` where there is one: ``ru_maxrss`` survives ``exec``, so a
     worker spawned from a large parent would report the parent's size.
     """
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass  # not Linux: ru_maxrss below
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text(encoding="ascii").splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(peak) * (1 if sys.platform == "darwin" else 1024)
 

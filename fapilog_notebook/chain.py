@@ -22,7 +22,8 @@ import hmac
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from functools import partial
+from typing import Any, NamedTuple, TypeAlias, cast
 
 from pydantic_core import SchemaValidator, from_json
 from pydantic_core import core_schema as cs
@@ -262,6 +263,28 @@ def check_line(
     makes a line about three times cheaper to decode); every verdict is the
     same as without it.
     """
+    return _line_check(check_line_values(raw, key_for, fields_only))
+
+
+_line_check = cast(Callable[[tuple[Any, ...]], LineCheck], partial(tuple.__new__, LineCheck))
+
+#: :func:`check_line`'s answer as a plain tuple, in :class:`LineCheck`'s field order.
+LineValues: TypeAlias = tuple[
+    dict[str, Any] | None,
+    int | None,
+    str | None,
+    str | None,
+    bool,
+    str | None,
+    str | None,
+    str | None,
+    bool,
+    str | None,
+]
+
+
+def check_line_values(raw: bytes, key_for: KeyLookup | None, fields_only: bool) -> LineValues:
+    """:func:`check_line` without the named tuple: for the verifier's per-line loop."""
     obj: Any = None
     if fields_only:
         try:
@@ -272,12 +295,11 @@ def check_line(
         try:
             obj = loads(raw)
         except (ValueError, RecursionError) as exc:
-            return LineCheck(None, None, None, None, False, f"not valid JSON ({_short(exc)})")
+            return None, None, None, None, False, f"not valid JSON ({_short(exc)})", *_NO_MAC
         fields_only = False
     if not isinstance(obj, dict):
-        return LineCheck(
-            None, None, None, None, False, f"a JSON {type(obj).__name__}, not an object"
-        )
+        problem = f"a JSON {type(obj).__name__}, not an object"
+        return None, None, None, None, False, problem, *_NO_MAC
     seq = obj.get("sequence_number")
     prev = obj.get("previous_hash")
     checksum = obj.get(CHECKSUM_KEY)
@@ -294,6 +316,43 @@ def check_line(
                 note = str(exc)
     # A canonical line whose hash (or MAC) matches has a well-formed checksum.
     hashed = (mac_info is None or key is not None) and _canonical_hash_matches(raw, checksum, key)
+    if (
+        type(seq) is not int
+        or seq < 1
+        or (prev is not None and not _valid_hex(prev))
+        or (not hashed and not _valid_hex(checksum))
+        or mac_problem
+    ):
+        return (
+            obj,
+            seq if type(seq) is int else None,
+            prev if isinstance(prev, str) else None,
+            checksum if isinstance(checksum, str) else None,
+            False,
+            _field_problems(seq, prev, checksum, hashed, mac_problem),
+            alg,
+            day,
+            False,
+            None,
+        )
+    assert isinstance(checksum, str)
+    if alg is None:
+        ok = hashed or _checksum_matches(raw, obj, checksum, None, partial=fields_only)
+        return obj, seq, prev, checksum, ok, None, *_NO_MAC
+    if key is None:
+        return obj, seq, prev, checksum, note is None, None, alg, day, False, note
+    ok = hashed or _checksum_matches(raw, obj, checksum, key, partial=fields_only)
+    return obj, seq, prev, checksum, ok, None, alg, day, True, None
+
+
+#: The MAC fields of a line with no ``mac`` (``LineCheck``'s defaults).
+_NO_MAC: tuple[None, None, bool, None] = (None, None, True, None)
+
+
+def _field_problems(
+    seq: object, prev: object, checksum: object, hashed: bool, mac_problem: str | None
+) -> str:
+    """Why the chain fields of a line are unusable, in one sentence per field."""
     problems = []
     if type(seq) is not int or seq < 1:
         problems.append(f"sequence_number is {seq!r}, expected a positive integer")
@@ -303,27 +362,7 @@ def check_line(
         problems.append(f"checksum is {_clip(checksum)}, expected 64 hex digits")
     if mac_problem:
         problems.append(mac_problem)
-    if problems:
-        return LineCheck(
-            obj,
-            seq if type(seq) is int else None,
-            prev if isinstance(prev, str) else None,
-            checksum if isinstance(checksum, str) else None,
-            False,
-            "; ".join(problems),
-            alg,
-            day,
-            False,
-        )
-    assert isinstance(checksum, str)
-    assert type(seq) is int
-    if alg is None:
-        ok = hashed or _checksum_matches(raw, obj, checksum, None, partial=fields_only)
-        return LineCheck(obj, seq, prev, checksum, ok, None)
-    if key is None:
-        return LineCheck(obj, seq, prev, checksum, note is None, None, alg, day, False, note)
-    ok = hashed or _checksum_matches(raw, obj, checksum, key, partial=fields_only)
-    return LineCheck(obj, seq, prev, checksum, ok, None, alg, day, True)
+    return "; ".join(problems)
 
 
 def _mac_fields(value: object) -> tuple[str | None, str | None, str | None]:

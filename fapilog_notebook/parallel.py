@@ -42,10 +42,9 @@ import os
 import pickle
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from functools import partial
 from itertools import repeat
 from operator import is_
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeAlias, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeAlias, TypeVar
 
 from ._progress import track
 from .frame import (
@@ -60,7 +59,15 @@ from .frame import (
     _warn,
 )
 from .scan import AuditFile, Source
-from .verify import Keyring, LineInfo, _Verifier, check_record, routine_of
+from .verify import (
+    Keyring,
+    LineInfo,
+    Routine,
+    _make_info,
+    _Verifier,
+    check_record,
+    routine_of,
+)
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -205,7 +212,8 @@ def iter_line_range(
 #: ``(lines, batches, error)``: each batch is the pickled ``(lines, routine, encoded)``
 #: of up to :data:`BATCH_LINES` lines: ``routine`` is the batch's
 #: :class:`~.verify.Routine` or ``None``, ``encoded`` the pickled :func:`_encode`
-#: of all its lines (unpickled only when needed); ``error`` stopped the read.
+#: of all its lines, or for a routine batch just the columns its lines differ in
+#: (unpickled only when needed); ``error`` stopped the read.
 CheckedChunk: TypeAlias = "tuple[int, list[bytes], OSError | None]"
 #: Lines per batch: a worker pickles each batch at once, so it never holds
 #: many small objects (compact bytes instead; about 7% less CPU than one batch).
@@ -244,9 +252,6 @@ def _encode(infos: list[LineInfo]) -> tuple[tuple[int, Any], ...]:
     return tuple(out)
 
 
-_make_info = cast(Callable[[tuple[Any, ...]], LineInfo], partial(tuple.__new__, LineInfo))
-
-
 def feed_chunk(verifier: _Verifier, index: int, batches: Iterable[bytes], offset: int) -> None:
     """Give a chunk's lines to ``verifier`` as the serial verifier would.
 
@@ -255,8 +260,9 @@ def feed_chunk(verifier: _Verifier, index: int, batches: Iterable[bytes], offset
     """
     for batch in batches:
         lines, routine, encoded = pickle.loads(batch)
-        skip = 0
-        if routine is not None:
+        if routine is None:
+            infos = _decode(lines, pickle.loads(encoded), offset)
+        else:
             routine = routine._replace(
                 first=_renumber(routine.first, offset), last=_renumber(routine.last, offset)
             )
@@ -264,9 +270,10 @@ def feed_chunk(verifier: _Verifier, index: int, batches: Iterable[bytes], offset
             if verifier.extend(index, routine):
                 offset += lines
                 continue
-            skip = 1
-        infos = _decode(lines, pickle.loads(encoded), offset)
-        for info in itertools.islice(infos, skip, None):
+            infos = itertools.islice(
+                _decode_routine(routine, pickle.loads(encoded), offset), 1, None
+            )
+        for info in infos:
             verifier.line(index, info)
         offset += lines
 
@@ -294,10 +301,53 @@ def _decode(lines: int, columns: tuple[tuple[int, Any], ...], offset: int) -> It
     return map(_make_info, zip(*its, strict=True))
 
 
+#: The columns a routine batch varies in; :func:`routine_of` fixes the others
+#: (no problem, checksum holds, one MAC state and key, sequence numbers
+#: counting up, each line linked to the one before, so no content hash or note).
+_ROUTINE_COLUMNS = tuple(
+    LineInfo._fields.index(name)
+    for name in ("terminated", "size", "event_id", "checksum", "timestamp")
+)
+
+
 def _pack(infos: list[LineInfo], day_iso: str | None, watch: frozenset[int]) -> bytes:
-    routine = routine_of(infos, day_iso, watch)
-    encoded = pickle.dumps(_encode(infos), _PROTOCOL)
+    columns = list(zip(*infos, strict=True)) if infos else []
+    routine = routine_of(infos, day_iso, watch, columns)
+    if routine is None:
+        encoded = pickle.dumps(_encode(infos), _PROTOCOL)
+    else:
+        encoded = pickle.dumps(tuple(columns[i] for i in _ROUTINE_COLUMNS), _PROTOCOL)
     return pickle.dumps((len(infos), routine, encoded), _PROTOCOL)
+
+
+def _decode_routine(
+    routine: Routine, columns: tuple[tuple[Any, ...], ...], offset: int
+) -> Iterator[LineInfo]:
+    """A routine batch's lines from the columns it varies in (see :func:`_pack`)."""
+    terminated, sizes, event_ids, checksums, stamps = columns
+    first = routine.first
+    assert first.seq is not None
+    count = len(sizes)
+    return map(
+        _make_info,
+        zip(
+            range(offset + 1, offset + count + 1),
+            terminated,
+            sizes,
+            repeat(None),
+            repeat(False),
+            event_ids,
+            range(first.seq, first.seq + count),
+            (first.prev, *checksums[:-1]),
+            checksums,
+            repeat(True),
+            stamps,
+            repeat(None),
+            repeat(first.mac_state),
+            repeat(first.mac_label),
+            repeat(None),
+        ),
+    )
 
 
 def check_chunk(

@@ -36,13 +36,13 @@ import itertools
 import json
 import operator
 import os
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from . import storage
 from ._progress import track
@@ -51,7 +51,7 @@ from .chain import (
     ALG_STATIC,
     Anchor,
     ChainHead,
-    check_line,
+    check_line_values,
     compute_checksum,
     links_to,
     loads,
@@ -243,42 +243,44 @@ def check_record(number: int, raw: bytes, terminated: bool, keyring: Keyring | N
     """Check one line on its own: parse it, check its checksum or MAC."""
     lookup = keyring.lookup if keyring is not None else None
     line = raw[:-1] if raw.endswith(b"\r") else raw
-    check = check_line(line, lookup, fields_only=True)
-    obj = check.obj
-    if check.problem is not None or obj is None:
-        problem = check.problem or "not a JSON object"
+    obj, seq, prev, checksum, ok, problem, alg, day, mac_checked, note = check_line_values(
+        line, lookup, True
+    )
+    if problem is not None or obj is None:
+        problem = problem or "not a JSON object"
         event_id = obj.get("event_id") if obj is not None else None
-        return LineInfo(
-            number,
-            terminated,
-            len(raw),
-            problem,
-            obj is None and problem.startswith("not valid JSON"),
-            event_id[:100] if isinstance(event_id, str) else None,
-            None,
-            None,
-            None,
-            False,
-            None,
-            None,
-            MAC_NONE,
-            None,
-            None,
+        return _make_info(
+            (
+                number,
+                terminated,
+                len(raw),
+                problem,
+                obj is None and problem.startswith("not valid JSON"),
+                event_id[:100] if isinstance(event_id, str) else None,
+                None,
+                None,
+                None,
+                False,
+                None,
+                None,
+                MAC_NONE,
+                None,
+                None,
+            )
         )
-    ok = check.checksum_ok
     label = None
-    if check.mac_alg is None:
+    if alg is None:
         state = MAC_NONE
         if keyring is not None:
             state, ok = MAC_DOWNGRADE, False
-    elif check.mac_checked:
+    elif mac_checked:
         state = MAC_CHECKED
-        label = "static" if check.mac_alg == ALG_STATIC else check.mac_day
-        if ok and check.mac_day is not None:
+        label = "static" if alg == ALG_STATIC else day
+        if ok and day is not None:
             stamp = obj.get("timestamp")
-            if isinstance(stamp, str) and stamp[:10] < check.mac_day:
+            if isinstance(stamp, str) and stamp[:10] < day:
                 state, ok = MAC_LATER_KEY, False
-    elif check.mac_note is not None:
+    elif note is not None:
         state = MAC_NO_KEY
     else:
         state = MAC_UNCHECKED
@@ -290,23 +292,29 @@ def check_record(number: int, raw: bytes, terminated: bool, keyring: Keyring | N
         except (ValueError, TypeError, RecursionError):
             content_hash = "(cannot be computed)"
     event_id = obj.get("event_id")
-    return LineInfo(
-        number,
-        terminated,
-        len(raw),
-        None,
-        False,
-        event_id if isinstance(event_id, str) else None,
-        check.sequence_number,
-        check.previous_hash,
-        check.checksum,
-        ok,
-        obj.get("timestamp"),
-        content_hash,
-        state,
-        label,
-        check.mac_note,
+    return _make_info(
+        (
+            number,
+            terminated,
+            len(raw),
+            None,
+            False,
+            event_id if isinstance(event_id, str) else None,
+            seq,
+            prev,
+            checksum,
+            ok,
+            obj.get("timestamp"),
+            content_hash,
+            state,
+            label,
+            note,
+        )
     )
+
+
+#: ``LineInfo`` from a tuple of its fields, without the keyword handling of ``LineInfo(...)``.
+_make_info = cast(Callable[[tuple[Any, ...]], LineInfo], partial(tuple.__new__, LineInfo))
 
 
 #: Lines the verifier takes together (see :func:`routine_of`).
@@ -324,7 +332,10 @@ class Routine(NamedTuple):
 
 
 def routine_of(
-    infos: Sequence[LineInfo], day_iso: str | None, watch: Collection[int]
+    infos: Sequence[LineInfo],
+    day_iso: str | None,
+    watch: Collection[int],
+    columns: Sequence[Sequence[Any]] | None = None,
 ) -> Routine | None:
     """The batch as a :class:`Routine` when each line after the first can only extend the chain.
 
@@ -336,7 +347,8 @@ def routine_of(
     at once (:meth:`_Verifier.extend`) instead of one by one. The first line
     is judged on its own: it must link to whatever came before the batch.
     ``watch`` holds the sequence numbers whose checksums seals, manifests and
-    anchors need. ``None`` when the batch is not routine.
+    anchors need. ``columns`` is ``infos`` transposed, when the caller has it.
+    ``None`` when the batch is not routine.
     """
     if len(infos) < 2:
         return None
@@ -344,7 +356,8 @@ def routine_of(
     count = len(infos)
     if first.problem is not None or first.mac_state not in _ROUTINE_MAC or first.seq is None:
         return None
-    columns = list(zip(*infos, strict=True))
+    if columns is None:
+        columns = list(zip(*infos, strict=True))
     checksums = columns[_F["checksum"]]
     if (
         columns[_F["problem"]].count(None) != count

@@ -510,6 +510,7 @@ def test_encoded_chunks_decode_to_the_same_line_infos(
     corpus: dict[str, tuple[Any, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(par, "BATCH_LINES", 3)  # several batches per chunk
+    routines = 0
     for name in ("malformed", "static-key", "bad-6", "bad-11", "torn"):
         source, _ = corpus[name]
         for path in sorted(Path(source).glob("audit_*.jsonl")):
@@ -517,10 +518,19 @@ def test_encoded_chunks_decode_to_the_same_line_infos(
             assert error is None
             infos: list[Any] = []
             for batch in batches:
-                count, _, encoded = pickle.loads(batch)
-                infos.extend(par._decode(count, pickle.loads(encoded), len(infos)))
+                count, routine, encoded = pickle.loads(batch)
+                columns = pickle.loads(encoded)
+                if routine is None:
+                    infos.extend(par._decode(count, columns, len(infos)))
+                else:
+                    decoded = list(par._decode_routine(routine, columns, len(infos)))
+                    assert decoded[0] == routine.first
+                    assert decoded[-1] == routine.last
+                    infos.extend(decoded)
+                    routines += 1
             assert infos == list(check_file(path)), name
             assert lines == len(infos)
+    assert routines > 0
 
 
 # ------------------------------------------------------------------ frames

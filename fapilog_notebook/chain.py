@@ -56,6 +56,7 @@ _CHECKSUM_PREFIX = b'{"checksum":"'
 _HEX_LEN = 64
 _BODY_AT = len(_CHECKSUM_PREFIX) + _HEX_LEN + 2  # where a canonical line's body starts
 _HEX_DIGITS = b"0123456789abcdef"
+_sha256 = hashlib.sha256
 #: The top-level fields :func:`check_line` reads with ``fields_only=True``.
 CHAIN_FIELDS = (
     "sequence_number",
@@ -316,10 +317,15 @@ def check_line_values(raw: bytes, key_for: KeyLookup | None, fields_only: bool) 
                 note = str(exc)
     # A canonical line whose hash (or MAC) matches has a well-formed checksum.
     hashed = (mac_info is None or key is not None) and _canonical_hash_matches(raw, checksum, key)
+    global _hashed_checksum
+    # In an intact chain the previous_hash is the checksum just hashed: known good.
+    prev_ok = prev is None or prev == _hashed_checksum or _valid_hex(prev)
+    if hashed:
+        _hashed_checksum = checksum
     if (
         type(seq) is not int
         or seq < 1
-        or (prev is not None and not _valid_hex(prev))
+        or not prev_ok
         or (not hashed and not _valid_hex(checksum))
         or mac_problem
     ):
@@ -344,6 +350,9 @@ def check_line_values(raw: bytes, key_for: KeyLookup | None, fields_only: bool) 
     ok = hashed or _checksum_matches(raw, obj, checksum, key, partial=fields_only)
     return obj, seq, prev, checksum, ok, None, alg, day, True, None
 
+
+#: The checksum of the last line whose hash matched: 64 hex digits, always.
+_hashed_checksum: object = "0" * _HEX_LEN
 
 #: The MAC fields of a line with no ``mac`` (``LineCheck``'s defaults).
 _NO_MAC: tuple[None, None, bool, None] = (None, None, True, None)
@@ -402,7 +411,10 @@ def _canonical_hash_matches(raw: bytes, checksum: object, key: bytes | None) -> 
         return False
     if not isinstance(checksum, str) or not checksum.isascii():
         return False
-    return hmac.compare_digest(digest(b"{" + raw[_BODY_AT:], key), checksum)
+    body = b"{" + raw[_BODY_AT:]
+    return hmac.compare_digest(
+        _sha256(body).hexdigest() if key is None else digest(body, key), checksum
+    )
 
 
 def links_to(previous: ChainHead | None, sequence_number: int, previous_hash: str | None) -> bool:

@@ -369,8 +369,10 @@ def routine_of(
     ):
         return None
     stamps = columns[_F["timestamp"]]
-    if day_iso is not None and not all(
-        type(stamp) is str and stamp[:10] == day_iso and stamp[-1:] == "Z" for stamp in stamps
+    if day_iso is not None and not (
+        set(map(type, stamps)) == {str}
+        and all(map(str.startswith, stamps, itertools.repeat(day_iso)))
+        and all(map(str.endswith, stamps, itertools.repeat("Z")))
     ):
         return None
     if day_iso is None:

@@ -11,6 +11,7 @@ import tempfile
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -338,3 +339,28 @@ def test_reading_only_the_chain_fields_gives_the_full_verdict(
                 assert fast.obj is None
             else:
                 assert fast.obj == {k: v for k, v in full.obj.items() if k in CHAIN_FIELDS}
+
+
+@pytest.mark.parametrize("change", [str.upper, lambda text: text + " ", lambda text: text[:-1]])
+def test_previous_hash_that_only_resembles_the_last_checksum_is_malformed(
+    change: Any,
+) -> None:
+    """A previous_hash is 64 lowercase hex digits, even right after the line it names."""
+    first, checksum = seal(
+        payload(1, datetime(2026, 3, 1, tzinfo=UTC)), sequence_number=1, previous_hash=None
+    )
+    second, _ = seal(
+        payload(2, datetime(2026, 3, 1, 1, tzinfo=UTC)),
+        sequence_number=2,
+        previous_hash=change(checksum),
+    )
+    assert check_line(first.rstrip(b"\n")).checksum_ok
+    for fields_only in (False, True):
+        check = check_line(second.rstrip(b"\n"), fields_only=fields_only)
+        assert check.problem is not None
+        assert "previous_hash is" in check.problem
+        assert not check.checksum_ok
+    linked, _ = seal(
+        payload(2, datetime(2026, 3, 1, 1, tzinfo=UTC)), sequence_number=2, previous_hash=checksum
+    )
+    assert check_line(linked.rstrip(b"\n"), fields_only=True).problem is None

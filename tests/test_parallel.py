@@ -445,13 +445,16 @@ def test_a_file_failing_part_way_is_reported_as_serial_does(
     chunks = [c for c in par.plan_chunks(_files(directory), 4000) if c.path.endswith(target)]
     assert len(chunks) > 3
     fail_after = len(list(par.iter_line_range(chunks[0].path, chunks[0].start, chunks[0].end))) + 1
-    real_range, real_lines = par.iter_line_range, iter_lines
+    real_blocks, real_lines = par.iter_line_blocks, iter_lines
 
-    def failing_range(path: str, start: int, end: int | None) -> Iterator[tuple[int, bytes, bool]]:
-        for count, line in enumerate(real_range(path, start, end)):
-            if path.endswith(target) and start > 0 and count == 1:
+    def failing_blocks(
+        path: str, start: int, end: int | None
+    ) -> Iterator[tuple[int, list[bytes], bool]]:
+        for first, lines, terminated in real_blocks(path, start, end):
+            if path.endswith(target) and start > 0:
+                yield first, lines[:1], terminated  # one line read, then the disk fails
                 raise OSError(5, "Input/output error")
-            yield line
+            yield first, lines, terminated
 
     def failing_lines(path: Path, **kwargs: int) -> Iterator[tuple[int, bytes, bool]]:
         for number, raw, terminated in real_lines(path):
@@ -461,7 +464,7 @@ def test_a_file_failing_part_way_is_reported_as_serial_does(
 
     monkeypatch.setattr("fapilog_notebook.verify.iter_lines", failing_lines)
     serial = verify_audit_log(directory, progress=False)
-    monkeypatch.setattr(par, "iter_line_range", failing_range)
+    monkeypatch.setattr(par, "iter_line_blocks", failing_blocks)
     report = verify_audit_log(directory, workers=InlineExecutor(), progress=False)
     assert report.to_dict() == serial.to_dict()
     kinds = [(f.kind.value, Path(f.file or "").name) for f in report.finding_list]

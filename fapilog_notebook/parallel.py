@@ -58,7 +58,7 @@ from .frame import (
     _wanted_types,
     _warn,
 )
-from .scan import AuditFile, Source
+from .scan import AuditFile, Source, iter_line_blocks
 from .verify import (
     Keyring,
     LineInfo,
@@ -83,8 +83,6 @@ __all__ = [
     "Workers",
     "check_chunk",
     "feed_chunk",
-    "iter_line_blocks",
-    "iter_line_range",
     "load_frame",
     "plan_chunks",
     "verify_files",
@@ -92,8 +90,6 @@ __all__ = [
 
 #: The most bytes of one file that one verifying task reads.
 CHUNK_BYTES = 16 * 1024 * 1024
-_READ_BLOCK = 4 * 1024 * 1024
-_TAIL_READ = 64 * 1024
 
 #: ``None`` (serial), ``"processes"`` (a local pool) or ``"dask"``.
 Engine: TypeAlias = Literal["processes", "dask"] | None
@@ -134,105 +130,6 @@ def plan_chunks(files: Sequence[AuditFile], chunk_bytes: int = CHUNK_BYTES) -> l
         ends: list[int | None] = [*starts[1:], None]
         chunks.extend(Chunk(index, path, s, e) for s, e in zip(starts, ends, strict=True))
     return chunks
-
-
-def iter_line_range(
-    path: str | os.PathLike[str], start: int, end: int | None, *, block: int = _READ_BLOCK
-) -> Iterator[tuple[int, bytes, bool]]:
-    """Like :func:`.scan.iter_lines`, for the lines that start in ``[start, end)``.
-
-    Lines are numbered from 1 within the range. A line that starts before
-    ``start`` belongs to the range before; a line that starts in the range
-    is read to its end, past ``end`` if need be. So consecutive ranges give
-    exactly the lines of the whole file, each once.
-
-    :raises OSError: the file cannot be opened or read.
-    """
-    for first, lines, terminated in iter_line_blocks(path, start, end, block=block):
-        for number, raw in enumerate(lines, first):
-            yield number, raw, terminated
-
-
-def iter_line_blocks(
-    path: str | os.PathLike[str], start: int, end: int | None, *, block: int = _READ_BLOCK
-) -> Iterator[tuple[int, list[bytes], bool]]:
-    """:func:`iter_line_range` a read at a time: ``(first line number, lines, terminated)``.
-
-    Every line of a block ends in a newline except the file's last when it
-    has none, which comes alone with ``terminated`` False. Checking a block
-    with one ``map`` spares the per-line generator step.
-
-    :raises OSError: the file cannot be opened or read.
-    """
-    number = 0
-    carry: list[bytes] = []
-    carried = 0
-    with open(path, "rb", buffering=0) as handle:
-
-        def read() -> bytes:
-            # Whole blocks up to ``end``, then just enough to finish the last
-            # line (growing with it, so a long line is not re-joined often).
-            offset = handle.tell()
-            size = block
-            if end is not None and end - offset < block:
-                size = max(end - offset, 0) + max(_TAIL_READ, carried)
-            return handle.read(size)
-
-        pending = b""
-        line_start = start  # where the next line (the one in ``carry``) begins
-        if start > 0:
-            # Skip the rest of a line that began before ``start`` (none when
-            # the byte before ``start`` is a newline).
-            handle.seek(start - 1)
-            line_start = start - 1
-            while True:
-                data = read()
-                if not data:
-                    return
-                cut = data.find(b"\n")
-                if cut >= 0:
-                    line_start += cut + 1
-                    pending = data[cut + 1 :]
-                    break
-                line_start += len(data)
-        while True:
-            if end is not None and line_start >= end and not carry:
-                return
-            if not pending:
-                pending = read()
-                if not pending:
-                    break
-            size = carried + len(pending)
-            parts = pending.split(b"\n")
-            pending = b""
-            if carry:
-                carry.append(parts[0])
-                parts[0] = b"".join(carry)
-                carry, carried = [], 0
-            tail = parts.pop()
-            if parts:
-                consumed = size - len(tail)  # the bytes of ``parts``, newlines included
-                if end is not None and line_start + consumed - len(parts[-1]) - 1 >= end:
-                    # The range ends in this read: keep the lines that start before it.
-                    kept = 0
-                    for raw in parts:
-                        if line_start >= end:
-                            break
-                        line_start += len(raw) + 1
-                        kept += 1
-                    if kept:
-                        yield number + 1, parts[:kept], True
-                    return
-                yield number + 1, parts, True
-                number += len(parts)
-                line_start += consumed
-            if tail:
-                if end is not None and line_start >= end:
-                    return
-                carry.append(tail)
-                carried += len(tail)
-    if carry:
-        yield number + 1, [b"".join(carry)], False
 
 
 # ----------------------------------------------------------------- per-line checks

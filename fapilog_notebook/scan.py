@@ -39,6 +39,8 @@ __all__ = [
     "SourceLike",
     "TailEvent",
     "UnreadableFile",
+    "iter_line_blocks",
+    "iter_line_range",
     "iter_lines",
     "last_event",
     "resolve_source",
@@ -50,6 +52,7 @@ SourceLike: TypeAlias = "str | os.PathLike[str] | Sequence[str | os.PathLike[str
 DayBound: TypeAlias = "date | datetime | str | None"
 
 CHUNK_SIZE = 4 * 1024 * 1024
+_TAIL_READ = 64 * 1024  # read past a range's end to finish its last line
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +286,105 @@ def iter_lines(path: Path, *, chunk_size: int = CHUNK_SIZE) -> Iterator[tuple[in
                 carry.append(tail)
     if carry:
         yield number + 1, b"".join(carry), False
+
+
+def iter_line_range(
+    path: str | os.PathLike[str], start: int, end: int | None, *, block: int = CHUNK_SIZE
+) -> Iterator[tuple[int, bytes, bool]]:
+    """Like :func:`iter_lines`, for the lines that start in ``[start, end)``.
+
+    Lines are numbered from 1 within the range. A line that starts before
+    ``start`` belongs to the range before; a line that starts in the range
+    is read to its end, past ``end`` if need be. So consecutive ranges give
+    exactly the lines of the whole file, each once.
+
+    :raises OSError: the file cannot be opened or read.
+    """
+    for first, lines, terminated in iter_line_blocks(path, start, end, block=block):
+        for number, raw in enumerate(lines, first):
+            yield number, raw, terminated
+
+
+def iter_line_blocks(
+    path: str | os.PathLike[str], start: int, end: int | None, *, block: int = CHUNK_SIZE
+) -> Iterator[tuple[int, list[bytes], bool]]:
+    """:func:`iter_line_range` a read at a time: ``(first line number, lines, terminated)``.
+
+    Every line of a block ends in a newline except the file's last when it
+    has none, which comes alone with ``terminated`` False. Checking a block
+    with one ``map`` spares the per-line generator step.
+
+    :raises OSError: the file cannot be opened or read.
+    """
+    number = 0
+    carry: list[bytes] = []
+    carried = 0
+    with open(path, "rb", buffering=0) as handle:
+
+        def read() -> bytes:
+            # Whole blocks up to ``end``, then just enough to finish the last
+            # line (growing with it, so a long line is not re-joined often).
+            offset = handle.tell()
+            size = block
+            if end is not None and end - offset < block:
+                size = max(end - offset, 0) + max(_TAIL_READ, carried)
+            return handle.read(size)
+
+        pending = b""
+        line_start = start  # where the next line (the one in ``carry``) begins
+        if start > 0:
+            # Skip the rest of a line that began before ``start`` (none when
+            # the byte before ``start`` is a newline).
+            handle.seek(start - 1)
+            line_start = start - 1
+            while True:
+                data = read()
+                if not data:
+                    return
+                cut = data.find(b"\n")
+                if cut >= 0:
+                    line_start += cut + 1
+                    pending = data[cut + 1 :]
+                    break
+                line_start += len(data)
+        while True:
+            if end is not None and line_start >= end and not carry:
+                return
+            if not pending:
+                pending = read()
+                if not pending:
+                    break
+            size = carried + len(pending)
+            parts = pending.split(b"\n")
+            pending = b""
+            if carry:
+                carry.append(parts[0])
+                parts[0] = b"".join(carry)
+                carry, carried = [], 0
+            tail = parts.pop()
+            if parts:
+                consumed = size - len(tail)  # the bytes of ``parts``, newlines included
+                if end is not None and line_start + consumed - len(parts[-1]) - 1 >= end:
+                    # The range ends in this read: keep the lines that start before it.
+                    kept = 0
+                    for raw in parts:
+                        if line_start >= end:
+                            break
+                        line_start += len(raw) + 1
+                        kept += 1
+                    if kept:
+                        yield number + 1, parts[:kept], True
+                    return
+                yield number + 1, parts, True
+                number += len(parts)
+                line_start += consumed
+            if tail:
+                if end is not None and line_start >= end:
+                    return
+                carry.append(tail)
+                carried += len(tail)
+    if carry:
+        yield number + 1, [b"".join(carry)], False
 
 
 def scan(

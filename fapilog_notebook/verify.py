@@ -57,7 +57,15 @@ from .chain import (
     loads,
 )
 from .keys import VerificationKey, check_key_bytes
-from .scan import DayBound, Source, SourceLike, describe_os_error, iter_lines, last_event
+from .scan import (
+    DayBound,
+    Source,
+    SourceLike,
+    describe_os_error,
+    iter_line_blocks,
+    iter_lines,
+    last_event,
+)
 from .scan import resolve_source as _resolve_source
 from .storage import day_of, to_day
 from .trail import AuditChainVerificationResult
@@ -629,12 +637,19 @@ class _Verifier:
     def run_file(self, index: int) -> None:
         self.open_file(index)
         batch: list[LineInfo] = []
+        keyring = itertools.repeat(self.keyring)
         try:
-            for info in check_file(self.files[index].path, self.keyring):
-                batch.append(info)
-                if len(batch) == BATCH_LINES:
-                    self.lines(index, batch)
-                    batch = []
+            for first, raws, terminated in iter_line_blocks(self.files[index].path, 0, None):
+                batch += map(
+                    check_record,
+                    itertools.count(first),
+                    raws,
+                    itertools.repeat(terminated),
+                    keyring,
+                )
+                while len(batch) >= BATCH_LINES:
+                    self.lines(index, batch[:BATCH_LINES])
+                    del batch[:BATCH_LINES]
         except OSError as exc:
             self.lines(index, batch)
             self.file_failed(index, exc)

@@ -20,6 +20,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
+from os import PathLike
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from fapilog_notebook import verify as verify_module
 from fapilog_notebook.chain import ALG_STATIC, MAC_FIELD, seal
 from fapilog_notebook.cli import main as cli_main
 from fapilog_notebook.keys import VerificationKey, keygen
-from fapilog_notebook.scan import iter_lines
+from fapilog_notebook.scan import iter_line_blocks, iter_line_range, iter_lines
 from fapilog_notebook.verify import check_file
 
 from .logbuilder import HOSTILE_CONTENT, Log, build_log, payload
@@ -444,25 +445,29 @@ def test_a_file_failing_part_way_is_reported_as_serial_does(
     monkeypatch.setattr(par, "CHUNK_BYTES", 4000)
     chunks = [c for c in par.plan_chunks(_files(directory), 4000) if c.path.endswith(target)]
     assert len(chunks) > 3
-    fail_after = len(list(par.iter_line_range(chunks[0].path, chunks[0].start, chunks[0].end))) + 1
-    real_blocks, real_lines = par.iter_line_blocks, iter_lines
+    fail_after = len(list(iter_line_range(chunks[0].path, chunks[0].start, chunks[0].end))) + 1
 
     def failing_blocks(
-        path: str, start: int, end: int | None
+        path: str | PathLike[str], start: int, end: int | None
     ) -> Iterator[tuple[int, list[bytes], bool]]:
-        for first, lines, terminated in real_blocks(path, start, end):
-            if path.endswith(target) and start > 0:
+        for first, lines, terminated in iter_line_blocks(path, start, end):
+            if str(path).endswith(target) and start > 0:
                 yield first, lines[:1], terminated  # one line read, then the disk fails
                 raise OSError(5, "Input/output error")
             yield first, lines, terminated
 
-    def failing_lines(path: Path, **kwargs: int) -> Iterator[tuple[int, bytes, bool]]:
-        for number, raw, terminated in real_lines(path):
-            if path.name == target and number == fail_after + 1:
-                raise OSError(5, "Input/output error")
-            yield number, raw, terminated
+    def failing_file(
+        path: str | PathLike[str], start: int, end: int | None
+    ) -> Iterator[tuple[int, list[bytes], bool]]:
+        # The whole file read at once, failing where the parallel read fails.
+        if not str(path).endswith(target):
+            yield from iter_line_blocks(path, start, end)
+            return
+        lines = [raw for _, raw, _ in iter_line_range(path, start, end)]
+        yield 1, lines[:fail_after], True
+        raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr("fapilog_notebook.verify.iter_lines", failing_lines)
+    monkeypatch.setattr("fapilog_notebook.verify.iter_line_blocks", failing_file)
     serial = verify_audit_log(directory, progress=False)
     monkeypatch.setattr(par, "iter_line_blocks", failing_blocks)
     report = verify_audit_log(directory, workers=InlineExecutor(), progress=False)
@@ -501,8 +506,7 @@ def test_line_ranges_give_every_line_once(content: bytes, tail: bool, size: int)
             end = start + size if start + size <= len(content) else None
             base = len(got)
             got.extend(
-                (base + n, raw, term)
-                for n, raw, term in par.iter_line_range(path, start, end, block=3)
+                (base + n, raw, term) for n, raw, term in iter_line_range(path, start, end, block=3)
             )
             if end is None:
                 break

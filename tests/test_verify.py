@@ -259,12 +259,12 @@ def test_unreadable_file_as_directory_read_error(
     log.write(tmp_path)
     from fapilog_notebook import scan
 
-    def failing(path: Path, **kwargs: int) -> Iterator[tuple[int, bytes, bool]]:
+    def failing(path: Path, start: int, end: int | None) -> Iterator[tuple[int, list[bytes], bool]]:
         if path.name == log.files[1].name:
             raise PermissionError(13, "Permission denied")
-        return scan.iter_lines(path)
+        return scan.iter_line_blocks(path, start, end)
 
-    monkeypatch.setattr("fapilog_notebook.verify.iter_lines", failing)
+    monkeypatch.setattr("fapilog_notebook.verify.iter_line_blocks", failing)
     report = verify_audit_log(tmp_path, progress=False)
     assert not report.valid
     assert ("unreadable_file", log.files[1].name, None) in kinds_at(report)

@@ -309,12 +309,24 @@ def check_line_values(raw: bytes, key_for: KeyLookup | None, fields_only: bool) 
     key: bytes | None = None
     note: str | None = None
     if mac_info is not None:
-        alg, day, mac_problem = _mac_fields(mac_info)
-        if alg is not None and mac_problem is None and key_for is not None:
-            try:
-                key = key_for(mac_info)
-            except ValueError as exc:
-                note = str(exc)
+        global _mac_memo
+        memo = _mac_memo
+        if (
+            memo is not None
+            and memo[1] == key_for
+            and isinstance(mac_info, dict)
+            and memo[0] == tuple(mac_info.items())
+        ):
+            alg, day, mac_problem, key, note = memo[2]
+        else:
+            alg, day, mac_problem = _mac_fields(mac_info)
+            if alg is not None and mac_problem is None and key_for is not None:
+                try:
+                    key = key_for(mac_info)
+                except ValueError as exc:
+                    note = str(exc)
+            if isinstance(mac_info, dict) and all(type(v) is str for v in mac_info.values()):
+                _mac_memo = (tuple(mac_info.items()), key_for, (alg, day, mac_problem, key, note))
     # A canonical line whose hash (or MAC) matches has a well-formed checksum.
     hashed = (mac_info is None or key is not None) and _canonical_hash_matches(raw, checksum, key)
     global _hashed_checksum
@@ -350,6 +362,11 @@ def check_line_values(raw: bytes, key_for: KeyLookup | None, fields_only: bool) 
     ok = hashed or _checksum_matches(raw, obj, checksum, key, partial=fields_only)
     return obj, seq, prev, checksum, ok, None, alg, day, True, None
 
+
+#: The last ``mac`` object seen (all its values strings, so equal means the
+#: same text), the key lookup it was seen with, and what they gave: a day's
+#: events all carry the same ``mac``, so its key is looked up once a run.
+_mac_memo: tuple[tuple[tuple[str, Any], ...], object, tuple[Any, ...]] | None = None
 
 #: The checksum of the last line whose hash matched: 64 hex digits, always.
 _hashed_checksum: object = "0" * _HEX_LEN

@@ -84,6 +84,7 @@ __all__ = [
     "Routine",
     "Severity",
     "VerificationReport",
+    "check_batches",
     "check_file",
     "routine_of",
     "verify_audit_log",
@@ -325,7 +326,8 @@ def check_record(number: int, raw: bytes, terminated: bool, keyring: Keyring | N
 _make_info = cast(Callable[[tuple[Any, ...]], LineInfo], partial(tuple.__new__, LineInfo))
 
 
-#: Lines the verifier takes together (see :func:`routine_of`).
+#: Lines the verifier takes together (see :func:`routine_of`); a worker also
+#: pickles its lines a batch at a time, so it never holds many small objects.
 BATCH_LINES = 2048
 _F = {name: position for position, name in enumerate(LineInfo._fields)}
 
@@ -406,6 +408,35 @@ def check_file(path: Path, keyring: Keyring | None = None) -> Iterator[LineInfo]
     """
     for number, raw, terminated in iter_lines(path):
         yield check_record(number, raw, terminated, keyring)
+
+
+def check_batches(
+    path: str | os.PathLike[str], start: int, end: int | None, keyring: Keyring | None
+) -> Iterator[list[LineInfo]]:
+    """The lines starting in ``[start, end)`` of a file, checked, in batches of :data:`BATCH_LINES`.
+
+    Checked a read at a time (one ``map`` per read, no per-line generator
+    step); used by the serial verifier and by each worker.
+
+    :raises OSError: the file cannot be read; the lines read before are
+        yielded first.
+    """
+    batch: list[LineInfo] = []
+    keys = itertools.repeat(keyring)
+    try:
+        for first, raws, terminated in iter_line_blocks(path, start, end):
+            batch += map(
+                check_record, itertools.count(first), raws, itertools.repeat(terminated), keys
+            )
+            while len(batch) >= BATCH_LINES:
+                yield batch[:BATCH_LINES]
+                del batch[:BATCH_LINES]
+    except OSError:
+        if batch:
+            yield batch
+        raise
+    if batch:
+        yield batch
 
 
 # ----------------------------------------------------------------- the chain state
@@ -636,25 +667,12 @@ class _Verifier:
 
     def run_file(self, index: int) -> None:
         self.open_file(index)
-        batch: list[LineInfo] = []
-        keyring = itertools.repeat(self.keyring)
         try:
-            for first, raws, terminated in iter_line_blocks(self.files[index].path, 0, None):
-                batch += map(
-                    check_record,
-                    itertools.count(first),
-                    raws,
-                    itertools.repeat(terminated),
-                    keyring,
-                )
-                while len(batch) >= BATCH_LINES:
-                    self.lines(index, batch[:BATCH_LINES])
-                    del batch[:BATCH_LINES]
+            for batch in check_batches(self.files[index].path, 0, None, self.keyring):
+                self.lines(index, batch)
         except OSError as exc:
-            self.lines(index, batch)
             self.file_failed(index, exc)
             return
-        self.lines(index, batch)
         self.files_checked += 1
 
     def lines(self, index: int, infos: Sequence[LineInfo]) -> None:

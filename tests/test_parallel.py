@@ -411,7 +411,6 @@ def test_batches_taken_at_once_report_exactly_what_line_by_line_reports(
 
     monkeypatch.setattr(verify_module._Verifier, "extend", spy)
     monkeypatch.setattr(verify_module, "BATCH_LINES", batch)
-    monkeypatch.setattr(par, "BATCH_LINES", batch)
     for name, (source, kwargs) in corpus.items():
         monkeypatch.setattr(verify_module, "routine_of", lambda *args: None)
         line_by_line = verify_audit_log(source, progress=False, **kwargs).to_dict()
@@ -469,7 +468,7 @@ def test_a_file_failing_part_way_is_reported_as_serial_does(
 
     monkeypatch.setattr("fapilog_notebook.verify.iter_line_blocks", failing_file)
     serial = verify_audit_log(directory, progress=False)
-    monkeypatch.setattr(par, "iter_line_blocks", failing_blocks)
+    monkeypatch.setattr("fapilog_notebook.verify.iter_line_blocks", failing_blocks)
     report = verify_audit_log(directory, workers=InlineExecutor(), progress=False)
     assert report.to_dict() == serial.to_dict()
     kinds = [(f.kind.value, Path(f.file or "").name) for f in report.finding_list]
@@ -516,7 +515,7 @@ def test_line_ranges_give_every_line_once(content: bytes, tail: bool, size: int)
 def test_encoded_chunks_decode_to_the_same_line_infos(
     corpus: dict[str, tuple[Any, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(par, "BATCH_LINES", 3)  # several batches per chunk
+    monkeypatch.setattr(verify_module, "BATCH_LINES", 3)  # several batches per chunk
     routines = 0
     for name in ("malformed", "static-key", "bad-6", "bad-11", "torn"):
         source, _ = corpus[name]

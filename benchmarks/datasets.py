@@ -45,6 +45,7 @@ from fapilog_notebook.chain import (
     MAC_FIELD,
     compute_checksum,
     seal,
+    seal_record,
 )
 from fapilog_notebook.events import (
     AuditEvent,
@@ -287,9 +288,12 @@ def dataset(
         "file": storage.file_for_day(directory, current).name,
         "time": _iso(moment),
     }
+    mac_info, key = mac_for(current)
+    if mac_info is not None:
+        head[MAC_FIELD] = mac_info
     seal_file = storage.SealFile(directory, fsync=False)
     try:
-        seal_file.write(signed(current, head))
+        seal_file.write(seal_record(head, key)[0])
     finally:
         seal_file.close()
     result = Dataset(directory, mode, events, days, files, size, static_key, verification)

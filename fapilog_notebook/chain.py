@@ -43,6 +43,7 @@ __all__ = [
     "links_to",
     "loads",
     "seal",
+    "seal_record",
 ]
 
 CHECKSUM_KEY = "checksum"
@@ -147,16 +148,27 @@ def seal(
     payload.pop(CHECKSUM_KEY, None)
     payload["sequence_number"] = sequence_number
     payload["previous_hash"] = previous_hash
-    body = canonical_json(payload)
+    return seal_record(payload, key)
+
+
+def seal_record(record: dict[str, Any], key: bytes | None = None) -> tuple[bytes, str]:
+    """Add the checksum (or MAC) of ``record`` to it; return its line and the checksum.
+
+    The line is the canonical JSON of the record with its checksum, ending
+    in ``\\n``: what :func:`compute_checksum` checks. Used for event lines
+    (by :func:`seal`) and for the writer's seal and manifest records.
+    """
+    record.pop(CHECKSUM_KEY, None)
+    body = canonical_json(record)
     checksum = digest(body.encode("ascii"), key)
-    if body != "{}" and min(payload) > CHECKSUM_KEY:
+    if body != "{}" and min(record) > CHECKSUM_KEY:
         # "checksum" sorts first: splice it in instead of serialising again.
         line = '{"checksum":"' + checksum + '",' + body[1:] + "\n"
     else:
-        payload[CHECKSUM_KEY] = checksum
-        line = canonical_json(payload) + "\n"
-        del payload[CHECKSUM_KEY]
-    payload[CHECKSUM_KEY] = checksum
+        record[CHECKSUM_KEY] = checksum
+        line = canonical_json(record) + "\n"
+        del record[CHECKSUM_KEY]
+    record[CHECKSUM_KEY] = checksum
     return line.encode("ascii"), checksum
 
 

@@ -54,9 +54,14 @@ FILE_MODE = 0o600
 _TAIL_BLOCK = 64 * 1024
 
 
+def file_name(day: date) -> str:
+    """The name of the audit file that holds the events of UTC ``day``."""
+    return f"audit_{day.isoformat()}.jsonl"
+
+
 def file_for_day(directory: Path, day: date) -> Path:
     """The audit file that holds the events of UTC ``day``."""
-    return directory / f"audit_{day.isoformat()}.jsonl"
+    return directory / file_name(day)
 
 
 def day_of(path: Path | str) -> date | None:
@@ -248,8 +253,8 @@ class SealFile:
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
         self._next = 0
 
-    def write(self, record: dict[str, Any]) -> None:
-        data = json.dumps(record, sort_keys=True, separators=(",", ":")).encode("ascii") + b"\n"
+    def write(self, data: bytes) -> None:
+        """Write one sealed record (a JSON line, as :func:`chain.seal_record` makes)."""
         if len(data) > SEAL_SLOT:
             raise ValueError(
                 f"seal record of {len(data)} bytes does not fit a {SEAL_SLOT}-byte slot"
@@ -383,22 +388,29 @@ class DayFiles:
         self.directory = directory
         self.fsync = fsync
         self._open: dict[date, int] = {}
+        #: Size of each open file after this writer's last whole append (so it
+        #: ends in a newline): the next append needs no seek and no read.
+        self._ends: dict[date, int] = {}
 
     def append(self, day: date, chunks: Iterable[bytes]) -> None:
         """Append the lines of one day in one write; undo a partial write on failure."""
         data = b"".join(chunks)
         fd = self._fd_for(day)
-        start = os.lseek(fd, 0, os.SEEK_END)
+        start = self._ends.pop(day, None)
         try:
-            if start > 0 and os.pread(fd, 1, start - 1) != b"\n":
-                # A fragment left by an earlier failed write: terminate it.
-                data = b"\n" + data
+            if start is None:
+                start = os.lseek(fd, 0, os.SEEK_END)
+                if start > 0 and os.pread(fd, 1, start - 1) != b"\n":
+                    # A fragment left by an earlier failed write: terminate it.
+                    data = b"\n" + data
             write_all(fd, data)
             if self.fsync:
                 os.fsync(fd)
         except OSError:
-            self._undo(day, fd, start)
+            if start is not None:
+                self._undo(day, fd, start)
             raise
+        self._ends[day] = start + len(data)
 
     def _undo(self, day: date, fd: int, size: int) -> None:
         try:
@@ -418,6 +430,7 @@ class DayFiles:
         return fd
 
     def close_day(self, day: date) -> None:
+        self._ends.pop(day, None)
         fd = self._open.pop(day, None)
         if fd is not None:
             os.close(fd)

@@ -17,6 +17,7 @@ what happened. ``on_write_error="raise"`` makes ``log_event`` fail closed.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import math
 import os
@@ -45,6 +46,7 @@ from .chain import (
     check_line,
     compute_checksum,
     seal,
+    seal_record,
 )
 from .events import (
     AuditEvent,
@@ -166,6 +168,30 @@ class _Pending:
     day: date
     payload: dict[str, Any]
     line: bytes = b""
+
+
+_WORKERS: concurrent.futures.ThreadPoolExecutor | None = None
+_WORKERS_LOCK = threading.Lock()
+
+
+def _workers() -> concurrent.futures.ThreadPoolExecutor:
+    """The threads every trail's file I/O runs in (made on first use, shared)."""
+    global _WORKERS
+    with _WORKERS_LOCK:
+        if _WORKERS is None:
+            _WORKERS = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="fapilog-notebook")
+        return _WORKERS
+
+
+@dataclass(slots=True)
+class _Run:
+    """Consecutive queued events of one day, joined for one write."""
+
+    day: date
+    data: bytes
+    count: int
+    head: ChainHead
+    head_time: str | None
 
 
 def utc_now() -> datetime:
@@ -405,7 +431,9 @@ class AuditTrail:
         self._dir_lock = storage.DirectoryLock(self.storage_path)
         self._files: storage.DayFiles | None = None
         self._sealing = False  # True while the chain head on disk is known
-        self._sealed_head: ChainHead | None = None  # the last event sealed
+        # The last event sealed: its sequence number (0: none) and checksum.
+        self._sealed_sequence = 0
+        self._sealed_checksum: str | None = None
         self._head: ChainHead | None = None  # the last event on disk
         self._head_time: str | None = None
         self._resumed_from: ChainHead | None = None
@@ -826,7 +854,11 @@ class AuditTrail:
                     taken, self._open = self._open, _Batch()
                     items = list(self._pending)
                     wait = taken.future(loop)
-                self._submit(functools.partial(self._commit, items, taken), taken)
+                    # Joined here while the loop is otherwise idle: the worker
+                    # thread then only writes.
+                    runs = _runs_of(items) if self._sealing else None
+                    seal_line = self._seal_line(runs[-1]) if runs else None
+                self._submit(functools.partial(self._commit, items, taken, runs, seal_line), taken)
             else:
                 assert isinstance(claim, asyncio.Future)
                 wait = claim
@@ -848,18 +880,20 @@ class AuditTrail:
                     break
                 wait = self._open.future(loop)
             await wait
-        await asyncio.shield(self._submit(work, None))
+        await asyncio.shield(asyncio.wrap_future(self._submit(work, None)))
 
-    def _submit(self, work: Callable[[], None], taken: _Batch | None) -> asyncio.Future[None]:
-        """Start ``work`` in the worker thread; the caller has made the trail busy.
+    def _submit(
+        self, work: Callable[[], None], taken: _Batch | None
+    ) -> concurrent.futures.Future[None]:
+        """Start ``work`` in a worker thread; the caller has made the trail busy.
 
         Submitted at once, not from a task: the thread runs (and frees the
-        writer) even if the caller is cancelled or its loop goes away.
+        writer) even if the caller is cancelled or its loop goes away. A
+        commit's callers learn of its end from :meth:`_release`, so its
+        future is not wrapped for the loop (that would wake it twice).
         """
         try:
-            return asyncio.get_running_loop().run_in_executor(
-                None, self._run_exclusive, work, taken
-            )
+            return _workers().submit(self._run_exclusive, work, taken)
         except BaseException:
             self._release(taken)
             raise
@@ -879,9 +913,15 @@ class AuditTrail:
             if taken is not None:
                 taken.done = True
                 waiters += taken.waiters
-        by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
-        for loop, fut in waiters:
-            by_loop.setdefault(loop, []).append(fut)
+        if not waiters:
+            return
+        first = waiters[0][0]
+        if all(loop is first for loop, _ in waiters):
+            by_loop = {first: [fut for _, fut in waiters]}  # the usual case: one loop
+        else:
+            by_loop = {}
+            for loop, fut in waiters:
+                by_loop.setdefault(loop, []).append(fut)
         for loop, futs in by_loop.items():
             if not loop.is_closed():
                 loop.call_soon_threadsafe(_resolve, futs)
@@ -910,7 +950,9 @@ class AuditTrail:
         self._files = storage.DayFiles(self.storage_path, fsync=self.fsync)
         with self._lock:
             # Nothing queued was acknowledged: chain it after what is on disk.
-            self._head = self._resumed_from = self._sealed_head = scan.head
+            self._head = self._resumed_from = scan.head
+            self._sealed_sequence = scan.head.sequence_number if scan.head else 0
+            self._sealed_checksum = scan.head.checksum if scan.head else None
             if scan.terminated_torn_line is not None:
                 self._repaired = str(scan.terminated_torn_line)
             for item in self._pending:
@@ -953,15 +995,11 @@ class AuditTrail:
                 "alg": ALG_FORWARD_SECURE,
                 "day": self._writer_key.day.isoformat(),
             }
-        head = self._sealed_head
-        seq = head.sequence_number + 1 if head is not None else 1
-        item.line, checksum = seal(
-            item.payload,
-            sequence_number=seq,
-            previous_hash=head.checksum if head is not None else None,
-            key=key,
+        sequence = self._sealed_sequence + 1
+        item.line, self._sealed_checksum = seal(
+            item.payload, sequence_number=sequence, previous_hash=self._sealed_checksum, key=key
         )
-        self._sealed_head = ChainHead(seq, checksum)
+        self._sealed_sequence = sequence  # only once sealed: bad input takes no number
         return True
 
     def _seal_queued(self) -> None:
@@ -980,31 +1018,43 @@ class AuditTrail:
             if self._tally is not None and self._tally.day == old_day:
                 self._retired_key = (old_day, old_key)  # for that day's manifest
 
-    def _commit(self, batch: list[_Pending], taken: _Batch) -> None:
-        """Append ``batch``, one write per day file (runs in a worker thread)."""
+    def _commit(
+        self,
+        batch: list[_Pending],
+        taken: _Batch,
+        runs: list[_Run] | None = None,
+        seal_line: bytes | None = None,
+    ) -> None:
+        """Append ``batch``, one write per day file (runs in a worker thread).
+
+        ``runs`` and ``seal_line`` are the batch's writes when the loop could
+        prepare them (every event sealed on an open storage); else they are
+        made here, after opening storage and sealing what is left.
+        """
         if not batch:
             return
         try:
-            self._open_storage()
-            if not self._sealing:
-                self._seal_queued()
+            if runs is None:
+                self._open_storage()
+                if not self._sealing:
+                    self._seal_queued()
+                runs = _runs_of(batch)
+                seal_line = None
             assert self._files is not None
-            for day, run in _runs_by_day(batch):
-                if self._tally is not None and self._tally.day != day:
+            assert runs is not None, "queued events left unsealed"
+            for run in runs:
+                if self._tally is not None and self._tally.day != run.day:
                     self._leave_day(self._tally)
-                if self._tally is None or self._tally.day != day:
-                    self._tally = storage.tally_file(self.storage_path, day)
-                self._files.append(day, [item.line for item in run])
-                last = run[-1]
-                head = ChainHead(last.payload["sequence_number"], last.payload["checksum"])
-                head_time = last.payload.get("timestamp")
-                self._tally.add(head.sequence_number, head.checksum, len(run))
+                if self._tally is None or self._tally.day != run.day:
+                    self._tally = storage.tally_file(self.storage_path, run.day)
+                self._files.append(run.day, (run.data,))
+                self._tally.add(run.head.sequence_number, run.head.checksum, run.count)
                 with self._lock:
-                    for _ in run:
+                    for _ in range(run.count):
                         self._pending.popleft()
-                    self._head = head
-                    self._head_time = head_time if isinstance(head_time, str) else None
-                    self._written += len(run)
+                    self._head = run.head
+                    self._head_time = run.head_time
+                    self._written += run.count
             with self._lock:
                 self._batches += 1
                 self._failing = False
@@ -1012,7 +1062,11 @@ class AuditTrail:
             taken.error = self._record_failure(exc)
             return
         try:
-            self._write_seal()
+            if seal_line is None:
+                seal_line = self._seal_line(runs[-1])
+            if self._seal_file is None:
+                self._seal_file = storage.SealFile(self.storage_path, fsync=self.fsync)
+            self._seal_file.write(seal_line)
         except OSError as exc:
             self._record_seal_failure(exc)
 
@@ -1043,7 +1097,7 @@ class AuditTrail:
         record: dict[str, Any] = {
             "kind": "manifest",
             "day": tally.day.isoformat(),
-            "file": storage.file_for_day(self.storage_path, tally.day).name,
+            "file": storage.file_name(tally.day),
             "first_sequence": tally.first_sequence,
             "last_sequence": tally.last_sequence,
             "events": tally.events,
@@ -1059,24 +1113,19 @@ class AuditTrail:
         if self._retired_key is not None and self._retired_key[0] == tally.day:
             self._retired_key = None  # that day's key is gone for good now
 
-    def _write_seal(self) -> None:
-        head = self._head
-        if head is None or self._tally is None:
-            return
+    def _seal_line(self, last: _Run) -> bytes:
+        """The seal record naming ``last``'s head as the head on disk."""
         mac_info, key = self._record_key()
         record: dict[str, Any] = {
             "kind": "seal",
-            "sequence_number": head.sequence_number,
-            "head_checksum": head.checksum,
-            "file": storage.file_for_day(self.storage_path, self._tally.day).name,
+            "sequence_number": last.head.sequence_number,
+            "head_checksum": last.head.checksum,
+            "file": storage.file_name(last.day),
             "time": _iso(datetime.now(UTC)),
         }
         if mac_info is not None:
             record[MAC_FIELD] = mac_info
-        record["checksum"] = compute_checksum(record, key)
-        if self._seal_file is None:
-            self._seal_file = storage.SealFile(self.storage_path, fsync=self.fsync)
-        self._seal_file.write(record)
+        return seal_record(record, key)[0]
 
     def _record_seal_failure(self, exc: OSError) -> None:
         # The events are on disk; only the seal or manifest beside them is stale.
@@ -1244,15 +1293,28 @@ class AuditTrail:
         return report.compat_result()
 
 
-def _runs_by_day(batch: list[_Pending]) -> Iterator[tuple[date, list[_Pending]]]:
-    run: list[_Pending] = []
-    for item in batch:
-        if run and item.day != run[0].day:
-            yield run[0].day, run
-            run = []
-        run.append(item)
-    if run:
-        yield run[0].day, run
+def _runs_of(batch: list[_Pending]) -> list[_Run] | None:
+    """``batch`` split into one write per day; ``None`` if an event is not sealed yet."""
+    lines = [item.line for item in batch]
+    if b"" in lines:
+        return None
+    runs: list[_Run] = []
+    start = 0
+    for end in range(1, len(batch) + 1):
+        if end == len(batch) or batch[end].day != batch[start].day:
+            last = batch[end - 1].payload
+            head_time = last.get("timestamp")
+            runs.append(
+                _Run(
+                    batch[start].day,
+                    b"".join(lines[start:end]),
+                    end - start,
+                    ChainHead(last["sequence_number"], last["checksum"]),
+                    head_time if isinstance(head_time, str) else None,
+                )
+            )
+            start = end
+    return runs
 
 
 def _events_on_disk(

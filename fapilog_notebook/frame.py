@@ -857,7 +857,7 @@ def _flags(values: list[Any], kinds: set[type]) -> Piece:
 _pyarrow_cache: list[Any] = []
 #: A JSON list whose first item is null (maybe inside a string: then the file
 #: is merely read by the pure reader).
-_LEADING_NULL = re.compile(rb"\[[ \t\r\n]*null")
+_LEADING_NULL = r"\[[ \t\r\n]*null"
 
 _JSON_STRING = rb'"(?:[^"\\]|\\.)*"'
 _JSON_VALUE = {
@@ -894,10 +894,16 @@ def _read_accelerated(path: Any) -> tuple[int, dict[str, Piece | list[Any]]] | N
             data = handle.read()
     except OSError:
         return None  # the pure reader says what went wrong
-    if data[:1] != b"{" or not (data.isascii() or _is_utf8(data)):
+    if data[:1] != b"{":
         return None
     import numpy as np
     import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
+    import pyarrow.compute as pc  # type: ignore[import-untyped,unused-ignore]
+
+    # Checks over the whole file run outside the GIL (numpy, RE2), so the
+    # other file's reader and the main thread go on meanwhile.
+    if np.frombuffer(data, dtype=np.uint8).max() >= 0x80 and not _is_utf8(data):
+        return None
 
     newlines = _newlines(data)
     if data.endswith(b"\n"):
@@ -907,7 +913,12 @@ def _read_accelerated(path: Any) -> tuple[int, dict[str, Piece | list[Any]]] | N
     rows = len(starts)
     if not (np.frombuffer(data, dtype=np.uint8)[starts] == ord("{")).all():
         return None  # a blank line, or one that is not an object
-    if _LEADING_NULL.search(data):
+    whole = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(),
+        1,
+        [None, pa.py_buffer(np.array([0, len(data)], dtype=np.int64)), pa.py_buffer(data)],
+    )
+    if pc.any(pc.match_substring_regex(whole, _LEADING_NULL)).as_py():
         # pyarrow's JSON reader drops the leading nulls of a list and shifts
         # later values between rows (apache/arrow#51305): not for these files.
         return None

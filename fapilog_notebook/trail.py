@@ -183,6 +183,16 @@ def _workers() -> concurrent.futures.ThreadPoolExecutor:
         return _WORKERS
 
 
+def _forget_workers() -> None:
+    """In a forked child: the parent's threads are not there, so make new ones."""
+    global _WORKERS, _WORKERS_LOCK
+    _WORKERS, _WORKERS_LOCK = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_workers)
+
+
 @dataclass(slots=True)
 class _Run:
     """Consecutive queued events of one day, joined for one write."""

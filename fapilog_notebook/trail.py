@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import functools
+import logging
 import math
 import os
 import socket
@@ -170,6 +172,7 @@ class _Pending:
     line: bytes = b""
 
 
+_LOG = logging.getLogger(__name__)
 _WORKERS: concurrent.futures.ThreadPoolExecutor | None = None
 _WORKERS_LOCK = threading.Lock()
 
@@ -202,6 +205,10 @@ class _Run:
     count: int
     head: ChainHead
     head_time: str | None
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
 
 
 def utc_now() -> datetime:
@@ -864,10 +871,16 @@ class AuditTrail:
                     taken, self._open = self._open, _Batch()
                     items = list(self._pending)
                     wait = taken.future(loop)
+                    sealed = self._sealing  # then every item taken is sealed
+                try:
                     # Joined here while the loop is otherwise idle: the worker
-                    # thread then only writes.
-                    runs = _runs_of(items) if self._sealing else None
+                    # thread then only writes. (No one reseals while we are busy.)
+                    runs = _runs_of(items) if sealed else None
                     seal_line = self._seal_line(runs[-1]) if runs else None
+                except BaseException as exc:
+                    taken.error = _describe(exc)
+                    self._release(taken)
+                    raise
                 self._submit(functools.partial(self._commit, items, taken, runs, seal_line), taken)
             else:
                 assert isinstance(claim, asyncio.Future)
@@ -903,16 +916,31 @@ class AuditTrail:
         future is not wrapped for the loop (that would wake it twice).
         """
         try:
-            return _workers().submit(self._run_exclusive, work, taken)
-        except BaseException:
+            future = _workers().submit(self._run_exclusive, work, taken)
+        except BaseException as exc:
+            if taken is not None:
+                taken.error = _describe(exc)
             self._release(taken)
             raise
+        if taken is not None:
+            future.add_done_callback(self._report_unexpected)
+        return future
 
     def _run_exclusive(self, work: Callable[[], None], taken: _Batch | None) -> None:
         try:
             work()
+        except BaseException as exc:
+            if taken is not None and taken.error is None:
+                taken.error = _describe(exc)  # its callers must not take it as written
+            raise
         finally:
             self._release(taken)
+
+    def _report_unexpected(self, future: concurrent.futures.Future[None]) -> None:
+        """Say what escaped a commit (its callers were told it failed); no one awaits it."""
+        exc = None if future.cancelled() else future.exception()
+        if exc is not None:
+            _LOG.error("audit commit to %s failed", self.storage_path, exc_info=exc)
 
     def _release(self, taken: _Batch | None) -> None:
         """Free the writer and wake its waiters, once per event loop."""
@@ -933,7 +961,8 @@ class AuditTrail:
             for loop, fut in waiters:
                 by_loop.setdefault(loop, []).append(fut)
         for loop, futs in by_loop.items():
-            if not loop.is_closed():
+            # A loop closed (even just now) has no one left to wake; the others still do.
+            with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_resolve, futs)
 
     def _open_storage(self) -> None:
@@ -1069,7 +1098,8 @@ class AuditTrail:
                 self._batches += 1
                 self._failing = False
         except Exception as exc:
-            taken.error = self._record_failure(exc)
+            taken.error = _describe(exc)  # before warning: the warning may raise
+            self._record_failure(exc)
             return
         try:
             if seal_line is None:
@@ -1153,7 +1183,7 @@ class AuditTrail:
         """Count and remember a storage fault; warn at the first of a streak."""
         with self._lock:
             self._write_failures += 1
-            self._last_error = f"{type(exc).__name__}: {exc}"
+            self._last_error = _describe(exc)
             first = not self._failing
             self._failing = True
             pending = len(self._pending)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import fapilog_notebook.trail as trail_module
 from fapilog_notebook import (
     AuditEventType,
     AuditQueueFullError,
@@ -144,3 +147,67 @@ async def test_stop_with_unwritten_events_warns_and_keeps_them(
     await trail.drain()
     await trail.stop()
     assert [e["message"] for e in lines_on_disk(tmp_path)] == ["kept"]
+
+
+async def test_warnings_as_errors_still_fail_the_write_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Under `python -W error` the storage warning raises in the worker thread:
+    # the caller must still hear that its event is not on disk.
+    async with AuditTrail(storage_path=tmp_path, on_write_error="raise") as trail:
+        flaky = FlakyStorage(monkeypatch, disk_full)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with pytest.raises(AuditWriteError, match="No space left"):
+                await trail.log_event(AuditEventType.DATA_ACCESS, "not written yet")
+        flaky.heal()
+        # What escaped the worker thread is logged (just after the caller is told).
+        for _ in range(500):
+            if any("audit commit" in r.getMessage() for r in caplog.records):
+                break
+            await asyncio.sleep(0.01)
+        assert any("audit commit" in r.getMessage() for r in caplog.records)
+    assert [e["message"] for e in lines_on_disk(tmp_path)] == ["not written yet"]
+
+
+async def test_a_batch_that_cannot_be_prepared_leaves_the_trail_usable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with AuditTrail(storage_path=tmp_path) as trail:
+        await trail.log_event(AuditEventType.DATA_ACCESS, "first")
+        real = AuditTrail._seal_line
+        calls = 0
+
+        def fail_once(self: AuditTrail, last: Any) -> bytes:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                raise MemoryError("simulated")
+            return real(self, last)
+
+        monkeypatch.setattr(AuditTrail, "_seal_line", fail_once)
+        with pytest.raises(MemoryError):
+            await trail.log_event(AuditEventType.DATA_ACCESS, "second")
+        await asyncio.wait_for(trail.log_event(AuditEventType.DATA_ACCESS, "third"), 10)
+    assert [e["message"] for e in lines_on_disk(tmp_path)] == ["first", "second", "third"]
+    assert assert_chain_intact(tmp_path) == 3
+
+
+async def test_callers_sharing_a_batch_that_cannot_be_submitted_are_not_acknowledged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class ShutDown:
+        def submit(self, *args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("cannot schedule new futures after interpreter shutdown")
+
+    async with AuditTrail(storage_path=tmp_path, on_write_error="raise") as trail:
+        await trail.log_event(AuditEventType.DATA_ACCESS, "first")
+        with monkeypatch.context() as patch:
+            patch.setattr(trail_module, "_workers", ShutDown)
+            results = await asyncio.gather(
+                *(trail.log_event(AuditEventType.DATA_ACCESS, f"e{i}") for i in range(3)),
+                return_exceptions=True,
+            )
+        kinds = sorted(type(r).__name__ for r in results)
+        assert kinds == ["AuditWriteError", "AuditWriteError", "RuntimeError"]
+    assert [e["message"] for e in lines_on_disk(tmp_path)] == ["first", "e0", "e1", "e2"]

@@ -156,7 +156,7 @@ def seal_record(record: dict[str, Any], key: bytes | None = None) -> tuple[bytes
 
     The line is the canonical JSON of the record with its checksum, ending
     in ``\\n``: what :func:`compute_checksum` checks. Used for event lines
-    (by :func:`seal`) and for the writer's seal and manifest records.
+    (by :func:`seal`) and for the writer's seal record.
     """
     record.pop(CHECKSUM_KEY, None)
     body = canonical_json(record)

@@ -902,7 +902,8 @@ def _read_accelerated(path: Any) -> tuple[int, dict[str, Piece | list[Any]]] | N
 
     # Checks over the whole file run outside the GIL (numpy, RE2), so the
     # other file's reader and the main thread go on meanwhile.
-    if np.frombuffer(data, dtype=np.uint8).max() >= 0x80 and not _is_utf8(data):
+    view = np.frombuffer(data, dtype=np.uint8)
+    if view.max() >= 0x80 and not _is_utf8(data):
         return None
 
     newlines = _newlines(data)
@@ -911,8 +912,9 @@ def _read_accelerated(path: Any) -> tuple[int, dict[str, Piece | list[Any]]] | N
     else:
         starts = np.concatenate(([0], newlines + 1))
     rows = len(starts)
-    if not (np.frombuffer(data, dtype=np.uint8)[starts] == ord("{")).all():
+    if not (view[starts] == ord("{")).all():
         return None  # a blank line, or one that is not an object
+    del view  # it holds ``data``, which is let go of below
     whole = pa.LargeBinaryArray.from_buffers(
         pa.large_binary(),
         1,

@@ -11,7 +11,7 @@ import fcntl
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -392,9 +392,8 @@ class DayFiles:
         #: ends in a newline): the next append needs no seek and no read.
         self._ends: dict[date, int] = {}
 
-    def append(self, day: date, chunks: Iterable[bytes]) -> None:
-        """Append the lines of one day in one write; undo a partial write on failure."""
-        data = b"".join(chunks)
+    def append(self, day: date, data: bytes) -> None:
+        """Append the lines of one day (joined) in one write; undo a partial write on failure."""
         fd = self._fd_for(day)
         start = self._ends.pop(day, None)
         try:

@@ -951,15 +951,9 @@ class AuditTrail:
             if taken is not None:
                 taken.done = True
                 waiters += taken.waiters
-        if not waiters:
-            return
-        first = waiters[0][0]
-        if all(loop is first for loop, _ in waiters):
-            by_loop = {first: [fut for _, fut in waiters]}  # the usual case: one loop
-        else:
-            by_loop = {}
-            for loop, fut in waiters:
-                by_loop.setdefault(loop, []).append(fut)
+        by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+        for loop, fut in waiters:
+            by_loop.setdefault(loop, []).append(fut)
         for loop, futs in by_loop.items():
             # A loop closed (even just now) has no one left to wake; the others still do.
             with contextlib.suppress(RuntimeError):
@@ -1086,7 +1080,7 @@ class AuditTrail:
                     self._leave_day(self._tally)
                 if self._tally is None or self._tally.day != run.day:
                     self._tally = storage.tally_file(self.storage_path, run.day)
-                self._files.append(run.day, (run.data,))
+                self._files.append(run.day, run.data)
                 self._tally.add(run.head.sequence_number, run.head.checksum, run.count)
                 with self._lock:
                     for _ in range(run.count):
@@ -1179,7 +1173,7 @@ class AuditTrail:
             stacklevel=2,
         )
 
-    def _record_failure(self, exc: BaseException) -> str:
+    def _record_failure(self, exc: BaseException) -> None:
         """Count and remember a storage fault; warn at the first of a streak."""
         with self._lock:
             self._write_failures += 1
@@ -1195,7 +1189,6 @@ class AuditTrail:
                 AuditWriteWarning,
                 stacklevel=2,
             )
-        return self._last_error
 
     def _write_error(self, exc: BaseException) -> AuditWriteError:
         return AuditWriteError(f"audit storage at {self.storage_path} failed: {exc}")

@@ -154,7 +154,9 @@ def find_head(directory: Path, *, repair: bool) -> HeadScan:
 
     With ``repair``, a newest file that ends in a torn line (no newline, as a
     crash mid-write leaves it) gets a newline so the fragment can never glue
-    itself to the next event.
+    itself to the next event. A crash can also stop a write just before an
+    event's newline: that last line is then a whole, intact event, and it is
+    the head (skipping it would give its sequence number to the next event).
     """
     files = list_audit_files(directory)
     torn: Path | None = None
@@ -170,9 +172,6 @@ def find_head(directory: Path, *, repair: bool) -> HeadScan:
                 os.write(fd, b"\n")
                 torn = path
             for raw in reverse_lines(fd, size):
-                if not ends_clean:
-                    ends_clean = True  # skip the torn fragment itself
-                    continue
                 check = check_line(raw.rstrip(b"\r"))
                 if check.problem is None and check.checksum_ok:
                     assert check.sequence_number is not None

@@ -145,6 +145,23 @@ async def test_torn_last_line_is_terminated_and_the_chain_resumes_before_it(
     assert resumed["previous_hash"] == json.loads(lines[2])["checksum"]
 
 
+async def test_a_whole_event_cut_before_its_newline_stays_the_head(tmp_path: Path) -> None:
+    async with AuditTrail(storage_path=tmp_path) as trail:
+        for i in range(3):
+            await trail.log_event(AuditEventType.DATA_ACCESS, f"e{i}")
+    (path,) = tmp_path.glob("audit_*.jsonl")
+    path.write_bytes(path.read_bytes()[:-1])  # a crash just before the last newline
+    async with AuditTrail(storage_path=tmp_path) as trail:
+        await trail.log_event(AuditEventType.DATA_ACCESS, "after the crash")
+        stats = await trail.get_statistics()
+        result = await trail.verify_chain_from_storage()
+    assert stats["resumed_from_sequence"] == 3
+    events = lines_on_disk(tmp_path)
+    assert [e["sequence_number"] for e in events] == [1, 2, 3, 4]
+    assert events[3]["previous_hash"] == events[2]["checksum"]
+    assert result.valid, result
+
+
 async def test_a_batch_crossing_midnight_goes_into_both_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

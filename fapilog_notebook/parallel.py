@@ -60,12 +60,14 @@ from .frame import (
 )
 from .scan import AuditFile, Source
 from .verify import (
+    CheckedBatch,
     Keyring,
     LineInfo,
-    Routine,
+    RoutineBatch,
     _make_info,
     _Verifier,
     check_batches,
+    routine_lines,
     routine_of,
 )
 
@@ -191,9 +193,7 @@ def feed_chunk(verifier: _Verifier, index: int, batches: Iterable[bytes], offset
             if verifier.extend(index, routine):
                 offset += lines
                 continue
-            infos = itertools.islice(
-                _decode_routine(routine, pickle.loads(encoded), offset), 1, None
-            )
+            infos = itertools.islice(routine_lines(routine, pickle.loads(encoded), offset), 1, None)
         for info in infos:
             verifier.line(index, info)
         offset += lines
@@ -222,53 +222,26 @@ def _decode(lines: int, columns: tuple[tuple[int, Any], ...], offset: int) -> It
     return map(_make_info, zip(*its, strict=True))
 
 
-#: The columns a routine batch varies in; :func:`routine_of` fixes the others
-#: (no problem, checksum holds, one MAC state and key, sequence numbers
-#: counting up, each line linked to the one before, so no content hash or note).
+def _pack(batch: CheckedBatch, day_iso: str | None, watch: frozenset[int]) -> bytes:
+    """A checked batch for the parent: ``(lines, routine or None, encoded columns)``."""
+    if isinstance(batch, RoutineBatch):
+        encoded = pickle.dumps(batch.columns, _PROTOCOL)
+        return pickle.dumps((len(batch.columns[1]), batch.routine, encoded), _PROTOCOL)
+    infos = batch
+    columns = list(zip(*infos, strict=True)) if infos else []
+    found = routine_of(infos, day_iso, watch, columns)
+    if found is None:
+        encoded = pickle.dumps(_encode(columns), _PROTOCOL)
+    else:
+        encoded = pickle.dumps(tuple(columns[i] for i in _ROUTINE_COLUMNS), _PROTOCOL)
+    return pickle.dumps((len(infos), found, encoded), _PROTOCOL)
+
+
+#: The :data:`.verify.RoutineColumns` of a routine batch's ``LineInfo`` columns.
 _ROUTINE_COLUMNS = tuple(
     LineInfo._fields.index(name)
     for name in ("terminated", "size", "event_id", "checksum", "timestamp")
 )
-
-
-def _pack(infos: list[LineInfo], day_iso: str | None, watch: frozenset[int]) -> bytes:
-    columns = list(zip(*infos, strict=True)) if infos else []
-    routine = routine_of(infos, day_iso, watch, columns)
-    if routine is None:
-        encoded = pickle.dumps(_encode(columns), _PROTOCOL)
-    else:
-        encoded = pickle.dumps(tuple(columns[i] for i in _ROUTINE_COLUMNS), _PROTOCOL)
-    return pickle.dumps((len(infos), routine, encoded), _PROTOCOL)
-
-
-def _decode_routine(
-    routine: Routine, columns: tuple[tuple[Any, ...], ...], offset: int
-) -> Iterator[LineInfo]:
-    """A routine batch's lines from the columns it varies in (see :func:`_pack`)."""
-    terminated, sizes, event_ids, checksums, stamps = columns
-    first = routine.first
-    assert first.seq is not None
-    count = len(sizes)
-    return map(
-        _make_info,
-        zip(
-            range(offset + 1, offset + count + 1),
-            terminated,
-            sizes,
-            repeat(None),
-            repeat(False),
-            event_ids,
-            range(first.seq, first.seq + count),
-            (first.prev, *checksums[:-1]),
-            checksums,
-            repeat(True),
-            stamps,
-            repeat(None),
-            repeat(first.mac_state),
-            repeat(first.mac_label),
-            repeat(None),
-        ),
-    )
 
 
 def check_chunk(
@@ -290,9 +263,9 @@ def check_chunk(
     error: OSError | None = None
     with _gc_paused():  # many live tuples, no cycles: collections would only cost
         try:
-            for infos in check_batches(path, start, end, keyring):
-                batches.append(_pack(infos, day_iso, watch))
-                lines += len(infos)
+            for batch in check_batches(path, start, end, keyring, day_iso, watch):
+                batches.append(_pack(batch, day_iso, watch))
+                lines += len(batch.columns[1]) if isinstance(batch, RoutineBatch) else len(batch)
         except OSError as exc:
             error = exc
     return lines, batches, error

@@ -9,7 +9,8 @@ waiting to be judged, and for the sequence numbers a set of *runs*
 (contiguous stretches seen so far) that stays one run long in a clean log and
 grows only with the anomalies it reports. A batch whose lines are intact
 events, each linked to the one before, in their file's day and in time order,
-can raise no finding: it is taken at once (:func:`routine_of`).
+can raise no finding: it is checked and taken at once (:func:`routine_batch`),
+without a per-line Python object; any other batch is checked line by line.
 
 How the chain is judged:
 
@@ -42,7 +43,7 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from functools import cached_property, partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, cast
 
 from . import storage
 from ._progress import track
@@ -51,6 +52,7 @@ from .chain import (
     ALG_STATIC,
     Anchor,
     ChainHead,
+    check_intact_lines,
     check_line_values,
     compute_checksum,
     links_to,
@@ -82,10 +84,13 @@ __all__ = [
     "Keyring",
     "LineInfo",
     "Routine",
+    "RoutineBatch",
     "Severity",
     "VerificationReport",
     "check_batches",
     "check_file",
+    "routine_batch",
+    "routine_lines",
     "routine_of",
     "verify_audit_log",
 ]
@@ -378,27 +383,153 @@ def routine_of(
         or columns[_F["prev"]][1:] != checksums[:-1]
     ):
         return None
-    stamps = columns[_F["timestamp"]]
+    if not _in_day_and_order(columns[_F["timestamp"]], day_iso):
+        return None
+    base = first.seq
+    watched = {seq: checksums[seq - base] for seq in watch if base < seq < base + count}
+    return Routine(first, infos[-1], count - 1, watched)
+
+
+def _in_day_and_order(stamps: Sequence[Any], day_iso: str | None) -> bool:
+    """Every timestamp is of day ``day_iso`` (when given), none earlier than the one before."""
     if day_iso is not None and not (
         set(map(type, stamps)) == {str}
         and all(map(str.startswith, stamps, itertools.repeat(day_iso)))
         and all(map(str.endswith, stamps, itertools.repeat("Z")))
     ):
-        return None
+        return False
     if day_iso is None:
         times = list(map(_parse_time, stamps))
         if None in times:
-            return None
+            return False
     else:
         try:  # all "...Z": tz-aware, as _parse_time would read them
             times = list(map(datetime.fromisoformat, stamps))
         except ValueError:
-            return None
-    if not all(map(operator.le, times, itertools.islice(times, 1, None))):  # type: ignore[arg-type]
+            return False
+    return all(map(operator.le, times, itertools.islice(times, 1, None)))  # type: ignore[arg-type]
+
+
+#: The columns a routine batch's lines differ in: ``terminated``, ``size``,
+#: ``event_id``, ``checksum`` and ``timestamp``, one value per line.
+RoutineColumns: TypeAlias = tuple[
+    Sequence[bool], Sequence[int], Sequence[str | None], Sequence[str], Sequence[Any]
+]
+
+
+class RoutineBatch(NamedTuple):
+    """A routine batch checked at once (:func:`routine_batch`): its summary and its columns."""
+
+    routine: Routine
+    columns: RoutineColumns
+
+
+def routine_lines(routine: Routine, columns: RoutineColumns, offset: int) -> Iterator[LineInfo]:
+    """A routine batch's lines from the columns they differ in, numbered from ``offset + 1``.
+
+    :func:`routine_of` and :func:`routine_batch` fix the other fields: no
+    problem, checksum holds, one MAC state and key, sequence numbers counting
+    up, each line linked to the one before, so no content hash or note.
+    """
+    terminated, sizes, event_ids, checksums, stamps = columns
+    first = routine.first
+    assert first.seq is not None
+    count = len(sizes)
+    return map(
+        _make_info,
+        zip(
+            range(offset + 1, offset + count + 1),
+            terminated,
+            sizes,
+            itertools.repeat(None),
+            itertools.repeat(False),
+            event_ids,
+            range(first.seq, first.seq + count),
+            (first.prev, *checksums[:-1]),
+            checksums,
+            itertools.repeat(True),
+            stamps,
+            itertools.repeat(None),
+            itertools.repeat(first.mac_state),
+            itertools.repeat(first.mac_label),
+            itertools.repeat(None),
+        ),
+    )
+
+
+def routine_batch(
+    number: int,
+    raws: Sequence[bytes],
+    keyring: Keyring | None,
+    day_iso: str | None,
+    watch: Collection[int],
+) -> RoutineBatch | None:
+    """Terminated lines ``raws`` (the first is line ``number``) checked at once, when routine.
+
+    The batch form of :func:`check_record` followed by :func:`routine_of`,
+    with the same answer: the lines are checked together
+    (:func:`.chain.check_intact_lines`) and judged on columns, with no
+    per-line ``LineInfo``. ``None`` when the batch is not routine; the caller
+    then checks its lines one by one.
+    """
+    count = len(raws)
+    if count < 2:
+        return None
+    lookup = keyring.lookup if keyring is not None else None
+    intact = check_intact_lines(raws, lookup)
+    if intact is None:
+        return None
+    objs, checksums = intact
+    first = check_record(number, raws[0], True, keyring)
+    state, label = first.mac_state, first.mac_label
+    if (
+        first.problem is not None
+        or not first.checksum_ok
+        or state not in (MAC_NONE, MAC_CHECKED)
+        or first.seq is None
+    ):
         return None
     base = first.seq
+    seqs = [obj.get("sequence_number") for obj in objs]
+    if seqs != list(range(base, base + count)) or set(map(type, seqs)) != {int}:
+        return None
+    prevs = [obj.get("previous_hash") for obj in objs]
+    if prevs[1:] != checksums[:-1]:
+        return None
+    stamps = [obj.get("timestamp") for obj in objs]
+    if not _in_day_and_order(stamps, day_iso):
+        return None
+    if state == MAC_CHECKED and label != "static":
+        # Forward-secure: no event older than the day of its key (see check_record).
+        assert label is not None
+        if min(str(stamp)[:10] for stamp in stamps) < label:
+            return None
+    event_ids = [obj.get("event_id") for obj in objs]
+    if set(map(type, event_ids)) != {str}:
+        event_ids = [e if isinstance(e, str) else None for e in event_ids]
+    sizes = list(map(len, raws))
+    last = _make_info(
+        (
+            number + count - 1,
+            True,
+            sizes[-1],
+            None,
+            False,
+            event_ids[-1],
+            seqs[-1],
+            prevs[-1],
+            checksums[-1],
+            True,
+            stamps[-1],
+            None,
+            state,
+            label,
+            None,
+        )
+    )
     watched = {seq: checksums[seq - base] for seq in watch if base < seq < base + count}
-    return Routine(first, infos[-1], count - 1, watched)
+    columns = ([True] * count, sizes, event_ids, checksums, stamps)
+    return RoutineBatch(Routine(first, last, count - 1, watched), columns)
 
 
 def check_file(path: Path, keyring: Keyring | None = None) -> Iterator[LineInfo]:
@@ -410,33 +541,73 @@ def check_file(path: Path, keyring: Keyring | None = None) -> Iterator[LineInfo]
         yield check_record(number, raw, terminated, keyring)
 
 
+#: What :func:`check_batches` gives for a batch: its lines, or a routine batch.
+CheckedBatch: TypeAlias = "list[LineInfo] | RoutineBatch"
+
+
 def check_batches(
-    path: str | os.PathLike[str], start: int, end: int | None, keyring: Keyring | None
-) -> Iterator[list[LineInfo]]:
+    path: str | os.PathLike[str],
+    start: int,
+    end: int | None,
+    keyring: Keyring | None,
+    day_iso: str | None = None,
+    watch: Collection[int] = (),
+) -> Iterator[CheckedBatch]:
     """The lines starting in ``[start, end)`` of a file, checked, in batches of :data:`BATCH_LINES`.
 
-    Checked a read at a time (one ``map`` per read, no per-line generator
-    step); used by the serial verifier and by each worker.
+    A routine batch comes as a :class:`RoutineBatch` (see :func:`routine_batch`;
+    ``day_iso`` is the file's day, ``watch`` the sequence numbers whose
+    checksums the verifier keeps), any other as its lines' :class:`LineInfo`.
+    Lines are numbered from 1 at ``start``. Used by the serial verifier and by
+    each worker.
 
     :raises OSError: the file cannot be read; the lines read before are
         yielded first.
     """
-    batch: list[LineInfo] = []
-    keys = itertools.repeat(keyring)
+    raws: list[bytes] = []
+    number = 1  # the number of raws[0]
     try:
-        for first, raws, terminated in iter_line_blocks(path, start, end):
-            batch += map(
-                check_record, itertools.count(first), raws, itertools.repeat(terminated), keys
-            )
-            while len(batch) >= BATCH_LINES:
-                yield batch[:BATCH_LINES]
-                del batch[:BATCH_LINES]
+        for first, block, terminated in iter_line_blocks(path, start, end):
+            if not terminated:  # the file's unterminated last line comes alone
+                if raws:
+                    yield _check_batch(number, raws, keyring, day_iso, watch)
+                    raws = []
+                yield [check_record(first, block[0], False, keyring)]
+                continue
+            if not raws:
+                number = first
+            raws += block
+            while len(raws) >= BATCH_LINES:
+                yield _check_batch(number, raws[:BATCH_LINES], keyring, day_iso, watch)
+                del raws[:BATCH_LINES]
+                number += BATCH_LINES
     except OSError:
-        if batch:
-            yield batch
+        if raws:
+            yield _check_batch(number, raws, keyring, day_iso, watch)
         raise
-    if batch:
-        yield batch
+    if raws:
+        yield _check_batch(number, raws, keyring, day_iso, watch)
+
+
+def _check_batch(
+    number: int,
+    raws: Sequence[bytes],
+    keyring: Keyring | None,
+    day_iso: str | None,
+    watch: Collection[int],
+) -> CheckedBatch:
+    routine = routine_batch(number, raws, keyring, day_iso, watch)
+    if routine is not None:
+        return routine
+    return list(
+        map(
+            check_record,
+            itertools.count(number),
+            raws,
+            itertools.repeat(True),
+            itertools.repeat(keyring),
+        )
+    )
 
 
 # ----------------------------------------------------------------- the chain state
@@ -668,12 +839,28 @@ class _Verifier:
     def run_file(self, index: int) -> None:
         self.open_file(index)
         try:
-            for batch in check_batches(self.files[index].path, 0, None, self.keyring):
-                self.lines(index, batch)
+            batches = check_batches(
+                self.files[index].path, 0, None, self.keyring, self.day_iso, self.watch
+            )
+            for batch in batches:
+                if isinstance(batch, RoutineBatch):
+                    self.routine(index, batch.routine, batch.columns)
+                else:
+                    self.lines(index, batch)
         except OSError as exc:
             self.file_failed(index, exc)
             return
         self.files_checked += 1
+
+    def routine(self, index: int, routine: Routine, columns: RoutineColumns) -> None:
+        """A routine batch of file ``index``, taken at once (line by line only when
+        its first line did not leave the chain where the others extend it)."""
+        self.line(index, routine.first)
+        if self.extend(index, routine):
+            return
+        lines = routine_lines(routine, columns, routine.first.number - 1)
+        for info in itertools.islice(lines, 1, None):
+            self.line(index, info)
 
     def lines(self, index: int, infos: Sequence[LineInfo]) -> None:
         """Consecutive lines of file ``index``, a routine batch taken at once."""

@@ -401,6 +401,7 @@ def test_batches_taken_at_once_report_exactly_what_line_by_line_reports(
     corpus: dict[str, tuple[Any, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch, batch: int
 ) -> None:
     real_routine_of, real_extend = verify_module.routine_of, verify_module._Verifier.extend
+    real_routine_batch = verify_module.routine_batch
     chunk_bytes = par.CHUNK_BYTES
     taken: list[int] = []
 
@@ -413,8 +414,10 @@ def test_batches_taken_at_once_report_exactly_what_line_by_line_reports(
     monkeypatch.setattr(verify_module, "BATCH_LINES", batch)
     for name, (source, kwargs) in corpus.items():
         monkeypatch.setattr(verify_module, "routine_of", lambda *args: None)
+        monkeypatch.setattr(verify_module, "routine_batch", lambda *args: None)
         line_by_line = verify_audit_log(source, progress=False, **kwargs).to_dict()
         monkeypatch.setattr(verify_module, "routine_of", real_routine_of)
+        monkeypatch.setattr(verify_module, "routine_batch", real_routine_batch)
         assert verify_audit_log(source, progress=False, **kwargs).to_dict() == line_by_line, name
         # Worker threads share this module's settings: chunks of 700 bytes, batches of ``batch``.
         monkeypatch.setattr(par, "CHUNK_BYTES", 700)
@@ -529,7 +532,7 @@ def test_encoded_chunks_decode_to_the_same_line_infos(
                 if routine is None:
                     infos.extend(par._decode(count, columns, len(infos)))
                 else:
-                    decoded = list(par._decode_routine(routine, columns, len(infos)))
+                    decoded = list(verify_module.routine_lines(routine, columns, len(infos)))
                     assert decoded[0] == routine.first
                     assert decoded[-1] == routine.last
                     infos.extend(decoded)

@@ -540,7 +540,7 @@ def _warn(
 # built from them exactly as before: every column gets the dtype (and values)
 # that converting the whole list at once gives.
 
-_NONE, _STR, _OBJ, _INT, _BOOL, _CAT, _DICT = range(7)
+_NONE, _STR, _OBJ, _INT, _BOOL, _CAT, _DICT, _TIME = range(8)
 _TIMESTAMP, _CATEGORY, _INTEGER, _FLAG, _OBJECT, _GENERIC = range(6)
 _OBJECTS = frozenset({"metadata", "regulatory_tags", "error_context"})
 _NoneType = type(None)
@@ -598,8 +598,9 @@ def _materialize(piece: Piece) -> list[Any]:
         return [None] * rows
     if kind == _OBJ:
         return list(payload)
-    if kind == _STR:
-        return list(payload.to_numpy(dtype=object, na_value=None))
+    if kind in (_STR, _TIME):
+        strings = payload if kind == _STR else payload[1]
+        return list(strings.to_numpy(dtype=object, na_value=None))
     values, mask = payload
     out: list[Any] = values.tolist()
     if mask is not None:
@@ -733,6 +734,17 @@ class _Column:
                 dtype = pd.CategoricalDtype(pd.Index(known + extra, dtype=object))
             return pd.Categorical.from_codes(codes, dtype=dtype)
         if role == _TIMESTAMP:
+            if _TIME in kinds and kinds <= {_NONE, _TIME}:
+                # Every value a "YYYY-MM-DDTHH:MM:SS[.ffffff]Z" already parsed
+                # (in the reader's thread): what ``to_datetime`` makes of them.
+                times = np.concatenate(
+                    [
+                        np.full(n, "NaT", dtype="datetime64[us]") if kind == _NONE else payload[0]
+                        for kind, payload, n in pieces
+                    ]
+                )
+                pieces.clear()
+                return pd.DatetimeIndex(times).tz_localize("UTC")
             # The strings (None for any other value) as the object array that
             # ``to_datetime`` makes of a list: the same conversion, without the list.
             strings = [
@@ -740,6 +752,8 @@ class _Column:
                 if kind == _NONE
                 else payload.to_numpy(dtype=object, na_value=None)
                 if kind == _STR
+                else payload[1].to_numpy(dtype=object, na_value=None)
+                if kind == _TIME
                 else np.array(payload, dtype=object)
                 for kind, payload, n in pieces
             ]
@@ -859,6 +873,12 @@ _pyarrow_cache: list[Any] = []
 #: is merely read by the pure reader).
 _LEADING_NULL = r"\[[ \t\r\n]*null"
 
+#: A UTC time as pydantic writes it, with hours, minutes and seconds in range.
+_UTC_TIME = (
+    r"^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?Z$"
+)
+
 _JSON_STRING = rb'"(?:[^"\\]|\\.)*"'
 _JSON_VALUE = {
     "string": _JSON_STRING,
@@ -966,7 +986,12 @@ def _read_accelerated(path: Any) -> tuple[int, dict[str, Piece | list[Any]]] | N
                 import pandas as pd
 
                 # pandas stores strings as large_string: the same array it would build.
-                runs[name] = (_STR, pd.array(column.cast(pa.large_string()), dtype=dtype), rows)
+                strings = pd.array(column.cast(pa.large_string()), dtype=dtype)
+                times = _utc_times(column) if role == _TIMESTAMP else None
+                if times is None:
+                    runs[name] = (_STR, strings, rows)
+                else:
+                    runs[name] = (_TIME, (times, strings), rows)
             elif role == _CATEGORY:
                 encoded = column.combine_chunks().dictionary_encode()
                 indices = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
@@ -988,6 +1013,26 @@ def _read_accelerated(path: Any) -> tuple[int, dict[str, Piece | list[Any]]] | N
         del column
     pa.default_memory_pool().release_unused()
     return rows, {name: runs[name] for name in kinds}
+
+
+def _utc_times(column: Any) -> Any:
+    """The times of a string column (NaT for null), parsed here, in the reader's thread.
+
+    Only when every string is ``YYYY-MM-DDTHH:MM:SS[.ffffff]Z`` and a real
+    time (pyarrow refuses 30 February): then pyarrow and ``to_datetime`` read
+    the same microseconds. Otherwise None, and the strings are converted with
+    the rest of the column.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not pc.all(pc.match_substring_regex(column, _UTC_TIME)).as_py():
+        return None
+    try:
+        times = pc.cast(column, pa.timestamp("us", "UTC"))
+    except (pa.ArrowException, ValueError):
+        return None
+    return times.to_numpy(zero_copy_only=False).astype("datetime64[us]", copy=False)
 
 
 def _arrow_table(pyarrow_json: Any, pa: Any, data: bytes, newlines: Any) -> Any:

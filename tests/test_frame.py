@@ -347,6 +347,19 @@ def _parity_cases() -> dict[str, list[bytes]]:
         "float-column": [_line(i, score=i / 2) for i in range(1, 4)],
         "date-column": [_line(i, day="2026-03-01") for i in range(1, 4)],
         "whole-second-timestamps": [_line(i, timestamp="2026-03-01T00:00:01Z") for i in (1, 2)],
+        "timestamp-offset": [*base, _line(4, timestamp="2026-03-01T01:00:00.5+01:00")],
+        "timestamp-nanoseconds": [*base, _line(4, timestamp="2026-03-01T00:00:01.123456789Z")],
+        "timestamp-leap-second": [*base, _line(4, timestamp="2026-03-01T23:59:60Z")],
+        "timestamp-30-february": [*base, _line(4, timestamp="2026-02-30T00:00:00Z")],
+        "timestamp-hour-24": [*base, _line(4, timestamp="2026-03-01T24:00:00Z")],
+        "timestamp-year-0": [*base, _line(4, timestamp="0000-01-01T00:00:00Z")],
+        "timestamp-naive": [*base, _line(4, timestamp="2026-03-01T00:00:01")],
+        "timestamp-date-only": [*base, _line(4, timestamp="2026-03-01")],
+        "timestamp-space": [*base, _line(4, timestamp="2026-03-01 00:00:01Z")],
+        "timestamp-null": [*base, _line(4, timestamp=None)],
+        "timestamp-number": [*base, _line(4, timestamp=1772323200)],
+        "timestamp-all-invalid": [_line(i, timestamp="2026-13-01T00:00:00Z") for i in (1, 2)],
+        "timestamp-all-null": [_line(i, timestamp=None) for i in (1, 2)],
         "process-id-string": [*base, _line(4, process_id="pid-7")],
         "process-id-huge": [*base, _line(4, process_id=2**64)],
         "flag-null": [*base, _line(4, contains_pii=None)],
@@ -446,6 +459,16 @@ def test_the_accelerator_reads_clean_files_and_declines_doubtful_ones(tmp_path: 
     read = frame_module._read_accelerated(clean)
     assert read is not None
     assert read[0] == 20
+    kind, (times, _), rows = read[1]["timestamp"]
+    assert kind == frame_module._TIME
+    assert rows == 20
+    assert str(times.dtype) == "datetime64[us]"
+    offset = tmp_path / "offset" / "audit_2026-03-01.jsonl"
+    offset.parent.mkdir()
+    offset.write_bytes(b"".join(PARITY_CASES["timestamp-offset"]))
+    read = frame_module._read_accelerated(offset)
+    assert read is not None
+    assert read[1]["timestamp"][0] == frame_module._STR
     repaired = tmp_path / "audit_2026-03-02.jsonl"
     repaired.write_bytes(b"".join(PARITY_CASES["metadata-reordered"]))
     assert frame_module._read_accelerated(repaired) is not None  # one row parsed again

@@ -890,7 +890,6 @@ _JSON_VALUE = {
 }
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_.\-]+")
 _SCALAR_LISTS = frozenset({"string", "int64", "bool", "null"})
-_SAMPLE_BYTES = 1 << 20
 
 
 def _pyarrow_json() -> Any:
@@ -944,7 +943,7 @@ def _read_accelerated(path: Any) -> tuple[int, dict[str, Piece | list[Any]]] | N
         # pyarrow's JSON reader drops the leading nulls of a list and shifts
         # later values between rows (apache/arrow#51305): not for these files.
         return None
-    table = _arrow_table(pyarrow_json, pa, data, newlines)
+    table = _arrow_table(pyarrow_json, pa, data)
     if table is None or table.num_rows != rows:
         return None
     try:
@@ -1035,43 +1034,12 @@ def _utc_times(column: Any) -> Any:
     return times.to_numpy(zero_copy_only=False).astype("datetime64[us]", copy=False)
 
 
-def _arrow_table(pyarrow_json: Any, pa: Any, data: bytes, newlines: Any) -> Any:
-    """``data`` parsed by pyarrow, or None when it cannot be.
+def _arrow_table(pyarrow_json: Any, pa: Any, data: bytes) -> Any:
+    """``data`` parsed by pyarrow (every type inferred), or None when it cannot be.
 
-    Parsing is faster with the types given: they are inferred from the first
-    megabyte (a key with only nulls there is given as a string, unless it is
-    one that holds objects, which is inferred over the whole file, as are keys
-    first seen later), and a value that does not fit its type makes the whole
-    file parsed again with every type inferred. Either way, the types only
-    decide how fast the file is parsed: the checks that follow are the same.
+    The types only decide how the values are held: the checks that follow
+    decide whether the file is read this way at all.
     """
-    import numpy as np
-
-    sample = _SAMPLE_BYTES
-    options = None
-    if len(data) > 2 * sample and len(newlines) and newlines[-1] > sample:
-        cut = int(newlines[np.searchsorted(newlines, sample)])
-        try:
-            schema = pyarrow_json.read_json(pa.BufferReader(data[: cut + 1])).schema
-        except (pa.ArrowException, ValueError):
-            return None
-        # A key with only nulls in the sample is most likely a string
-        # (AuditEvent's optional fields are), except those that hold objects.
-        typed = pa.schema(
-            [
-                pa.field(field.name, pa.string()) if pa.types.is_null(field.type) else field
-                for field in schema
-                if field.name not in _OBJECTS or not pa.types.is_null(field.type)
-            ]
-        )
-        options = pyarrow_json.ParseOptions(
-            explicit_schema=typed, unexpected_field_behavior="infer"
-        )
-    if options is not None:
-        try:
-            return pyarrow_json.read_json(pa.BufferReader(data), parse_options=options)
-        except (pa.ArrowException, ValueError):
-            pass  # a value that does not fit the sample's type: infer every type
     try:
         return pyarrow_json.read_json(pa.BufferReader(data))
     except (pa.ArrowException, ValueError):

@@ -424,24 +424,11 @@ def _load(directory: Path, *, accelerated: bool, **kwargs: Any) -> tuple[pd.Data
 
 
 @pytest.mark.parametrize("case", sorted(PARITY_CASES))
-@pytest.mark.parametrize(
-    ("kwargs", "sample"),
-    [
-        ({}, None),
-        ({}, 200),  # types taken from a small first part of each file, then given
-        ({"flatten_metadata": True, "columns": ["metadata", "zz"]}, None),
-    ],
-)
+@pytest.mark.parametrize("kwargs", [{}, {"flatten_metadata": True, "columns": ["metadata", "zz"]}])
 def test_the_accelerated_reader_gives_exactly_the_pure_frame(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    case: str,
-    kwargs: dict[str, Any],
-    sample: int | None,
+    tmp_path: Path, case: str, kwargs: dict[str, Any]
 ) -> None:
     pytest.importorskip("pyarrow")
-    if sample is not None:
-        monkeypatch.setattr(frame_module, "_SAMPLE_BYTES", sample)
     directory = tmp_path / "log"
     directory.mkdir()
     (directory / "audit_2026-03-01.jsonl").write_bytes(b"".join(PARITY_CASES[case]))

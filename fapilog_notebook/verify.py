@@ -485,7 +485,7 @@ def routine_batch(
     if (
         first.problem is not None
         or not first.checksum_ok
-        or state not in (MAC_NONE, MAC_CHECKED)
+        or state not in _ROUTINE_MAC
         or first.seq is None
     ):
         return None

@@ -103,13 +103,21 @@ def _expand(path: Path, keyring: Keyring | None) -> Iterator[LineInfo]:
             yield from batch
 
 
-@pytest.mark.parametrize("keyed", [False, True], ids=["unkeyed", "static key"])
+@pytest.mark.parametrize(
+    ("written", "checked"),
+    [(None, None), (KEY, KEY), (KEY, None)],
+    ids=["unkeyed", "static key", "keyed, checked without the key"],
+)
 @pytest.mark.parametrize("name", list(MUTATIONS))
 def test_a_batch_checked_at_once_agrees_with_line_by_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, keyed: bool
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    written: bytes | None,
+    checked: bytes | None,
 ) -> None:
-    key = KEY if keyed else None
-    path = _write(tmp_path / "log", MUTATIONS[name], key=key)
+    key = checked
+    path = _write(tmp_path / "log", MUTATIONS[name], key=written)
     keyring = Keyring(key) if key else None
     for batch in (2, 3, 4, 2048):
         monkeypatch.setattr(verify_module, "BATCH_LINES", batch)
@@ -134,10 +142,15 @@ def test_the_batch_check_takes_only_intact_canonical_lines(tmp_path: Path) -> No
     assert check_intact_lines(altered) is None
     assert check_intact_lines([*lines[:3], lines[3] + b"\r", *lines[4:]]) is None
     keyed = _write(tmp_path / "keyed", MUTATIONS["untouched"], key=KEY).read_bytes().splitlines()
-    assert check_intact_lines(keyed) is None  # no key to check the MACs with
     assert check_intact_lines(keyed, lambda mac: b"x" * 32) is None  # the wrong key
     assert check_intact_lines(keyed, lambda mac: KEY) is not None
     assert check_intact_lines([]) == ([], [])
+    # Without a key the MACs cannot be checked: well-formed checksums are all it takes.
+    unchecked = check_intact_lines(keyed)
+    assert unchecked is not None
+    assert unchecked[1] == [json.loads(line)["checksum"] for line in keyed]
+    bad_hex = keyed[4][:13] + b"Z" + keyed[4][14:]  # same layout, not hex
+    assert check_intact_lines([*keyed[:4], bad_hex, *keyed[5:]]) is None
 
 
 def test_routine_batches_are_taken_at_once_on_a_clean_file(

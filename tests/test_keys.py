@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import secrets
 import stat
@@ -11,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from fapilog_notebook import AuditEventType, AuditTrail, storage
-from fapilog_notebook.chain import check_line, compute_checksum
+from fapilog_notebook.chain import check_intact_lines, check_line, compute_checksum, digest
 from fapilog_notebook.keys import (
     AuditKeyError,
     VerificationKey,
@@ -172,3 +174,26 @@ async def test_a_torn_seal_slot_leaves_the_previous_seal(tmp_path: Path) -> None
     assert len(records) == 1
     assert records[0]["sequence_number"] in (3, 4)
     assert any(isinstance(s, str) and "not valid JSON" in s for s in slots)
+
+
+@pytest.mark.parametrize("size", [1, 32, 63, 64, 65, 200])
+def test_the_mac_is_standard_hmac_sha256_for_any_key_length(size: int) -> None:
+    key = secrets.token_bytes(size)
+    for body in (b"", b"{}", b'{"a":1}' * 50, secrets.token_bytes(1000)):
+        assert digest(body, key) == hmac.new(key, body, hashlib.sha256).hexdigest()
+
+
+def test_a_batch_of_macs_is_checked_with_the_standard_hmac() -> None:
+    key = secrets.token_bytes(32)
+    lines = []
+    for n in range(1, 4):
+        body = json.dumps(
+            {"mac": {"alg": "hmac-sha256"}, "previous_hash": None, "sequence_number": n},
+            sort_keys=True,
+            separators=(",", ":"),
+        ).encode()
+        mac = hmac.new(key, body, hashlib.sha256).hexdigest()
+        lines.append(b'{"checksum":"' + mac.encode() + b'",' + body[1:])
+    checked = check_intact_lines(lines, lambda mac: key)
+    assert checked is not None
+    assert checked[1] == [json.loads(line)["checksum"] for line in lines]

@@ -939,7 +939,9 @@ def _read_accelerated(path: Any) -> tuple[int, dict[str, Piece | list[Any]]] | N
         1,
         [None, pa.py_buffer(np.array([0, len(data)], dtype=np.int64)), pa.py_buffer(data)],
     )
-    if pc.any(pc.match_substring_regex(whole, _LEADING_NULL)).as_py():
+    leading_null = pc.any(pc.match_substring_regex(whole, _LEADING_NULL)).as_py()
+    del whole  # it holds ``data`` too
+    if leading_null:
         # pyarrow's JSON reader drops the leading nulls of a list and shifts
         # later values between rows (apache/arrow#51305): not for these files.
         return None

@@ -81,6 +81,32 @@ _FIELDS = SchemaValidator(
 )
 
 
+def _member_of_mac(name: str) -> list[list[str | int]]:
+    return [[MAC_FIELD, name]]
+
+
+# The same for keyed lines, with ``mac.alg`` and ``mac.day`` instead of the
+# ``mac`` object (building an object costs more than parsing the whole line).
+_KEYED_FIELDS = SchemaValidator(
+    cs.typed_dict_schema(
+        {
+            **{
+                name: cs.typed_dict_field(cs.any_schema(), required=False)
+                for name in CHAIN_FIELDS
+                if name != MAC_FIELD
+            },
+            **{
+                f"{MAC_FIELD}.{part}": cs.typed_dict_field(
+                    cs.any_schema(), required=False, validation_alias=_member_of_mac(part)
+                )
+                for part in ("alg", "day")
+            },
+        },
+        extra_behavior="ignore",
+    )
+)
+
+
 def loads(raw: bytes | str) -> Any:
     """Parse JSON like ``json.loads``, with pydantic-core's faster parser first.
 
@@ -425,10 +451,11 @@ def check_intact_lines(
 
     When every line is a JSON object laid out canonically (as :func:`seal`
     writes it) whose hash matches its checksum, or, for keyed lines (every
-    line carrying the first line's ``mac`` object), whose MAC matches under
+    line's ``mac`` of the first line's algorithm and day), whose MAC matches under
     the key ``key_for`` gives for it (without ``key_for`` the MACs cannot be
     checked and each checksum need only be 64 hex digits), returns each
-    line's :data:`CHAIN_FIELDS` and checksum. Otherwise ``None``: the caller
+    line's :data:`CHAIN_FIELDS` (for keyed lines ``mac.alg`` and ``mac.day``
+    instead of ``mac``) and checksum. Otherwise ``None``: the caller
     checks the lines one by one with :func:`check_line`, which agrees with
     this on every line it accepts (sequence numbers and links are the
     caller's to check). A batch costs one parse and one hash per line and no
@@ -440,22 +467,33 @@ def check_intact_lines(
     if marks.count(_CANONICAL_MARK) != count:
         return None
     try:
-        objs = list(map(_FIELDS.validate_json, lines))
+        mac = _FIELDS.validate_json(lines[0]).get(MAC_FIELD) if lines else None
+        if mac is None:
+            objs = list(map(_FIELDS.validate_json, lines))
+        else:
+            alg, day, problem = _mac_fields(mac)
+            if problem is not None:
+                return None
+            objs = list(map(_KEYED_FIELDS.validate_json, lines))
     except ValueError:
         return None
     if not objs:
         return objs, []
-    mac = objs[0].get(MAC_FIELD)
-    if [obj.get(MAC_FIELD) for obj in objs].count(mac) != count:
-        return None
     if mac is None:
+        # No line may carry a ``mac`` (an object or not): it would be judged apart.
+        if [obj.get(MAC_FIELD) for obj in objs].count(None) != count:
+            return None
         digests = [_sha256(b"{" + line[_BODY_AT:]).hexdigest() for line in lines]
-    elif _mac_fields(mac)[2] is not None:
-        return None
-    elif key_for is None:
-        checksums = [obj.get(CHECKSUM_KEY) for obj in objs]
-        return (objs, checksums) if _all_hex(checksums) else None
     else:
+        # A line whose ``mac.alg`` is the first line's has a ``mac`` object, so
+        # it is keyed as the first (a forward-secure one for the same day).
+        if [obj.get("mac.alg") for obj in objs].count(alg) != count or (
+            day is not None and [obj.get("mac.day") for obj in objs].count(day) != count
+        ):
+            return None
+        if key_for is None:
+            checksums = [obj.get(CHECKSUM_KEY) for obj in objs]
+            return (objs, checksums) if _all_hex(checksums) else None
         try:
             key = key_for(mac)
         except ValueError:

@@ -500,9 +500,10 @@ def routine_batch(
     if not _in_day_and_order(stamps, day_iso):
         return None
     if state == MAC_CHECKED and label != "static":
-        # Forward-secure: no event older than the day of its key (see check_record).
+        # Forward-secure: no event older than the day of its key (see check_record);
+        # the times are strings (checked above), of ``day_iso`` when it is given.
         assert label is not None
-        if min(str(stamp)[:10] for stamp in stamps) < label:
+        if (day_iso or min(map(str, stamps))[:10]) < label:
             return None
     event_ids = [obj.get("event_id") for obj in objs]
     if set(map(type, event_ids)) != {str}:

@@ -50,6 +50,19 @@ MUTATIONS: dict[str, Mutation] = {
     "key sorting before checksum": lambda body: _set(body, "aaa", 1),
     "a mac on one line": lambda body: _set(body, "mac", {"alg": "hmac-sha256"}),
     "a forward-secure mac": lambda body: _set(body, "mac", {"alg": "hmac-sha256-fs", "day": "x"}),
+    "mac twice, then not an object": lambda body: body.replace(
+        '"mac":{"alg":"hmac-sha256"},', '"mac":{"alg":"hmac-sha256"},"mac":"x",'
+    ),
+    "mac twice, first not an object": lambda body: body.replace(
+        '"mac":{"alg":"hmac-sha256"},', '"mac":"x","mac":{"alg":"hmac-sha256"},'
+    ),
+    "mac with another key": lambda body: body.replace(
+        '"mac":{"alg":"hmac-sha256"},', '"mac":{"alg":"hmac-sha256","day":"2026-03-01"},'
+    ),
+    "mac without alg": lambda body: body.replace('"mac":{"alg":"hmac-sha256"},', '"mac":{},'),
+    "mac alg in a list": lambda body: body.replace(
+        '"mac":{"alg":"hmac-sha256"},', '"mac":[{"alg":"hmac-sha256"}],'
+    ),
     "spaces in the json": lambda body: body.replace(",", ", "),
     "not an object": lambda body: "[" + body + "]",
     "null previous hash": lambda body: _set(body, "previous_hash", None),

@@ -946,6 +946,7 @@ def _read_accelerated(path: Any) -> tuple[int, dict[str, Piece | list[Any]]] | N
         # later values between rows (apache/arrow#51305): not for these files.
         return None
     table = _arrow_table(pyarrow_json, pa, data)
+    pa.default_memory_pool().release_unused()  # the parser's scratch memory
     if table is None or table.num_rows != rows:
         return None
     try:

@@ -6,8 +6,10 @@ On a cached directory of ``events`` events over ``days`` daily files (see
 1. ``parallel.verify``: :func:`fapilog_notebook.verify_audit_log` serial,
    with ``workers=N`` (the pool is started and stopped inside the call, so its
    start-up counts) and with ``engine="dask"`` on a ``LocalCluster`` of N
-   worker processes with one thread each (started once, outside the timing,
-   as a cluster is a long-lived resource). Events/s, the ratio to serial, and
+   worker processes with one thread each (started each round outside the
+   timing, as a cluster is a long-lived resource, and stopped before the next
+   round's serial and pool runs: an idle cluster's processes take a share of
+   the cores). Events/s, the ratio to serial, and
    whether the three reports are identical. Then the peak RSS of each worker:
    pool workers report their peak RSS after a verify on a pool we keep;
    Dask workers are asked with ``client.run`` before and after the work.
@@ -213,26 +215,36 @@ def run_verify(
     serial, pool, dask = _Runs(SERIAL), _Runs(workers_label), _Runs(dask_label)
     verify_audit_log(data.file_paths()[0], progress=False)  # warm-up: imports
     memory: list[WorkerMemory] = []
-    with local_cluster(config.workers) as client:
-        dask_idle = client.run(_dask_peak)
-        verify_audit_log(data.file_paths()[0], engine="dask", client=client)  # warm-up
-        for round_ in range(config.repeats):
-            serial.add(_verify(data, reports, SERIAL))
-            pool.add(_verify(data, reports, workers_label, workers=config.workers))
+    dask_idle: dict[str, int] = {}
+    dask_peak: dict[str, int] = {}
+    for round_ in range(config.repeats):
+        # Serial and the pool run with no Dask cluster alive: its idle processes
+        # take a share of the two cores that a pool's workers would otherwise have.
+        serial.add(_verify(data, reports, SERIAL))
+        pool.add(_verify(data, reports, workers_label, workers=config.workers))
+        with local_cluster(config.workers) as client:
+            idle = client.run(_dask_peak)
+            verify_audit_log(data.file_paths()[0], engine="dask", client=client)  # warm-up
             dask.add(_verify(data, reports, dask_label, engine="dask", client=client))
-            report(
-                f"  round {round_ + 1}/{config.repeats}: "
-                + ", ".join(
-                    f"{r.name} {data.events / r.seconds[-1]:,.0f}/s" for r in (serial, pool, dask)
-                )
+            peak = client.run(_dask_peak)
+        # Each round has its own cluster: a worker's figures are its largest over them.
+        for position, value in enumerate(v for _, v in sorted(idle.items())):
+            dask_idle[str(position)] = max(dask_idle.get(str(position), 0), value)
+        for position, value in enumerate(v for _, v in sorted(peak.items())):
+            dask_peak[str(position)] = max(dask_peak.get(str(position), 0), value)
+        report(
+            f"  round {round_ + 1}/{config.repeats}: "
+            + ", ".join(
+                f"{r.name} {data.events / r.seconds[-1]:,.0f}/s" for r in (serial, pool, dask)
             )
-        dask_peak = client.run(_dask_peak)
+        )
     memory.append(
         WorkerMemory(
             dask_label,
             [v / _MB for _, v in sorted(dask_idle.items())],
             [v / _MB for _, v in sorted(dask_peak.items())],
-            "peak RSS (VmHWM) of each Dask worker process (client.run), after every round",
+            "peak RSS (VmHWM) of each Dask worker process (client.run), the largest over "
+            "the rounds (one cluster per round)",
         )
     )
     peaks = pool_worker_peaks(data, config.workers)

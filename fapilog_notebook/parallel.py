@@ -37,7 +37,6 @@ threads. As with any process pool, a script must guard its entry point with
 
 from __future__ import annotations
 
-import itertools
 import os
 import pickle
 from collections import deque
@@ -67,8 +66,6 @@ from .verify import (
     _make_info,
     _Verifier,
     check_batches,
-    routine_lines,
-    routine_of,
 )
 
 if TYPE_CHECKING:
@@ -136,11 +133,11 @@ def plan_chunks(files: Sequence[AuditFile], chunk_bytes: int = CHUNK_BYTES) -> l
 
 # ----------------------------------------------------------------- per-line checks
 
-#: ``(lines, batches, error)``: each batch is the pickled ``(lines, routine, encoded)``
-#: of up to :data:`~.verify.BATCH_LINES` lines: ``routine`` is the batch's
-#: :class:`~.verify.Routine` or ``None``, ``encoded`` the pickled :func:`_encode`
-#: of all its lines, or for a routine batch just the columns its lines differ in
-#: (unpickled only when needed); ``error`` stopped the read.
+#: ``(lines, batches, error)``: each batch is the pickled ``(lines, routine, rest)``
+#: of up to :data:`~.verify.BATCH_LINES` lines: for a routine batch its
+#: :class:`~.verify.Routine` and the bytes its lines span in the file (read
+#: again only if the verifier needs them one by one), for any other ``None``
+#: and the pickled :func:`_encode` of all its lines; ``error`` stopped the read.
 CheckedChunk: TypeAlias = "tuple[int, list[bytes], OSError | None]"
 _FOLDABLE = frozenset({type(None), bool, int, str})
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
@@ -178,24 +175,21 @@ def _encode(columns: Sequence[Sequence[Any]]) -> tuple[tuple[int, Any], ...]:
 def feed_chunk(verifier: _Verifier, index: int, batches: Iterable[bytes], offset: int) -> None:
     """Give a chunk's lines to ``verifier`` as the serial verifier would.
 
-    A routine batch is taken at once (:meth:`.verify._Verifier.extend`)
-    from its summary; its lines are decoded only if the verifier asks for them.
+    A routine batch is taken at once (:meth:`.verify._Verifier.extend`) from
+    its summary; its lines are read again only if the verifier asks for them.
+
+    :raises OSError: a routine batch's lines had to be read again, and could not be.
     """
+    base = offset  # a worker numbers the lines of its chunk from 1
     for batch in batches:
-        lines, routine, encoded = pickle.loads(batch)
+        lines, routine, rest = pickle.loads(batch)
         if routine is None:
-            infos = _decode(lines, pickle.loads(encoded), offset)
+            verifier.lines(index, list(_decode(lines, pickle.loads(rest), offset)))
         else:
             routine = routine._replace(
-                first=_renumber(routine.first, offset), last=_renumber(routine.last, offset)
+                first=_renumber(routine.first, base), last=_renumber(routine.last, base)
             )
-            verifier.line(index, routine.first)
-            if verifier.extend(index, routine):
-                offset += lines
-                continue
-            infos = itertools.islice(routine_lines(routine, pickle.loads(encoded), offset), 1, None)
-        for info in infos:
-            verifier.line(index, info)
+            verifier.routine(index, routine, rest)
         offset += lines
 
 
@@ -222,26 +216,13 @@ def _decode(lines: int, columns: tuple[tuple[int, Any], ...], offset: int) -> It
     return map(_make_info, zip(*its, strict=True))
 
 
-def _pack(batch: CheckedBatch, day_iso: str | None, watch: frozenset[int]) -> bytes:
-    """A checked batch for the parent: ``(lines, routine or None, encoded columns)``."""
+def _pack(batch: CheckedBatch) -> bytes:
+    """A checked batch for the parent: ``(lines, routine or None, span or encoded lines)``."""
     if isinstance(batch, RoutineBatch):
-        encoded = pickle.dumps(batch.columns, _PROTOCOL)
-        return pickle.dumps((len(batch.columns[1]), batch.routine, encoded), _PROTOCOL)
-    infos = batch
-    columns = list(zip(*infos, strict=True)) if infos else []
-    found = routine_of(infos, day_iso, watch, columns)
-    if found is None:
-        encoded = pickle.dumps(_encode(columns), _PROTOCOL)
-    else:
-        encoded = pickle.dumps(tuple(columns[i] for i in _ROUTINE_COLUMNS), _PROTOCOL)
-    return pickle.dumps((len(infos), found, encoded), _PROTOCOL)
-
-
-#: The :data:`.verify.RoutineColumns` of a routine batch's ``LineInfo`` columns.
-_ROUTINE_COLUMNS = tuple(
-    LineInfo._fields.index(name)
-    for name in ("terminated", "size", "event_id", "checksum", "timestamp")
-)
+        routine = batch.routine
+        return pickle.dumps((routine.rest + 1, routine, batch.span), _PROTOCOL)
+    columns = list(zip(*batch, strict=True)) if batch else []
+    return pickle.dumps((len(batch), None, pickle.dumps(_encode(columns), _PROTOCOL)), _PROTOCOL)
 
 
 def check_chunk(
@@ -256,7 +237,7 @@ def check_chunk(
 
     Returns the line count, the encoded :class:`~.verify.LineInfo` batches and
     the :class:`OSError` that stopped the read (the lines before it are kept).
-    ``day_iso`` (the file's day) and ``watch`` are for :func:`.verify.routine_of`.
+    ``day_iso`` (the file's day) and ``watch`` are for :func:`.verify.routine_batch`.
     """
     batches: list[bytes] = []
     lines = 0
@@ -264,8 +245,8 @@ def check_chunk(
     with _gc_paused():  # many live tuples, no cycles: collections would only cost
         try:
             for batch in check_batches(path, start, end, keyring, day_iso, watch):
-                batches.append(_pack(batch, day_iso, watch))
-                lines += len(batch.columns[1]) if isinstance(batch, RoutineBatch) else len(batch)
+                batches.append(_pack(batch))
+                lines += batch.routine.rest + 1 if isinstance(batch, RoutineBatch) else len(batch)
         except OSError as exc:
             error = exc
     return lines, batches, error
@@ -462,7 +443,12 @@ def verify_files(
         if failed:
             continue
         lines, batches, error = result
-        feed_chunk(verifier, index, batches, offset)
+        try:
+            feed_chunk(verifier, index, batches, offset)
+        except OSError as exc:  # lines read again (rarely) that could not be
+            verifier.file_failed(index, exc)
+            failed = True
+            continue
         offset += lines
         if error is not None:
             verifier.file_failed(index, error)

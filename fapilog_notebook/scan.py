@@ -300,15 +300,16 @@ def iter_line_range(
 
     :raises OSError: the file cannot be opened or read.
     """
-    for first, lines, terminated in iter_line_blocks(path, start, end, block=block):
+    for first, lines, terminated, _ in iter_line_blocks(path, start, end, block=block):
         for number, raw in enumerate(lines, first):
             yield number, raw, terminated
 
 
 def iter_line_blocks(
     path: str | os.PathLike[str], start: int, end: int | None, *, block: int = CHUNK_SIZE
-) -> Iterator[tuple[int, list[bytes], bool]]:
-    """:func:`iter_line_range` a read at a time: ``(first line number, lines, terminated)``.
+) -> Iterator[tuple[int, list[bytes], bool, int]]:
+    """:func:`iter_line_range` a read at a time:
+    ``(first line number, lines, terminated, byte offset of the first line)``.
 
     Every line of a block ends in a newline except the file's last when it
     has none, which comes alone with ``terminated`` False. Checking a block
@@ -366,16 +367,16 @@ def iter_line_blocks(
                 consumed = size - len(tail)  # the bytes of ``parts``, newlines included
                 if end is not None and line_start + consumed - len(parts[-1]) - 1 >= end:
                     # The range ends in this read: keep the lines that start before it.
-                    kept = 0
+                    at, kept = line_start, 0
                     for raw in parts:
                         if line_start >= end:
                             break
                         line_start += len(raw) + 1
                         kept += 1
                     if kept:
-                        yield number + 1, parts[:kept], True
+                        yield number + 1, parts[:kept], True, at
                     return
-                yield number + 1, parts, True
+                yield number + 1, parts, True, line_start
                 number += len(parts)
                 line_start += consumed
             if tail:
@@ -384,7 +385,7 @@ def iter_line_blocks(
                 carry.append(tail)
                 carried += len(tail)
     if carry:
-        yield number + 1, [b"".join(carry)], False
+        yield number + 1, [b"".join(carry)], False, line_start
 
 
 def scan(

@@ -89,8 +89,8 @@ __all__ = [
     "VerificationReport",
     "check_batches",
     "check_file",
+    "recheck",
     "routine_batch",
-    "routine_lines",
     "routine_of",
     "verify_audit_log",
 ]
@@ -410,61 +410,46 @@ def _in_day_and_order(stamps: Sequence[Any], day_iso: str | None) -> bool:
     return all(map(operator.le, times, itertools.islice(times, 1, None)))  # type: ignore[arg-type]
 
 
-#: The columns a routine batch's lines differ in: ``terminated``, ``size``,
-#: ``event_id``, ``checksum`` and ``timestamp``, one value per line.
-RoutineColumns: TypeAlias = tuple[
-    Sequence[bool], Sequence[int], Sequence[str | None], Sequence[str], Sequence[Any]
-]
-
-
 class RoutineBatch(NamedTuple):
-    """A routine batch checked at once (:func:`routine_batch`): its summary and its columns."""
+    """A routine batch checked at once (:func:`routine_batch`): its summary, and
+    where its lines are in their file (``[start, end)`` in bytes), to check
+    them again one by one in the rare case the verifier needs them."""
 
     routine: Routine
-    columns: RoutineColumns
+    span: tuple[int, int]
 
 
-def routine_lines(routine: Routine, columns: RoutineColumns, offset: int) -> Iterator[LineInfo]:
-    """A routine batch's lines from the columns they differ in, numbered from ``offset + 1``.
+def recheck(
+    path: str | os.PathLike[str], routine: Routine, span: tuple[int, int], keyring: Keyring | None
+) -> list[LineInfo]:
+    """The lines of a routine batch, read again from ``span`` of ``path`` and checked one by one.
 
-    :func:`routine_of` and :func:`routine_batch` fix the other fields: no
-    problem, checksum holds, one MAC state and key, sequence numbers counting
-    up, each line linked to the one before, so no content hash or note.
+    :raises OSError: they cannot be read, or the file no longer holds them there.
     """
-    terminated, sizes, event_ids, checksums, stamps = columns
-    first = routine.first
-    assert first.seq is not None
-    count = len(sizes)
-    return map(
-        _make_info,
-        zip(
-            range(offset + 1, offset + count + 1),
-            terminated,
-            sizes,
-            itertools.repeat(None),
-            itertools.repeat(False),
-            event_ids,
-            range(first.seq, first.seq + count),
-            (first.prev, *checksums[:-1]),
-            checksums,
-            itertools.repeat(True),
-            stamps,
-            itertools.repeat(None),
-            itertools.repeat(first.mac_state),
-            itertools.repeat(first.mac_label),
-            itertools.repeat(None),
-        ),
-    )
+    start, end = span
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        data = handle.read(end - start)
+    raws = data.split(b"\n")
+    changed = OSError(0, f"its bytes {start} to {end} changed while it was verified")
+    if len(data) != end - start or raws.pop() != b"" or len(raws) != routine.rest + 1:
+        raise changed
+    first = routine.first.number
+    infos = [check_record(first + i, raw, True, keyring) for i, raw in enumerate(raws)]
+    if infos[0] != routine.first or infos[-1] != routine.last:
+        raise changed
+    return infos
 
 
 def routine_batch(
     number: int,
+    at: int,
     raws: Sequence[bytes],
     keyring: Keyring | None,
     day_iso: str | None,
     watch: Collection[int],
 ) -> RoutineBatch | None:
-    """Terminated lines ``raws`` (the first is line ``number``) checked at once, when routine.
+    """Terminated lines ``raws`` (the first is line ``number``, at byte ``at``) checked at once.
 
     The batch form of :func:`check_record` followed by :func:`routine_of`,
     with the same answer: the lines are checked together
@@ -505,18 +490,15 @@ def routine_batch(
         assert label is not None
         if (day_iso or min(map(str, stamps))[:10]) < label:
             return None
-    event_ids = [obj.get("event_id") for obj in objs]
-    if set(map(type, event_ids)) != {str}:
-        event_ids = [e if isinstance(e, str) else None for e in event_ids]
-    sizes = list(map(len, raws))
+    event_id = objs[-1].get("event_id")
     last = _make_info(
         (
             number + count - 1,
             True,
-            sizes[-1],
+            len(raws[-1]),
             None,
             False,
-            event_ids[-1],
+            event_id if isinstance(event_id, str) else None,
             seqs[-1],
             prevs[-1],
             checksums[-1],
@@ -529,8 +511,8 @@ def routine_batch(
         )
     )
     watched = {seq: checksums[seq - base] for seq in watch if base < seq < base + count}
-    columns = ([True] * count, sizes, event_ids, checksums, stamps)
-    return RoutineBatch(Routine(first, last, count - 1, watched), columns)
+    span = (at, at + sum(map(len, raws)) + count)
+    return RoutineBatch(Routine(first, last, count - 1, watched), span)
 
 
 def check_file(path: Path, keyring: Keyring | None = None) -> Iterator[LineInfo]:
@@ -566,38 +548,41 @@ def check_batches(
         yielded first.
     """
     raws: list[bytes] = []
-    number = 1  # the number of raws[0]
+    number = at = 1  # the number and the byte offset of raws[0]
     try:
-        for first, block, terminated in iter_line_blocks(path, start, end):
+        for first, block, terminated, offset in iter_line_blocks(path, start, end):
             if not terminated:  # the file's unterminated last line comes alone
                 if raws:
-                    yield _check_batch(number, raws, keyring, day_iso, watch)
+                    yield _check_batch(number, at, raws, keyring, day_iso, watch)
                     raws = []
                 yield [check_record(first, block[0], False, keyring)]
                 continue
             if not raws:
-                number = first
+                number, at = first, offset
             raws += block
             while len(raws) >= BATCH_LINES:
-                yield _check_batch(number, raws[:BATCH_LINES], keyring, day_iso, watch)
+                batch = raws[:BATCH_LINES]
+                yield _check_batch(number, at, batch, keyring, day_iso, watch)
                 del raws[:BATCH_LINES]
                 number += BATCH_LINES
+                at += sum(map(len, batch)) + BATCH_LINES
     except OSError:
         if raws:
-            yield _check_batch(number, raws, keyring, day_iso, watch)
+            yield _check_batch(number, at, raws, keyring, day_iso, watch)
         raise
     if raws:
-        yield _check_batch(number, raws, keyring, day_iso, watch)
+        yield _check_batch(number, at, raws, keyring, day_iso, watch)
 
 
 def _check_batch(
     number: int,
+    at: int,
     raws: Sequence[bytes],
     keyring: Keyring | None,
     day_iso: str | None,
     watch: Collection[int],
 ) -> CheckedBatch:
-    routine = routine_batch(number, raws, keyring, day_iso, watch)
+    routine = routine_batch(number, at, raws, keyring, day_iso, watch)
     if routine is not None:
         return routine
     return list(
@@ -845,7 +830,7 @@ class _Verifier:
             )
             for batch in batches:
                 if isinstance(batch, RoutineBatch):
-                    self.routine(index, batch.routine, batch.columns)
+                    self.routine(index, batch.routine, batch.span)
                 else:
                     self.lines(index, batch)
         except OSError as exc:
@@ -853,14 +838,17 @@ class _Verifier:
             return
         self.files_checked += 1
 
-    def routine(self, index: int, routine: Routine, columns: RoutineColumns) -> None:
+    def routine(self, index: int, routine: Routine, span: tuple[int, int]) -> None:
         """A routine batch of file ``index``, taken at once (line by line only when
-        its first line did not leave the chain where the others extend it)."""
+        its first line did not leave the chain where the others extend it).
+
+        :raises OSError: its lines had to be read again, and could not be.
+        """
         self.line(index, routine.first)
         if self.extend(index, routine):
             return
-        lines = routine_lines(routine, columns, routine.first.number - 1)
-        for info in itertools.islice(lines, 1, None):
+        infos = recheck(self.files[index].path, routine, span, self.keyring)
+        for info in infos[1:]:
             self.line(index, info)
 
     def lines(self, index: int, infos: Sequence[LineInfo]) -> None:

@@ -12,11 +12,14 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from fapilog_notebook import parallel as par
 from fapilog_notebook import verify as verify_module
 from fapilog_notebook import verify_audit_log
 from fapilog_notebook.chain import canonical_json, check_intact_lines
@@ -26,7 +29,7 @@ from fapilog_notebook.verify import (
     RoutineBatch,
     check_batches,
     check_file,
-    routine_lines,
+    recheck,
 )
 
 from .logbuilder import BASE, payload
@@ -111,7 +114,7 @@ def _write(directory: Path, mutate: Mutation, *, key: bytes | None, events: int 
 def _expand(path: Path, keyring: Keyring | None) -> Iterator[LineInfo]:
     for batch in check_batches(path, 0, None, keyring, "2026-03-01", {2, 5}):
         if isinstance(batch, RoutineBatch):
-            yield from routine_lines(batch.routine, batch.columns, batch.routine.first.number - 1)
+            yield from recheck(path, batch.routine, batch.span, keyring)
         else:
             yield from batch
 
@@ -175,3 +178,60 @@ def test_routine_batches_are_taken_at_once_on_a_clean_file(
     kinds = [type(batch).__name__ for batch in batches]
     assert kinds == ["RoutineBatch"] * 3 + ["list"]  # 16 + 16 + 16 at once, then one line
     assert list(_expand(path, None)) == list(check_file(path))
+
+
+def _replayed(directory: Path) -> Path:
+    """One day file of 14 events, then events 3 to 10 again (a replayed stretch)."""
+    path = _write(directory, MUTATIONS["untouched"], key=None, events=14)
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join([*lines, *lines[2:10]]))
+    return path
+
+
+@pytest.mark.parametrize("batch", [2, 3, 4])
+def test_a_routine_batch_the_chain_cannot_take_at_once_is_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    path = _replayed(tmp_path / "log")
+    with monkeypatch.context() as patched:
+        patched.setattr(verify_module, "routine_batch", lambda *args: None)
+        patched.setattr(verify_module, "routine_of", lambda *args: None)
+        line_by_line = verify_audit_log(path.parent, progress=False).to_dict()
+    assert "duplicate_sequence" in [f["kind"] for f in line_by_line["findings"]]
+    calls: list[tuple[int, int]] = []
+    real_recheck = verify_module.recheck
+
+    def spy(*args: Any) -> list[LineInfo]:
+        calls.append(args[2])
+        return real_recheck(*args)
+
+    monkeypatch.setattr(verify_module, "recheck", spy)
+    monkeypatch.setattr(verify_module, "BATCH_LINES", batch)
+    assert verify_audit_log(path.parent, progress=False).to_dict() == line_by_line
+    assert calls  # the replayed stretch came as routine batches, read again line by line
+    for chunk_bytes in (par.CHUNK_BYTES, 3000):  # one chunk, then several
+        monkeypatch.setattr(par, "CHUNK_BYTES", chunk_bytes)
+        calls.clear()
+        with ThreadPoolExecutor(max_workers=2) as threads:
+            parallel = verify_audit_log(path.parent, workers=threads, progress=False)
+        assert parallel.to_dict() == line_by_line, chunk_bytes
+        assert calls
+
+
+def test_lines_that_changed_before_they_were_read_again_make_the_file_unreadable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _replayed(tmp_path / "log")
+    monkeypatch.setattr(verify_module, "BATCH_LINES", 4)
+    real_recheck = verify_module.recheck
+
+    def rewritten(file: Path, routine: Any, span: tuple[int, int], keyring: Any) -> Any:
+        data = path.read_bytes()
+        path.write_bytes(data[: span[0]] + data[span[0] : span[1]].replace(b"event", b"EVENT"))
+        return real_recheck(file, routine, span, keyring)
+
+    monkeypatch.setattr(verify_module, "recheck", rewritten)
+    report = verify_audit_log(path.parent, progress=False)
+    kinds = [f.kind.value for f in report.finding_list]
+    assert "unreadable_file" in kinds
+    assert "changed while it was verified" in report.to_json()

@@ -451,22 +451,22 @@ def test_a_file_failing_part_way_is_reported_as_serial_does(
 
     def failing_blocks(
         path: str | PathLike[str], start: int, end: int | None
-    ) -> Iterator[tuple[int, list[bytes], bool]]:
-        for first, lines, terminated in iter_line_blocks(path, start, end):
+    ) -> Iterator[tuple[int, list[bytes], bool, int]]:
+        for first, lines, terminated, at in iter_line_blocks(path, start, end):
             if str(path).endswith(target) and start > 0:
-                yield first, lines[:1], terminated  # one line read, then the disk fails
+                yield first, lines[:1], terminated, at  # one line read, then the disk fails
                 raise OSError(5, "Input/output error")
-            yield first, lines, terminated
+            yield first, lines, terminated, at
 
     def failing_file(
         path: str | PathLike[str], start: int, end: int | None
-    ) -> Iterator[tuple[int, list[bytes], bool]]:
+    ) -> Iterator[tuple[int, list[bytes], bool, int]]:
         # The whole file read at once, failing where the parallel read fails.
         if not str(path).endswith(target):
             yield from iter_line_blocks(path, start, end)
             return
         lines = [raw for _, raw, _ in iter_line_range(path, start, end)]
-        yield 1, lines[:fail_after], True
+        yield 1, lines[:fail_after], True, 0
         raise OSError(5, "Input/output error")
 
     monkeypatch.setattr("fapilog_notebook.verify.iter_line_blocks", failing_file)
@@ -527,14 +527,14 @@ def test_encoded_chunks_decode_to_the_same_line_infos(
             assert error is None
             infos: list[Any] = []
             for batch in batches:
-                count, routine, encoded = pickle.loads(batch)
-                columns = pickle.loads(encoded)
+                count, routine, rest = pickle.loads(batch)
                 if routine is None:
-                    infos.extend(par._decode(count, columns, len(infos)))
+                    infos.extend(par._decode(count, pickle.loads(rest), len(infos)))
                 else:
-                    decoded = list(verify_module.routine_lines(routine, columns, len(infos)))
-                    assert decoded[0] == routine.first
-                    assert decoded[-1] == routine.last
+                    # Only the span is sent: the lines are read again from it.
+                    assert routine.first.number == len(infos) + 1
+                    decoded = verify_module.recheck(path, routine, rest, None)
+                    assert len(decoded) == count
                     infos.extend(decoded)
                     routines += 1
             assert infos == list(check_file(path)), name

@@ -259,7 +259,9 @@ def test_unreadable_file_as_directory_read_error(
     log.write(tmp_path)
     from fapilog_notebook import scan
 
-    def failing(path: Path, start: int, end: int | None) -> Iterator[tuple[int, list[bytes], bool]]:
+    def failing(
+        path: Path, start: int, end: int | None
+    ) -> Iterator[tuple[int, list[bytes], bool, int]]:
         if path.name == log.files[1].name:
             raise PermissionError(13, "Permission denied")
         return scan.iter_line_blocks(path, start, end)

@@ -6,12 +6,14 @@ On a cached directory of ``events`` events over ``days`` daily files (see
 1. ``parallel.verify``: :func:`fapilog_notebook.verify_audit_log` serial,
    with ``workers=N`` (the pool is started and stopped inside the call, so its
    start-up counts) and with ``engine="dask"`` on a ``LocalCluster`` of N
-   worker processes with one thread each (started each round outside the
-   timing, as a cluster is a long-lived resource, and stopped before the next
-   round's serial and pool runs: an idle cluster's processes take a share of
-   the cores). Events/s, the ratio to serial, and
-   whether the three reports are identical. Then the peak RSS of each worker:
-   pool workers report their peak RSS after a verify on a pool we keep;
+   worker processes with one thread each (started once, outside the timing,
+   as a cluster is a long-lived resource). The pool's rounds run first, beside
+   serial rounds, with no cluster alive (an idle cluster's processes take a
+   share of the cores); then Dask's rounds, beside serial rounds run while
+   the cluster is up. Each engine's ratio is to the serial runs beside it.
+   Events/s, the ratio to serial, and whether the reports are identical.
+   Then the peak RSS of each worker: pool workers report their peak RSS after
+   a verify on a pool we keep;
    Dask workers are asked with ``client.run`` before and after the work.
 2. ``parallel.scaling``: serial and ``workers=N`` seconds on 100,000,
    1,000,000 and (with ``--big``, standalone) 3,000,000 events over the same
@@ -51,6 +53,7 @@ __all__ = ["PARTS", "ParallelConfig", "main", "markdown", "run"]
 
 PARTS = ("verify", "scaling")
 SERIAL = "serial"
+SERIAL_BESIDE_DASK = "serial, beside the Dask cluster"
 TARGET_WORKERS_X = 1.7
 TARGET_DASK_X = 1.5
 _MB = 1024 * 1024
@@ -212,39 +215,40 @@ def run_verify(
     """Serial, pool and Dask, interleaved rounds; then each worker's peak memory."""
     workers_label, dask_label = config.labels
     reports: dict[str, Any] = {}
-    serial, pool, dask = _Runs(SERIAL), _Runs(workers_label), _Runs(dask_label)
+    serial, pool = _Runs(SERIAL), _Runs(workers_label)
+    beside, dask = _Runs(SERIAL_BESIDE_DASK), _Runs(dask_label)
     verify_audit_log(data.file_paths()[0], progress=False)  # warm-up: imports
     memory: list[WorkerMemory] = []
-    dask_idle: dict[str, int] = {}
-    dask_peak: dict[str, int] = {}
+    # The pool beside serial, with no Dask cluster alive: an idle cluster's
+    # processes would take a share of the two cores from the pool's workers.
     for round_ in range(config.repeats):
-        # Serial and the pool run with no Dask cluster alive: its idle processes
-        # take a share of the two cores that a pool's workers would otherwise have.
         serial.add(_verify(data, reports, SERIAL))
         pool.add(_verify(data, reports, workers_label, workers=config.workers))
-        with local_cluster(config.workers) as client:
-            idle = client.run(_dask_peak)
-            verify_audit_log(data.file_paths()[0], engine="dask", client=client)  # warm-up
-            dask.add(_verify(data, reports, dask_label, engine="dask", client=client))
-            peak = client.run(_dask_peak)
-        # Each round has its own cluster: a worker's figures are its largest over them.
-        for position, value in enumerate(v for _, v in sorted(idle.items())):
-            dask_idle[str(position)] = max(dask_idle.get(str(position), 0), value)
-        for position, value in enumerate(v for _, v in sorted(peak.items())):
-            dask_peak[str(position)] = max(dask_peak.get(str(position), 0), value)
         report(
             f"  round {round_ + 1}/{config.repeats}: "
-            + ", ".join(
-                f"{r.name} {data.events / r.seconds[-1]:,.0f}/s" for r in (serial, pool, dask)
-            )
+            + ", ".join(f"{r.name} {data.events / r.seconds[-1]:,.0f}/s" for r in (serial, pool))
         )
+    # Dask beside serial, on one warm cluster (a long-lived resource, started
+    # outside the timing), serial runs sharing the machine with it.
+    with local_cluster(config.workers) as client:
+        dask_idle = client.run(_dask_peak)
+        verify_audit_log(data.file_paths()[0], engine="dask", client=client)  # warm-up
+        for round_ in range(config.repeats):
+            beside.add(_verify(data, reports, SERIAL))
+            dask.add(_verify(data, reports, dask_label, engine="dask", client=client))
+            report(
+                f"  round {round_ + 1}/{config.repeats}: "
+                + ", ".join(
+                    f"{r.name} {data.events / r.seconds[-1]:,.0f}/s" for r in (beside, dask)
+                )
+            )
+        dask_peak = client.run(_dask_peak)
     memory.append(
         WorkerMemory(
             dask_label,
             [v / _MB for _, v in sorted(dask_idle.items())],
             [v / _MB for _, v in sorted(dask_peak.items())],
-            "peak RSS (VmHWM) of each Dask worker process (client.run), the largest over "
-            "the rounds (one cluster per round)",
+            "peak RSS (VmHWM) of each Dask worker process (client.run), after every round",
         )
     )
     peaks = pool_worker_peaks(data, config.workers)
@@ -257,7 +261,8 @@ def run_verify(
             "peak RSS (VmHWM) of each pool worker after one verify on a kept pool",
         ),
     )
-    return [r.result(data.events, data.size) for r in (serial, pool, dask)], memory
+    rows = [r.result(data.events, data.size) for r in (serial, pool, beside, dask)]
+    return rows, memory
 
 
 def run_scaling(config: ParallelConfig, report: Callable[[str], None]) -> list[ScalingRow]:
@@ -306,8 +311,8 @@ def run(config: ParallelConfig, report: Callable[[str], None] = print) -> dict[s
         rows, memory = run_verify(config, data, report)
         out["verify"] = [asdict(r) for r in rows]
         out["worker_memory"] = [asdict(m) for m in memory]
-        serial = rows[0].events_per_s
-        x_workers, x_dask = rows[1].events_per_s / serial, rows[2].events_per_s / serial
+        x_workers = rows[1].events_per_s / rows[0].events_per_s
+        x_dask = rows[3].events_per_s / rows[2].events_per_s
         out["verify_verdict"] = {
             "x_workers": x_workers,
             "x_dask": x_dask,
@@ -346,7 +351,10 @@ def markdown(data: dict[str, Any]) -> str:
     if "verify" in data:
         info = data["dataset"]
         rows = [RateResult(**r) for r in data["verify"]]
-        serial = rows[0].events_per_s
+        # Each engine against the serial runs beside it (see run_verify).
+        baseline = {r.name: rows[0].events_per_s for r in rows}
+        if len(rows) == 4:
+            baseline[rows[2].name] = baseline[rows[3].name] = rows[2].events_per_s
         parts.append(
             f"### Parallel verify: {info['events']:,} events, {info['files']} files, "
             f"{info['bytes'] / _MB:,.0f} MB\n"
@@ -368,7 +376,7 @@ def markdown(data: dict[str, Any]) -> str:
                         f"{r.seconds:.2f}",
                         f"{r.events_per_s:,.0f}",
                         f"{r.median_per_s:,.0f}",
-                        _x(r.events_per_s / serial),
+                        _x(r.events_per_s / baseline[r.name]),
                         f"{r.steal_pct:.1f}",
                         "identical to serial" if r.ok else f"FAILED: {r.note}",
                     ]

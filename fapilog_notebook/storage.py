@@ -167,13 +167,17 @@ def find_head(directory: Path, *, repair: bool) -> HeadScan:
             if size == 0:
                 continue
             ends_clean = os.pread(fd, 1, size - 1) == b"\n"
+            repaired = False
             if not ends_clean and repair and index == 0:
                 os.lseek(fd, 0, os.SEEK_END)
                 os.write(fd, b"\n")
-                torn = path
-            for raw in reverse_lines(fd, size):
+                repaired = True
+            for position, raw in enumerate(reverse_lines(fd, size)):
                 check = check_line(raw.rstrip(b"\r"))
-                if check.problem is None and check.checksum_ok:
+                intact = check.problem is None and check.checksum_ok
+                if repaired and position == 0 and not intact:
+                    torn = path  # a fragment, now terminated (a whole event is not torn)
+                if intact:
                     assert check.sequence_number is not None
                     assert check.checksum is not None
                     return HeadScan(ChainHead(check.sequence_number, check.checksum), path, torn)

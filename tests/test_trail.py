@@ -156,6 +156,7 @@ async def test_a_whole_event_cut_before_its_newline_stays_the_head(tmp_path: Pat
         stats = await trail.get_statistics()
         result = await trail.verify_chain_from_storage()
     assert stats["resumed_from_sequence"] == 3
+    assert stats["terminated_torn_line"] is None  # a newline added, nothing torn
     events = lines_on_disk(tmp_path)
     assert [e["sequence_number"] for e in events] == [1, 2, 3, 4]
     assert events[3]["previous_hash"] == events[2]["checksum"]

@@ -462,12 +462,14 @@ def check_intact_lines(
     per-line Python call.
     """
     count = len(lines)
+    if not count:
+        return [], []
     start, end = len(_CHECKSUM_PREFIX), _BODY_AT - 2
     marks = [line[:start] + line[end:_BODY_AT] + line[-1:] for line in lines]
     if marks.count(_CANONICAL_MARK) != count:
         return None
     try:
-        mac = _FIELDS.validate_json(lines[0]).get(MAC_FIELD) if lines else None
+        mac = _FIELDS.validate_json(lines[0]).get(MAC_FIELD)
         if mac is None:
             objs = list(map(_FIELDS.validate_json, lines))
         else:
@@ -477,8 +479,6 @@ def check_intact_lines(
             objs = list(map(_KEYED_FIELDS.validate_json, lines))
     except ValueError:
         return None
-    if not objs:
-        return objs, []
     if mac is None:
         # No line may carry a ``mac`` (an object or not): it would be judged apart.
         if [obj.get(MAC_FIELD) for obj in objs].count(None) != count:

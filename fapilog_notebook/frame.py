@@ -746,16 +746,16 @@ class _Column:
                 pieces.clear()
                 return pd.DatetimeIndex(times).tz_localize("UTC")
             # The strings (None for any other value) as the object array that
-            # ``to_datetime`` makes of a list: the same conversion, without the list.
+            # ``to_datetime`` makes of a list: the same conversion, without the
+            # list. A parsed piece converts its strings with the others.
+            unparsed = [(_STR, p[1], n) if k == _TIME else (k, p, n) for k, p, n in pieces]
             strings = [
                 np.full(n, None, dtype=object)
                 if kind == _NONE
                 else payload.to_numpy(dtype=object, na_value=None)
                 if kind == _STR
-                else payload[1].to_numpy(dtype=object, na_value=None)
-                if kind == _TIME
                 else np.array(payload, dtype=object)
-                for kind, payload, n in pieces
+                for kind, payload, n in unparsed
             ]
             pieces.clear()
             return pd.to_datetime(

@@ -266,26 +266,7 @@ def iter_lines(path: Path, *, chunk_size: int = CHUNK_SIZE) -> Iterator[tuple[in
     Reads in large binary chunks (no decoding: the bytes are what is hashed).
     :raises OSError: the file cannot be opened or read.
     """
-    number = 0
-    carry: list[bytes] = []
-    with open(path, "rb", buffering=0) as handle:
-        while True:
-            chunk = handle.read(chunk_size)
-            if not chunk:
-                break
-            parts = chunk.split(b"\n")
-            if carry:
-                carry.append(parts[0])
-                parts[0] = b"".join(carry)
-                carry = []
-            tail = parts.pop()
-            for raw in parts:
-                number += 1
-                yield number, raw, True
-            if tail:
-                carry.append(tail)
-    if carry:
-        yield number + 1, b"".join(carry), False
+    return iter_line_range(path, 0, None, block=chunk_size)
 
 
 def iter_line_range(

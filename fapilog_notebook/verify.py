@@ -347,10 +347,7 @@ class Routine(NamedTuple):
 
 
 def routine_of(
-    infos: Sequence[LineInfo],
-    day_iso: str | None,
-    watch: Collection[int],
-    columns: Sequence[Sequence[Any]] | None = None,
+    infos: Sequence[LineInfo], day_iso: str | None, watch: Collection[int]
 ) -> Routine | None:
     """The batch as a :class:`Routine` when each line after the first can only extend the chain.
 
@@ -362,8 +359,7 @@ def routine_of(
     at once (:meth:`_Verifier.extend`) instead of one by one. The first line
     is judged on its own: it must link to whatever came before the batch.
     ``watch`` holds the sequence numbers whose checksums seals, manifests and
-    anchors need. ``columns`` is ``infos`` transposed, when the caller has it.
-    ``None`` when the batch is not routine.
+    anchors need. ``None`` when the batch is not routine.
     """
     if len(infos) < 2:
         return None
@@ -371,8 +367,7 @@ def routine_of(
     count = len(infos)
     if first.problem is not None or first.mac_state not in _ROUTINE_MAC or first.seq is None:
         return None
-    if columns is None:
-        columns = list(zip(*infos, strict=True))
+    columns = list(zip(*infos, strict=True))
     checksums = columns[_F["checksum"]]
     if (
         columns[_F["problem"]].count(None) != count
@@ -443,13 +438,13 @@ def recheck(
 
 def routine_batch(
     number: int,
-    at: int,
+    span: tuple[int, int],
     raws: Sequence[bytes],
     keyring: Keyring | None,
     day_iso: str | None,
     watch: Collection[int],
 ) -> RoutineBatch | None:
-    """Terminated lines ``raws`` (the first is line ``number``, at byte ``at``) checked at once.
+    """Terminated lines ``raws`` (the first is line ``number``; ``span``: their bytes) at once.
 
     The batch form of :func:`check_record` followed by :func:`routine_of`,
     with the same answer: the lines are checked together
@@ -511,7 +506,6 @@ def routine_batch(
         )
     )
     watched = {seq: checksums[seq - base] for seq in watch if base < seq < base + count}
-    span = (at, at + sum(map(len, raws)) + count)
     return RoutineBatch(Routine(first, last, count - 1, watched), span)
 
 
@@ -547,13 +541,25 @@ def check_batches(
     :raises OSError: the file cannot be read; the lines read before are
         yielded first.
     """
+
+    def checked(number: int, at: int, raws: list[bytes]) -> tuple[CheckedBatch, int]:
+        """Lines ``raws`` (from line ``number``, byte ``at``) checked; where they end."""
+        stop = at + sum(map(len, raws)) + len(raws)  # every line ends in a newline
+        routine = routine_batch(number, (at, stop), raws, keyring, day_iso, watch)
+        if routine is not None:
+            return routine, stop
+        keys = itertools.repeat(keyring)
+        return list(
+            map(check_record, itertools.count(number), raws, itertools.repeat(True), keys)
+        ), stop
+
     raws: list[bytes] = []
     number = at = 1  # the number and the byte offset of raws[0]
     try:
         for first, block, terminated, offset in iter_line_blocks(path, start, end):
             if not terminated:  # the file's unterminated last line comes alone
                 if raws:
-                    yield _check_batch(number, at, raws, keyring, day_iso, watch)
+                    yield checked(number, at, raws)[0]
                     raws = []
                 yield [check_record(first, block[0], False, keyring)]
                 continue
@@ -561,39 +567,16 @@ def check_batches(
                 number, at = first, offset
             raws += block
             while len(raws) >= BATCH_LINES:
-                batch = raws[:BATCH_LINES]
-                yield _check_batch(number, at, batch, keyring, day_iso, watch)
+                batch, at = checked(number, at, raws[:BATCH_LINES])
+                yield batch
                 del raws[:BATCH_LINES]
                 number += BATCH_LINES
-                at += sum(map(len, batch)) + BATCH_LINES
     except OSError:
         if raws:
-            yield _check_batch(number, at, raws, keyring, day_iso, watch)
+            yield checked(number, at, raws)[0]
         raise
     if raws:
-        yield _check_batch(number, at, raws, keyring, day_iso, watch)
-
-
-def _check_batch(
-    number: int,
-    at: int,
-    raws: Sequence[bytes],
-    keyring: Keyring | None,
-    day_iso: str | None,
-    watch: Collection[int],
-) -> CheckedBatch:
-    routine = routine_batch(number, at, raws, keyring, day_iso, watch)
-    if routine is not None:
-        return routine
-    return list(
-        map(
-            check_record,
-            itertools.count(number),
-            raws,
-            itertools.repeat(True),
-            itertools.repeat(keyring),
-        )
-    )
+        yield checked(number, at, raws)[0]
 
 
 # ----------------------------------------------------------------- the chain state

@@ -29,6 +29,7 @@ from fapilog_notebook import (
     storage,
 )
 from fapilog_notebook.chain import check_line
+from fapilog_notebook.verify import verify_audit_log
 
 from .trail_helpers import FlakyStorage, assert_chain_intact, lines_on_disk
 
@@ -539,3 +540,23 @@ async def test_stop_says_how_many_acknowledged_events_are_not_on_disk(
     await trail.start()
     await trail.stop()
     assert [e["message"] for e in lines_on_disk(tmp_path)] == ["a", "b"]
+
+
+async def test_the_verifier_reports_the_events_lost_with_a_moved_file_as_a_gap(
+    tmp_path: Path,
+) -> None:
+    moments = iter(
+        [NOON, NOON, datetime(2026, 3, 2, 12, tzinfo=UTC), datetime(2026, 3, 2, 13, tzinfo=UTC)]
+    )
+    async with AuditTrail(storage_path=tmp_path, clock=lambda: next(moments)) as trail:
+        await log(trail, "day one, 1")
+        await log(trail, "day one, 2")
+        await log(trail, "day two, 3")
+        storage.file_for_day(tmp_path, date(2026, 3, 2)).rename(tmp_path / "moved-away.jsonl")
+        with pytest.warns(AuditWriteWarning, match="deleted or replaced"):
+            await log(trail, "day two, 4")
+    report = verify_audit_log(tmp_path, progress=False)
+    gaps = [f for f in report.finding_list if f.kind == "sequence_gap"]
+    assert not report.valid
+    assert len(gaps) == 1
+    assert gaps[0].sequence_number == 4

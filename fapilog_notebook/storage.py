@@ -43,6 +43,7 @@ __all__ = [
     "open_regular",
     "read_record",
     "read_seals",
+    "refuse_linked_audit_files",
     "reverse_lines",
     "tally_file",
     "to_day",
@@ -314,6 +315,21 @@ def _checked(path: Path, fd: int) -> int:
         os.close(fd)
         raise _refuse(path, _kind_of(mode))
     return fd
+
+
+def refuse_linked_audit_files(directory: Path) -> None:
+    """Refuse to write to ``directory`` while an audit file's name in it is a symbolic link.
+
+    Reading the head (and terminating a torn last line) at start opens the
+    newest audit file by name; a link planted there would make that repair
+    write to the link's target.
+
+    :raises UnsafeFileError: naming the first such link.
+    """
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if AUDIT_FILE_PATTERN.match(entry.name) and entry.is_symlink():
+                raise _refuse(Path(entry.path), "a symbolic link")
 
 
 def fsync_directory(directory: Path) -> None:

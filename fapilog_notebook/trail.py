@@ -1008,6 +1008,7 @@ class AuditTrail:
         if self._dir_lock.held:
             return
         storage.ensure_directory(self.storage_path, fsync=self.fsync)
+        storage.refuse_linked_audit_files(self.storage_path)  # before the head is read
         try:
             self._dir_lock.acquire()
         except storage.DirectoryLockedError as exc:

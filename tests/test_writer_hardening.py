@@ -244,10 +244,9 @@ async def test_a_link_as_the_lock_file_is_refused(tmp_path: Path) -> None:
 async def test_a_link_as_todays_audit_file_is_refused(tmp_path: Path, mode: Any) -> None:
     target = precious(tmp_path)
     directory = tmp_path / "logs"
-    directory.mkdir()
-    today_file(directory).symlink_to(target)
     trail = AuditTrail(storage_path=directory, clock=fixed_clock, on_write_error=mode)
     await trail.start()
+    today_file(directory).symlink_to(target)  # planted while the trail runs
     if mode == "raise":
         with (
             pytest.warns(AuditWriteWarning, match="symbolic link"),
@@ -264,6 +263,29 @@ async def test_a_link_as_todays_audit_file_is_refused(tmp_path: Path, mode: Any)
     with pytest.warns(AuditWriteWarning):
         await asyncio.wait_for(trail.stop(), TIMEOUT)
     assert untouched(target)
+
+
+@pytest.mark.parametrize("day", [DAY, date(2026, 2, 28)], ids=["today", "earlier"])
+async def test_a_linked_audit_file_is_refused_before_the_head_is_read(
+    tmp_path: Path, day: date
+) -> None:
+    # Reading the head at start terminates a torn last line of the newest
+    # file: through a link, that would append to the link's target.
+    target = tmp_path / "precious.txt"
+    target.write_bytes(b"no newline at the end")
+    directory = tmp_path / "logs"
+    directory.mkdir()
+    storage.file_for_day(directory, day).symlink_to(target)
+    trail = AuditTrail(storage_path=directory, clock=fixed_clock)
+    with pytest.warns(AuditWriteWarning, match="symbolic link"):
+        await asyncio.wait_for(trail.start(), TIMEOUT)
+    await log(trail, "queued")
+    stats = await trail.get_statistics()
+    assert stats["events_pending"] == 1
+    assert str(storage.file_for_day(directory, day)) in stats["last_error"]
+    with pytest.warns(AuditWriteWarning):
+        await asyncio.wait_for(trail.stop(), TIMEOUT)
+    assert target.read_bytes() == b"no newline at the end"
 
 
 async def test_a_link_as_the_seal_is_refused_and_the_events_still_written(

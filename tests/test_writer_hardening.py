@@ -368,18 +368,17 @@ def test_a_link_planted_as_the_key_temporary_is_never_written_through(
     assert not writer.is_symlink()
 
 
-def test_the_storage_directory_itself_may_be_a_link(tmp_path: Path) -> None:
+async def test_the_storage_directory_itself_may_be_a_link(tmp_path: Path) -> None:
     real = tmp_path / "real"
     real.mkdir()
     link = tmp_path / "link"
     link.symlink_to(real, target_is_directory=True)
-    files = storage.DayFiles(link, fsync=False)
-    try:
-        files.append(DAY, b'{"a":1}\n')
-        assert files.append(DAY, b'{"b":2}\n') is None
-    finally:
-        files.close()
-    assert today_file(real).read_bytes() == b'{"a":1}\n{"b":2}\n'
+    async with AuditTrail(storage_path=link, fsync=True, clock=fixed_clock) as trail:
+        await log(trail, "a")
+        await log(trail, "b")
+        stats = await trail.get_statistics()
+    assert stats["write_failures"] == stats["seal_failures"] == stats["files_replaced"] == 0
+    assert [e["message"] for e in lines_on_disk(real)] == ["a", "b"]
 
 
 # ---------------------------------------------------------------- item 14: FIFOs, directories

@@ -582,9 +582,10 @@ class DayFiles:
         raise OSError(errno.ESTALE, f"{str(path)!r} keeps being replaced while it is written")
 
     def open_day(self, day: date) -> None:
-        """Open (or create) ``day``'s file now, refusing anything but a regular file."""
-        if day in self._open and not self._still_named(day):
-            self.close_day(day)
+        """Open (or create) ``day``'s file now, refusing anything but a regular file.
+
+        A file already open stays open: :meth:`append` checks its name.
+        """
         self._fd_for(day)
 
     def _write(self, day: date, fd: int, data: bytes) -> None:

@@ -546,8 +546,8 @@ class AuditTrail:
         if left:
             warnings.warn(
                 f"AuditTrail stopped with {left} events not written to {self.storage_path} "
-                f"({acknowledged} of them acknowledged to their callers) "
-                f"({self._last_error}); they stay queued: call start() and drain() to retry",
+                f"({acknowledged} of them acknowledged to their callers; last error: "
+                f"{self._last_error}); they stay queued: call start() and drain() to retry",
                 AuditWriteWarning,
                 stacklevel=2,
             )

@@ -395,7 +395,8 @@ class AuditTrail:
     Args:
         policy: compliance settings; ``policy.enabled=False`` turns logging off.
         storage_path: directory of the daily files (default ``audit_logs``).
-        fsync: fsync each batch before acknowledging it.
+        fsync: fsync each batch before acknowledging it, and the directory once
+            for each name the trail creates in it (day file, seal, manifest).
         on_write_error: ``"contain"`` (default, as fapilog) keeps a failed
             event queued and returns; ``"raise"`` raises ``AuditWriteError``.
         max_pending: most events held while storage fails; beyond it events

@@ -398,7 +398,9 @@ class AuditTrail:
         fsync: fsync each batch before acknowledging it, and the directory once
             for each name the trail creates in it (day file, seal, manifest).
         on_write_error: ``"contain"`` (default, as fapilog) keeps a failed
-            event queued and returns; ``"raise"`` raises ``AuditWriteError``.
+            event queued and returns before it is on disk (counted in
+            ``get_statistics()["events_acknowledged_unwritten"]``); ``"raise"``
+            raises ``AuditWriteError``.
         max_pending: most events held while storage fails; beyond it events
             are dropped, counted and warned about (or raise in "raise" mode).
         clock: where event timestamps come from (default: the current UTC
@@ -599,6 +601,9 @@ class AuditTrail:
         **metadata: Any,
     ) -> str:
         """Record one event and return its id once its line is on disk.
+
+        When storage fails with ``on_write_error="contain"`` it returns with
+        the event only queued (retried later; see ``get_statistics()``).
 
         :raises TypeError, ValueError: bad input (unknown event type, a message
             that is not a string, metadata that is not JSON-serialisable);

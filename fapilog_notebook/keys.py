@@ -18,6 +18,7 @@ Keys never appear in a repr, an exception message, a report or an audit file.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -96,23 +97,30 @@ def load_static_key(text: str | bytes, *, origin: str) -> bytes:
 
 
 def _write_private(path: Path, data: dict[str, Any], *, replace: bool) -> None:
-    """Write ``data`` as JSON to ``path`` with mode 0600, atomically and durably."""
+    """Write ``data`` as JSON to ``path`` with mode 0600, atomically and durably.
+
+    The temporary file has a unique name and is created with ``O_EXCL |
+    O_NOFOLLOW``: a link planted beside the key is never written through.
+    It is removed if anything fails.
+    """
     text = json.dumps(data, sort_keys=True, indent=1).encode("ascii") + b"\n"
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(8)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
-        os.write(fd, text)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
+        try:
+            view = memoryview(text)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         if replace:
             os.replace(tmp, path)
         else:
             os.link(tmp, path)  # fails if path exists: never overwrite a key
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)

@@ -6,11 +6,14 @@ the writer calls them from a worker thread, never from the event loop.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
 import os
 import re
+import secrets
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -29,14 +32,18 @@ __all__ = [
     "DirectoryLock",
     "DirectoryLockedError",
     "SealFile",
+    "UnsafeFileError",
     "day_of",
     "file_for_day",
     "find_head",
+    "fsync_directory",
     "is_own_file",
     "list_audit_files",
     "manifest_path",
+    "open_regular",
     "read_record",
     "read_seals",
+    "refuse_linked_audit_files",
     "reverse_lines",
     "tally_file",
     "to_day",
@@ -225,17 +232,144 @@ def tally_file(directory: Path, day: date) -> DayTally:
     return tally
 
 
-def write_record(path: Path, record: dict[str, Any], *, fsync: bool) -> None:
-    """Atomically replace ``path`` with ``record`` as JSON (mode 0600)."""
-    tmp = path.with_name(f"{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
+class UnsafeFileError(OSError):
+    """A name the writer uses is not a regular file (a symbolic link, a FIFO, a directory).
+
+    The writer refuses it rather than write through a link planted in the
+    directory or block for good on a FIFO; the message names the path and
+    what is there.
+    """
+
+
+#: Flags every file the writer opens gets: never follow a link, never block
+#: opening (a FIFO), not inherited by child processes.
+_SAFE_FLAGS = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+def _kind_of(mode: int) -> str:
+    """What a file mode says is there, as a phrase ("a FIFO")."""
+    kinds = (
+        (stat.S_ISLNK, "a symbolic link"),
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    )
+    return next((text for test, text in kinds if test(mode)), "not a regular file")
+
+
+def _refuse(path: Path, kind: str) -> UnsafeFileError:
+    return UnsafeFileError(
+        f"{str(path)!r} is {kind}, not a regular file; the audit writer refuses to "
+        "write through it (remove it to let the writer create the file)"
+    )
+
+
+def open_regular(path: Path, flags: int, *, create: bool = True) -> tuple[int, bool]:
+    """Open ``path`` for the writer: a regular file, never through a link, never blocking.
+
+    With ``create`` a missing file is created (mode 0600) with ``O_EXCL``, so
+    the caller learns that it made a new name (and can fsync the directory).
+    Returns the descriptor and whether the file was created.
+
+    :raises UnsafeFileError: ``path`` is a symbolic link, FIFO, socket,
+        device or directory.
+    """
     try:
-        write_all(fd, json.dumps(record, sort_keys=True, separators=(",", ":")).encode() + b"\n")
-        if fsync:
-            os.fsync(fd)
+        for _ in range(3):
+            if create:
+                try:
+                    fd = os.open(path, flags | os.O_CREAT | os.O_EXCL | _SAFE_FLAGS, FILE_MODE)
+                except FileExistsError:
+                    pass  # a link, a FIFO, or a file: open what is there (below)
+                else:
+                    return _checked(path, fd), True
+            try:
+                return _checked(path, os.open(path, flags | _SAFE_FLAGS)), False
+            except FileNotFoundError:
+                if not create:
+                    raise
+                # Removed between the two opens: create it after all.
+    except OSError as exc:
+        # ELOOP: a link (O_NOFOLLOW); EISDIR: a directory; ENXIO: a FIFO
+        # without reader or a socket (O_NONBLOCK).
+        if exc.errno in (errno.ELOOP, errno.EISDIR, errno.ENXIO, errno.ENODEV):
+            try:
+                kind = _kind_of(os.stat(path, follow_symlinks=False).st_mode)
+            except OSError:
+                kind = "not a regular file"
+            raise _refuse(path, kind) from None
+        raise
+    raise OSError(errno.ESTALE, f"{str(path)!r} keeps disappearing while it is opened")
+
+
+def _checked(path: Path, fd: int) -> int:
+    """``fd`` if it is a regular file; else close it and refuse ``path``."""
+    try:
+        mode = os.fstat(fd).st_mode
+    except BaseException:
+        os.close(fd)
+        raise
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise _refuse(path, _kind_of(mode))
+    return fd
+
+
+def refuse_linked_audit_files(directory: Path) -> None:
+    """Refuse to write to ``directory`` while an audit file's name in it is a symbolic link.
+
+    Reading the head (and terminating a torn last line) at start opens the
+    newest audit file by name; a link planted there would make that repair
+    write to the link's target.
+
+    :raises UnsafeFileError: naming the first such link.
+    """
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if AUDIT_FILE_PATTERN.match(entry.name) and entry.is_symlink():
+                raise _refuse(Path(entry.path), "a symbolic link")
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make the names created or replaced in ``directory`` durable (fsync it)."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
     finally:
         os.close(fd)
-    os.replace(tmp, path)
+
+
+def write_record(path: Path, record: dict[str, Any], *, fsync: bool) -> None:
+    """Atomically replace ``path`` with ``record`` as JSON (mode 0600).
+
+    The record is written to a new temporary file with a unique name
+    (``O_EXCL | O_NOFOLLOW``: a link planted there is never written through),
+    then renamed over ``path`` (a rename replaces a link at ``path`` itself,
+    never its target). With ``fsync`` the file and then the directory are
+    fsync'd, so the new name survives a power cut.
+    """
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+    fd = os.open(
+        tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE
+    )
+    try:
+        try:
+            write_all(
+                fd, json.dumps(record, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+            )
+            if fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    if fsync:
+        fsync_directory(path.parent)
 
 
 SEAL_SLOT = 1024
@@ -253,7 +387,13 @@ class SealFile:
     def __init__(self, directory: Path, *, fsync: bool) -> None:
         self.path = directory / SEAL_NAME
         self.fsync = fsync
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+        self._fd, created = open_regular(self.path, os.O_RDWR)
+        try:
+            if created and fsync:
+                fsync_directory(directory)
+        except BaseException:
+            os.close(self._fd)
+            raise
         self._next = 0
 
     def write(self, data: bytes) -> None:
@@ -327,14 +467,19 @@ class DirectoryLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
+        """Take the lock; refuse a lock file that is a link, FIFO or directory.
+
+        :raises DirectoryLockedError: another writer holds it.
+        :raises UnsafeFileError: the lock file's name is not a regular file.
+        """
         path = self.directory / LOCK_NAME
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        fd, _ = open_regular(path, os.O_RDWR)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
+            holder = _read_holder(fd)  # from the file checked above, not the path again
             os.close(fd)
             if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                holder = _read_holder(path)
                 raise DirectoryLockedError(
                     f"audit directory {str(self.directory)!r} is already in use by another "
                     f"AuditTrail{holder}; one writer per directory keeps the chain whole. "
@@ -356,16 +501,21 @@ class DirectoryLock:
         return self._fd is not None
 
 
-def _read_holder(path: Path) -> str:
+def _read_holder(fd: int) -> str:
+    """The lock holder as `` (process N)`` from the open lock file, or ``""``."""
     try:
-        pid = path.read_text(encoding="ascii").strip()
+        pid = os.pread(fd, 32, 0).decode("ascii").strip()
     except (OSError, UnicodeDecodeError):
         return ""
     return f" (process {pid})" if pid.isdigit() else ""
 
 
-def ensure_directory(directory: Path) -> None:
-    """Create ``directory`` and any missing parents, each with mode 0700."""
+def ensure_directory(directory: Path, *, fsync: bool = False) -> None:
+    """Create ``directory`` and any missing parents, each with mode 0700.
+
+    With ``fsync`` each parent that got a new directory is fsync'd, so the
+    new names survive a power cut.
+    """
     missing = []
     current = directory
     while not current.exists():
@@ -379,10 +529,20 @@ def ensure_directory(directory: Path) -> None:
         except FileExistsError:
             if not path.is_dir():
                 raise
+            continue
+        if fsync:
+            fsync_directory(path.parent)
 
 
 class DayFiles:
     """Append-only handles on daily files, kept open between batches.
+
+    Every file is opened with :func:`open_regular` (no link is followed, a
+    FIFO or directory is refused). Before and after each append the path is
+    checked to still name the open file: a day file deleted or moved while
+    open is detected, the file is reopened at its path and the batch is
+    written there, so no batch is acknowledged while its bytes sit only in
+    a detached file. :meth:`append` says when that happened.
 
     Used by one thread at a time (the writer serialises its batches).
     """
@@ -391,13 +551,44 @@ class DayFiles:
         self.directory = directory
         self.fsync = fsync
         self._open: dict[date, int] = {}
+        #: ``(st_dev, st_ino)`` of each open file: what its path must still name.
+        self._identity: dict[date, tuple[int, int]] = {}
         #: Size of each open file after this writer's last whole append (so it
         #: ends in a newline): the next append needs no seek and no read.
         self._ends: dict[date, int] = {}
 
-    def append(self, day: date, data: bytes) -> None:
-        """Append the lines of one day (joined) in one write; undo a partial write on failure."""
-        fd = self._fd_for(day)
+    def append(self, day: date, data: bytes) -> str | None:
+        """Append the lines of one day (joined) in one write; undo a partial write on failure.
+
+        Returns ``None``, or a sentence saying that the day file had been
+        deleted or replaced while open and was reopened (the batch is then
+        in the new file; what the detached file held is gone from the path).
+
+        :raises OSError: the write failed (the batch is not on disk), or the
+            path kept changing under the writer.
+        """
+        replaced = None
+        if day in self._open and not self._still_named(day):
+            replaced = self._detached(day)
+        for _ in range(3):
+            fd = self._fd_for(day)
+            self._write(day, fd, data)
+            if self._still_named(day):
+                return replaced
+            # The path was changed while we wrote: the bytes are in a file
+            # that no longer has the name. Write them again at the path.
+            replaced = self._detached(day)
+        path = file_for_day(self.directory, day)
+        raise OSError(errno.ESTALE, f"{str(path)!r} keeps being replaced while it is written")
+
+    def open_day(self, day: date) -> None:
+        """Open (or create) ``day``'s file now, refusing anything but a regular file.
+
+        A file already open stays open: :meth:`append` checks its name.
+        """
+        self._fd_for(day)
+
+    def _write(self, day: date, fd: int, data: bytes) -> None:
         start = self._ends.pop(day, None)
         try:
             if start is None:
@@ -414,6 +605,22 @@ class DayFiles:
             raise
         self._ends[day] = start + len(data)
 
+    def _still_named(self, day: date) -> bool:
+        """True if ``day``'s path still names the file this writer has open."""
+        try:
+            found = os.stat(file_for_day(self.directory, day), follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        return (found.st_dev, found.st_ino) == self._identity.get(day)
+
+    def _detached(self, day: date) -> str:
+        path = file_for_day(self.directory, day)
+        self.close_day(day)
+        return (
+            f"audit file {str(path)!r} was deleted or replaced while open; "
+            "reopened it at its path (events written to the old file are not there)"
+        )
+
     def _undo(self, day: date, fd: int, size: int) -> None:
         try:
             os.ftruncate(fd, size)
@@ -426,13 +633,21 @@ class DayFiles:
         if fd is None:
             for old in [d for d in self._open if d != day]:
                 self.close_day(old)
-            path = file_for_day(self.directory, day)
-            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+            fd, created = open_regular(file_for_day(self.directory, day), os.O_RDWR | os.O_APPEND)
+            try:
+                found = os.fstat(fd)
+                if created and self.fsync:
+                    fsync_directory(self.directory)
+            except BaseException:
+                os.close(fd)
+                raise
             self._open[day] = fd
+            self._identity[day] = (found.st_dev, found.st_ino)
         return fd
 
     def close_day(self, day: date) -> None:
         self._ends.pop(day, None)
+        self._identity.pop(day, None)
         fd = self._open.pop(day, None)
         if fd is not None:
             os.close(fd)

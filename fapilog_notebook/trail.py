@@ -165,11 +165,17 @@ class _Batch:
 
 @dataclass(slots=True)
 class _Pending:
-    """A queued event: its payload and, once sealed, its chained line."""
+    """A queued event: its payload and, once sealed, its chained line.
+
+    ``written``: its line is on disk. ``acknowledged``: its ``log_event``
+    returned before that (a contained storage fault).
+    """
 
     day: date
     payload: dict[str, Any]
     line: bytes = b""
+    written: bool = False
+    acknowledged: bool = False
 
 
 _LOG = logging.getLogger(__name__)
@@ -218,6 +224,12 @@ def utc_now() -> datetime:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    """Mark a shared start's error as seen (its callers each got it, if any waited)."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _resolve(futs: list[asyncio.Future[None]]) -> None:
@@ -383,9 +395,12 @@ class AuditTrail:
     Args:
         policy: compliance settings; ``policy.enabled=False`` turns logging off.
         storage_path: directory of the daily files (default ``audit_logs``).
-        fsync: fsync each batch before acknowledging it.
+        fsync: fsync each batch before acknowledging it, and the directory once
+            for each name the trail creates in it (day file, seal, manifest).
         on_write_error: ``"contain"`` (default, as fapilog) keeps a failed
-            event queued and returns; ``"raise"`` raises ``AuditWriteError``.
+            event queued and returns before it is on disk (counted in
+            ``get_statistics()["events_acknowledged_unwritten"]``); ``"raise"``
+            raises ``AuditWriteError``.
         max_pending: most events held while storage fails; beyond it events
             are dropped, counted and warned about (or raise in "raise" mode).
         clock: where event timestamps come from (default: the current UTC
@@ -445,6 +460,7 @@ class AuditTrail:
         self._failing = False
 
         self._started = False
+        self._starting: asyncio.Task[None] | None = None  # the start under way, if any
         self._dir_lock = storage.DirectoryLock(self.storage_path)
         self._files: storage.DayFiles | None = None
         self._sealing = False  # True while the chain head on disk is known
@@ -459,6 +475,8 @@ class AuditTrail:
         self._written = 0
         self._dropped = 0
         self._write_failures = 0
+        self._files_replaced = 0
+        self._acknowledged_unwritten = 0
         self._batches = 0
         self._error_events = 0
         self._security_events = 0
@@ -490,15 +508,33 @@ class AuditTrail:
         """
         if self._started:
             return
+        # One start for every concurrent first caller on this loop: each of
+        # them awaits the same task (and gets its error), instead of each
+        # running its own hop and waking all the others when it ends.
+        loop = asyncio.get_running_loop()
+        starting = self._starting
+        if starting is None or starting.get_loop() is not loop:
+            starting = self._starting = loop.create_task(self._start_once())
+            starting.add_done_callback(_retrieve)
+        await asyncio.shield(starting)
+
+    async def _start_once(self) -> None:
+        """The work of :meth:`start`, run once however many callers wait for it."""
         try:
-            await self._exclusive(self._open_storage)
-        except AuditTrailLockedError:
-            raise
-        except OSError as exc:
-            self._record_failure(exc)
-            if self.on_write_error == "raise":
-                raise self._write_error(exc) from exc
-        self._started = True
+            if self._started:
+                return
+            try:
+                await self._exclusive(self._open_storage)
+            except AuditTrailLockedError:
+                raise
+            except OSError as exc:
+                self._record_failure(exc)
+                if self.on_write_error == "raise":
+                    raise self._write_error(exc) from exc
+            self._started = True
+        finally:
+            if self._starting is asyncio.current_task():
+                self._starting = None
 
     async def stop(self) -> None:
         """Write everything queued, then close the files and release the directory."""
@@ -509,10 +545,12 @@ class AuditTrail:
         self._started = False
         with self._lock:
             left = len(self._pending)
+            acknowledged = self._acknowledged_unwritten
         if left:
             warnings.warn(
                 f"AuditTrail stopped with {left} events not written to {self.storage_path} "
-                f"({self._last_error}); they stay queued: call start() and drain() to retry",
+                f"({acknowledged} of them acknowledged to their callers; last error: "
+                f"{self._last_error}); they stay queued: call start() and drain() to retry",
                 AuditWriteWarning,
                 stacklevel=2,
             )
@@ -563,6 +601,9 @@ class AuditTrail:
         **metadata: Any,
     ) -> str:
         """Record one event and return its id once its line is on disk.
+
+        When storage fails with ``on_write_error="contain"`` it returns with
+        the event only queued (retried later; see ``get_statistics()``).
 
         :raises TypeError, ValueError: bad input (unknown event type, a message
             that is not a string, metadata that is not JSON-serialisable);
@@ -631,7 +672,7 @@ class AuditTrail:
             await self.start()
         queued = self._enqueue(payload, now, kind, level, asyncio.get_running_loop())
         if queued is not None:
-            batch, claim = queued
+            batch, claim, item = queued
             if isinstance(claim, asyncio.Future):
                 # The common case: another caller leads; wait for its hop.
                 await claim
@@ -639,7 +680,16 @@ class AuditTrail:
                     return event_id
                 claim = None
             await self._wait_for(batch, raise_errors=self.on_write_error == "raise", claim=claim)
+            if batch.error is not None:
+                self._acknowledge_unwritten(item)
         return event_id
+
+    def _acknowledge_unwritten(self, item: _Pending) -> None:
+        """``item``'s caller returns (contained fault) while it is only queued: count it."""
+        with self._lock:
+            if not item.written and not item.acknowledged:
+                item.acknowledged = True
+                self._acknowledged_unwritten += 1
 
     async def log_error(
         self,
@@ -788,12 +838,13 @@ class AuditTrail:
         kind: AuditEventType,
         level: AuditLogLevel,
         loop: asyncio.AbstractEventLoop,
-    ) -> tuple[_Batch, _Claim] | None:
+    ) -> tuple[_Batch, _Claim, _Pending] | None:
         """Queue the event (sealed at once when possible) and claim its next step.
 
         ``timestamp`` is the event's (UTC) time: it picks the day file.
-        Returns the batch it joined and what to do next (see :meth:`_claim`),
-        decided under the same lock; ``None`` when the queue was full.
+        Returns the batch it joined, what to do next (see :meth:`_claim`),
+        decided under the same lock, and the queued item; ``None`` when the
+        queue was full.
         """
         item = _Pending(timestamp.date(), payload)
         with self._lock:
@@ -831,7 +882,7 @@ class AuditTrail:
                 raise AuditQueueFullError(text)
             warnings.warn(text, AuditWriteWarning, stacklevel=3)
             return None
-        return batch, claim
+        return batch, claim, item
 
     # ------------------------------------------------------------------ group commit
 
@@ -962,7 +1013,8 @@ class AuditTrail:
     def _open_storage(self) -> None:
         if self._dir_lock.held:
             return
-        storage.ensure_directory(self.storage_path)
+        storage.ensure_directory(self.storage_path, fsync=self.fsync)
+        storage.refuse_linked_audit_files(self.storage_path)  # before the head is read
         try:
             self._dir_lock.acquire()
         except storage.DirectoryLockedError as exc:
@@ -1075,22 +1127,32 @@ class AuditTrail:
                 seal_line = None
             assert self._files is not None
             assert runs is not None, "queued events left unsealed"
+            replaced: list[str] = []
             for run in runs:
                 if self._tally is not None and self._tally.day != run.day:
                     self._leave_day(self._tally)
                 if self._tally is None or self._tally.day != run.day:
+                    # Opened (and checked to be a regular file) before it is read.
+                    self._files.open_day(run.day)
                     self._tally = storage.tally_file(self.storage_path, run.day)
-                self._files.append(run.day, run.data)
+                note = self._files.append(run.day, run.data)
+                if note is not None:
+                    replaced.append(note)
                 self._tally.add(run.head.sequence_number, run.head.checksum, run.count)
                 with self._lock:
                     for _ in range(run.count):
-                        self._pending.popleft()
+                        item = self._pending.popleft()
+                        item.written = True
+                        if item.acknowledged:
+                            self._acknowledged_unwritten -= 1
                     self._head = run.head
                     self._head_time = run.head_time
                     self._written += run.count
             with self._lock:
                 self._batches += 1
                 self._failing = False
+            for note in replaced:  # once the batch is counted written: a warning may raise
+                self._record_replaced(note)
         except Exception as exc:
             taken.error = _describe(exc)  # before warning: the warning may raise
             self._record_failure(exc)
@@ -1181,14 +1243,39 @@ class AuditTrail:
             first = not self._failing
             self._failing = True
             pending = len(self._pending)
+            acknowledged = self._acknowledged_unwritten
         if first:
+            if not pending:
+                told = "nothing is queued; the next write, drain() or stop() retries"
+            else:
+                told = f"{pending} events are not on disk"
+                if self.on_write_error == "contain":
+                    told += (
+                        f" ({acknowledged} of them already acknowledged to their callers; "
+                        "with on_write_error='contain' the callers waiting for the others "
+                        "return now, before their events are on disk)"
+                    )
+                told += (
+                    "; they stay queued and are retried on the next write, drain() or "
+                    "stop() (see get_statistics())"
+                )
             warnings.warn(
-                f"audit storage at {self.storage_path} failed ({self._last_error}); "
-                f"{pending} events stay queued and are retried on the next write, "
-                "drain() or stop()",
+                f"audit storage at {self.storage_path} failed ({self._last_error}); {told}",
                 AuditWriteWarning,
                 stacklevel=2,
             )
+
+    def _record_replaced(self, what: str) -> None:
+        """A day file was deleted or moved while open: count it, remember it, warn."""
+        with self._lock:
+            self._files_replaced += 1
+            self._last_error = what
+        warnings.warn(
+            f"{what}; the chain continues in the new file, and verification reports "
+            "the events that went with the old one as a gap",
+            AuditWriteWarning,
+            stacklevel=2,
+        )
 
     def _write_error(self, exc: BaseException) -> AuditWriteError:
         return AuditWriteError(f"audit storage at {self.storage_path} failed: {exc}")
@@ -1218,7 +1305,9 @@ class AuditTrail:
                 "events_written": self._written,
                 "events_pending": len(self._pending),
                 "events_dropped": self._dropped,
+                "events_acknowledged_unwritten": self._acknowledged_unwritten,
                 "write_failures": self._write_failures,
+                "files_replaced": self._files_replaced,
                 "batches_written": self._batches,
                 "seal_failures": self._seal_failures,
                 "keyed": self.keyed,

@@ -133,3 +133,37 @@ async def test_the_probe_does_see_a_write_done_on_the_loop(
             await asyncio.sleep(0.002)
     assert len(slow.threads) == 10
     assert probe.summary()["max_ms"] > 15
+
+
+async def test_identity_checks_and_directory_fsyncs_run_off_the_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # stat, fstat and fsync raise no audit event: record them by wrapping.
+    loop_thread = threading.get_ident()
+    calls: list[tuple[int, str]] = []
+    directory = str(tmp_path)
+
+    def names_directory(target: object) -> bool:
+        if isinstance(target, int):
+            try:
+                target = os.readlink(f"/proc/self/fd/{target}")
+            except OSError:
+                return False
+        return directory in str(target)
+
+    def recording(name: str, real: Any) -> Any:
+        def call(target: Any, *args: Any, **kwargs: Any) -> Any:
+            if names_directory(target):
+                calls.append((threading.get_ident(), name))
+            return real(target, *args, **kwargs)
+
+        return call
+
+    for name in ("stat", "fstat", "fsync"):
+        monkeypatch.setattr(os, name, recording(name, getattr(os, name)))
+    async with AuditTrail(storage_path=tmp_path / "logs", fsync=True) as trail:
+        for i in range(3):
+            await trail.log_event(AuditEventType.DATA_ACCESS, f"e{i}")
+    monkeypatch.undo()
+    assert {name for _, name in calls} == {"stat", "fstat", "fsync"}
+    assert [call for call in calls if call[0] == loop_thread] == []

@@ -124,18 +124,31 @@ def list_audit_files(
 
 
 def reverse_lines(fd: int, size: int) -> Iterator[bytes]:
-    """Yield the complete lines of a file, last first, reading from the end."""
+    """Yield the complete lines of a file, last first, reading from the end.
+
+    Linear in the file's size however long a line is: the blocks of a line
+    not yet ended are kept as a list and joined once, when its start is found
+    (joining them block by block would copy a long line once per block).
+    """
     end = size
-    carry = b""
+    pieces: list[bytes] = []  # the line being read, its last block first
     while end > 0:
         start = max(0, end - _TAIL_BLOCK)
-        block = os.pread(fd, end - start, start) + carry
+        block = os.pread(fd, end - start, start)
         end = start
         parts = block.split(b"\n")
-        carry = parts[0]
-        for part in reversed(parts[1:]):
+        if len(parts) == 1:
+            pieces.append(block)
+            continue
+        pieces.append(parts[-1])
+        line = b"".join(reversed(pieces))
+        if line:
+            yield line
+        for part in reversed(parts[1:-1]):
             if part:
                 yield part
+        pieces = [parts[0]]
+    carry = b"".join(reversed(pieces))
     if carry:
         yield carry
 

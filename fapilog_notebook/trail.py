@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal, Protocol, Self
 
 from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
@@ -132,6 +132,38 @@ class AuditChainVerificationResult:
     events_checked: int
     first_invalid_sequence: int | None = None
     error_message: str | None = None
+    #: Keyed events whose MAC was checked with a key, and those whose MAC was
+    #: not (no key for it): only their links and sequence numbers were checked.
+    macs_checked: int = 0
+    macs_unchecked: int = 0
+
+
+class _VerifyChain(Protocol):
+    def __call__(
+        self, events: Iterable[AuditEvent], *, key: bytes | keys.VerificationKey | None = None
+    ) -> AuditChainVerificationResult: ...
+
+
+class _ClassOrTrailMethod:
+    """``verify_chain``'s binding: on a trail it passes the trail, on the class ``None``."""
+
+    def __init__(
+        self,
+        func: Callable[
+            [AuditTrail | None, Iterable[AuditEvent], Any], AuditChainVerificationResult
+        ],
+    ) -> None:
+        self.func = func
+        self.__doc__ = func.__doc__
+
+    def __get__(self, trail: AuditTrail | None, owner: type[AuditTrail]) -> _VerifyChain:
+        def bound(
+            events: Iterable[AuditEvent], *, key: bytes | keys.VerificationKey | None = None
+        ) -> AuditChainVerificationResult:
+            return self.func(trail, events, key)
+
+        bound.__doc__ = self.func.__doc__
+        return bound
 
 
 _Waiter = tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]
@@ -1283,36 +1315,72 @@ class AuditTrail:
 
         return await asyncio.to_thread(read)
 
-    @classmethod
-    def verify_chain(cls, events: Iterable[AuditEvent]) -> AuditChainVerificationResult:
-        """Check that ``events`` link one to the next and match their checksums.
+    @_ClassOrTrailMethod
+    def verify_chain(
+        trail: AuditTrail | None,
+        events: Iterable[AuditEvent],
+        key: bytes | keys.VerificationKey | None,
+    ) -> AuditChainVerificationResult:
+        """Check that ``events`` link one to the next and match their checksums or MACs.
 
         The first event may start anywhere (a slice from ``get_events``);
-        every later one must follow it.
+        every later one must follow it. A keyed event's MAC is checked with
+        ``key`` (a static key, or an auditor's ``VerificationKey`` for a
+        forward-secure trail); called on a trail without ``key``, with the
+        trail's static key. A keyed event with no key to check it (a
+        forward-secure trail's own writer, or the class without ``key``) has
+        only its link and sequence number checked: it is counted in
+        ``macs_unchecked``, never reported as a checksum mismatch, and
+        ``macs_checked`` counts only the MACs that were checked. Given a key,
+        an event without a MAC is an error (a downgrade), as in
+        ``verify_audit_log``.
         """
+        if key is None and trail is not None:
+            key = trail._static_key
+        static = keys.check_key_bytes(key) if isinstance(key, (bytes, bytearray)) else None
+        verification = key if isinstance(key, keys.VerificationKey) else None
         previous: ChainHead | None = None
-        checked = 0
+        checked = macs = unchecked = 0
+
+        def result(
+            valid: bool, seq: int | None = None, error: str | None = None
+        ) -> AuditChainVerificationResult:
+            return AuditChainVerificationResult(valid, checked, seq, error, macs, unchecked)
+
         for event in events:
             checked += 1
             seq = event.sequence_number
             if seq is None or event.checksum is None:
-                return AuditChainVerificationResult(False, checked, seq, "event is not chained")
+                return result(False, seq, "event is not chained")
             if previous is not None:
                 if seq != previous.sequence_number + 1:
-                    return AuditChainVerificationResult(
+                    return result(
                         False,
-                        checked,
                         previous.sequence_number + 1,
                         f"sequence mismatch: expected {previous.sequence_number + 1}, found {seq}",
                     )
                 if event.previous_hash != previous.checksum:
-                    return AuditChainVerificationResult(
-                        False, checked, seq, "previous hash mismatch"
-                    )
-            if compute_checksum(event.model_dump(mode="json")) != event.checksum:
-                return AuditChainVerificationResult(False, checked, seq, "checksum mismatch")
+                    return result(False, seq, "previous hash mismatch")
+            payload = event.model_dump(mode="json")
+            mac = payload.get(MAC_FIELD)
+            if mac is None:
+                if static is not None or verification is not None:
+                    return result(False, seq, "event is not MACed although a key was given")
+                if compute_checksum(payload) != event.checksum:
+                    return result(False, seq, "checksum mismatch")
+            else:
+                try:
+                    mac_key = _mac_key(mac, static, verification)
+                except ValueError as exc:
+                    return result(False, seq, str(exc))
+                if mac_key is None:
+                    unchecked += 1
+                elif compute_checksum(payload, mac_key) != event.checksum:
+                    return result(False, seq, "MAC mismatch")
+                else:
+                    macs += 1
             previous = ChainHead(seq, event.checksum)
-        return AuditChainVerificationResult(True, checked)
+        return result(True)
 
     async def verify_chain_from_storage(self) -> AuditChainVerificationResult:
         """Verify the files on disk; the first error-severity finding is reported."""
@@ -1324,6 +1392,32 @@ class AuditTrail:
             verify_audit_log, self.storage_path, key=self._static_key, progress=False
         )
         return report.compat_result()
+
+
+def _mac_key(
+    mac: object, static: bytes | None, verification: keys.VerificationKey | None
+) -> bytes | None:
+    """The key to check an event's ``mac`` with; ``None`` if none was given.
+
+    :raises ValueError: a key was given but cannot check this MAC (why, in words).
+    """
+    alg = mac.get("alg") if isinstance(mac, dict) else None
+    if static is None and verification is None:
+        return None
+    if static is not None:
+        if alg != ALG_STATIC:
+            raise ValueError(f"event is MACed with {str(alg)[:40]}, but the key given is static")
+        return static
+    assert verification is not None
+    day = mac.get("day") if isinstance(mac, dict) and alg == ALG_FORWARD_SECURE else None
+    if not isinstance(day, str):
+        raise ValueError(
+            f"event is MACed with {str(alg)[:40]}, but the key given is a verification key"
+        )
+    try:
+        return verification.key_for(date.fromisoformat(day))
+    except ValueError as exc:
+        raise ValueError(f"no key for the event's mac day {day[:20]!r}: {exc}") from None
 
 
 def _runs_of(batch: list[_Pending]) -> list[_Run] | None:

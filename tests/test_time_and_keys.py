@@ -106,3 +106,36 @@ async def test_verify_chain_on_a_forward_secure_trail(tmp_path: Path) -> None:
     assert (audited.valid, audited.macs_checked) == (True, 4)
     unkeyed = [e.model_copy(update={"mac": None}) for e in events]
     assert AuditTrail.verify_chain(unkeyed, key=VerificationKey.load(auditor_key)).valid is False
+
+
+@pytest.mark.parametrize("accelerated", [False, True])
+async def test_flattened_metadata_keeps_large_integers_exact(
+    tmp_path: Path, accelerated: bool
+) -> None:
+    from fapilog_notebook import frame as frame_module
+    from fapilog_notebook import read_audit_log
+
+    if accelerated:
+        pytest.importorskip("pyarrow")
+    big, huge = 2**53 + 1, 2**64 + 3
+    async with AuditTrail(storage_path=tmp_path) as trail:
+        await trail.log_event(AuditEventType.DATA_ACCESS, "a", amount=big, ref=huge, ratio=big)
+        await trail.log_event(AuditEventType.DATA_ACCESS, "b", ratio=0.5)
+        await trail.log_event(AuditEventType.DATA_ACCESS, "c", amount=-7, ref=1)
+    cache = frame_module._pyarrow_cache
+    saved = list(cache)
+    if not accelerated:
+        cache[:] = [None]
+    try:
+        frame = read_audit_log(tmp_path, flatten_metadata=True, progress=False)
+    finally:
+        cache[:] = saved
+    amount = frame["metadata.amount"]
+    assert str(amount.dtype) == "Int64"
+    assert amount.iloc[0] == big
+    assert amount.isna().iloc[1]
+    assert amount.iloc[2] == -7
+    assert frame["metadata.ref"].dtype == object
+    assert list(frame["metadata.ref"]) == [huge, None, 1]
+    assert frame["metadata.ratio"].iloc[0] == big
+    assert type(frame["metadata.ratio"].iloc[0]) is int

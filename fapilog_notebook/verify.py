@@ -253,8 +253,21 @@ class LineInfo(NamedTuple):
     mac_note: str | None
 
 
-def check_record(number: int, raw: bytes, terminated: bool, keyring: Keyring | None) -> LineInfo:
-    """Check one line on its own: parse it, check its checksum or MAC."""
+def check_record(
+    number: int,
+    raw: bytes,
+    terminated: bool,
+    keyring: Keyring | None,
+    day_iso: str | None = None,
+) -> LineInfo:
+    """Check one line on its own: parse it, check its checksum or MAC.
+
+    ``day_iso`` is the day of the line's file: a forward-secure MAC may be of
+    that day's key or an earlier one, never a later (when the clock stepped
+    back the writer puts an earlier-stamped event in its newest file, MACed
+    with that file's day key). Without a file day the event's own timestamp
+    day is the limit.
+    """
     lookup = keyring.lookup if keyring is not None else None
     line = raw[:-1] if raw.endswith(b"\r") else raw
     obj, seq, prev, checksum, ok, problem, alg, day, mac_checked, note = check_line_values(
@@ -291,7 +304,7 @@ def check_record(number: int, raw: bytes, terminated: bool, keyring: Keyring | N
         state = MAC_CHECKED
         label = "static" if alg == ALG_STATIC else day
         if ok and day is not None:
-            stamp = obj.get("timestamp")
+            stamp = obj.get("timestamp") if day_iso is None else day_iso
             if isinstance(stamp, str) and stamp[:10] < day:
                 state, ok = MAC_LATER_KEY, False
     elif note is not None:
@@ -430,7 +443,9 @@ def recheck(
     if len(data) != end - start or raws.pop() != b"" or len(raws) != routine.rest + 1:
         raise changed
     first = routine.first.number
-    infos = [check_record(first + i, raw, True, keyring) for i, raw in enumerate(raws)]
+    day = day_of(os.fspath(path))
+    day_iso = day.isoformat() if day is not None else None  # the MAC day rule's limit
+    infos = [check_record(first + i, raw, True, keyring, day_iso) for i, raw in enumerate(raws)]
     if infos[0] != routine.first or infos[-1] != routine.last:
         raise changed
     return infos
@@ -460,7 +475,7 @@ def routine_batch(
     if intact is None:
         return None
     objs, checksums = intact
-    first = check_record(number, raws[0], True, keyring)
+    first = check_record(number, raws[0], True, keyring, day_iso)
     state, label = first.mac_state, first.mac_label
     if (
         first.problem is not None
@@ -514,8 +529,10 @@ def check_file(path: Path, keyring: Keyring | None = None) -> Iterator[LineInfo]
 
     :raises OSError: the file cannot be read (possibly part-way through).
     """
+    day = day_of(path)
+    day_iso = day.isoformat() if day is not None else None
     for number, raw, terminated in iter_lines(path):
-        yield check_record(number, raw, terminated, keyring)
+        yield check_record(number, raw, terminated, keyring, day_iso)
 
 
 #: What :func:`check_batches` gives for a batch: its lines, or a routine batch.
@@ -548,9 +565,9 @@ def check_batches(
         routine = routine_batch(number, (at, stop), raws, keyring, day_iso, watch)
         if routine is not None:
             return routine, stop
-        keys = itertools.repeat(keyring)
+        keys, days = itertools.repeat(keyring), itertools.repeat(day_iso)
         return list(
-            map(check_record, itertools.count(number), raws, itertools.repeat(True), keys)
+            map(check_record, itertools.count(number), raws, itertools.repeat(True), keys, days)
         ), stop
 
     raws: list[bytes] = []
@@ -561,7 +578,7 @@ def check_batches(
                 if raws:
                     yield checked(number, at, raws)[0]
                     raws = []
-                yield [check_record(first, block[0], False, keyring)]
+                yield [check_record(first, block[0], False, keyring, day_iso)]
                 continue
             if not raws:
                 number, at = first, offset
@@ -675,8 +692,8 @@ def _mismatch_message(checksum: str | None, info: LineInfo) -> str:
     if state == MAC_LATER_KEY:
         return (
             f"expected the event (timestamped {str(info.timestamp)[:40]}) to be MACed with "
-            f"its own day's key, found the key of {info.mac_label}: a later key cannot vouch "
-            "for an earlier event (rewritten with a key taken later?)"
+            f"the key of its file's day or an earlier one, found the key of {info.mac_label}: "
+            "a later key cannot vouch for an earlier day (rewritten with a key taken later?)"
         )
     if state == MAC_CHECKED:
         return (
@@ -689,6 +706,20 @@ def _mismatch_message(checksum: str | None, info: LineInfo) -> str:
         f"{checksum}, the content hashes to {info.content_hash} "
         "(the event was altered after it was written)"
     )
+
+
+def _mac_day(record: dict[str, Any] | None) -> str | None:
+    """The day whose key MACed a record (forward-secure), else ``None``."""
+    mac = record.get("mac") if record is not None else None
+    day = mac.get("day") if isinstance(mac, dict) else None
+    return day if isinstance(day, str) else None
+
+
+def _iso_day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text is not None else None
+    except ValueError:
+        return None
 
 
 def _parse_time(value: object) -> datetime | None:
@@ -1541,7 +1572,111 @@ class _Verifier:
             self.findings.append(((len(self.files), 0, len(self.findings)), finding))
         self._check_seal()
         self._check_manifests()
+        self._check_day_series()
         self._check_anchors()
+
+    def _check_day_series(self) -> None:
+        """Forward-secure, with a verification key whose writer records every day:
+        each day from the key's start to the day before the newest key used
+        must have its day manifest or an empty-day record, MACed with that
+        day's own key. Someone holding today's key cannot make one for an
+        earlier day, so a deleted day (its file and its manifest) shows.
+        """
+        keyring, directory = self.keyring, self.source.directory
+        verification = keyring.verification if keyring is not None else None
+        if directory is None or verification is None or not verification.promises_day_series:
+            return
+        covered = {day for day, _, _, _ in self.manifests}
+        covered.update(f.day for f in self.files if f.day is not None)  # see _check_manifests
+        used = [_iso_day(label) for label in self.mac_days]
+        used += [
+            _iso_day(_mac_day(record)) for _, _, record, problem in self.manifests if not problem
+        ]
+        if self.seal is not None:
+            used.append(_iso_day(_mac_day(self.seal)))
+        for day, path, problem in self._empty_days(directory):
+            if problem is None:
+                covered.add(day)
+                used.append(day)
+                continue
+            self.findings.append(
+                (
+                    (len(self.files), 0, len(self.findings)),
+                    Finding(
+                        FindingKind.MANIFEST_MISMATCH,
+                        Severity.ERROR,
+                        str(path),
+                        None,
+                        None,
+                        None,
+                        f"expected an empty-day record of {day.isoformat()} that checks out: "
+                        f"{problem}",
+                    ),
+                )
+            )
+        newest = max((d for d in used if d is not None), default=None)
+        if newest is None:
+            return
+        first = max(verification.start, self.since) if self.since else verification.start
+        last = newest - timedelta(days=1)
+        if self.until is not None:
+            last = min(last, self.until)
+        day = first
+        while day <= last:
+            if day not in covered:
+                self.findings.append(
+                    (
+                        (len(self.files), 0, len(self.findings)),
+                        Finding(
+                            FindingKind.MANIFEST_MISMATCH,
+                            Severity.ERROR,
+                            str(storage.manifest_path(directory, day)),
+                            None,
+                            None,
+                            None,
+                            f"expected a record of {day.isoformat()} (its day manifest, or an "
+                            "empty-day record) MACed with that day's key, as the writer of this "
+                            f"verification key leaves for every day from {verification.start} "
+                            f"until the newest key used ({newest.isoformat()}); found none: "
+                            "the day was deleted",
+                        ),
+                    )
+                )
+            day += timedelta(days=1)
+
+    def _empty_days(self, directory: Path) -> Iterator[tuple[date, Path, str | None]]:
+        """The empty-day records in ``directory`` within the range, each with why it
+        cannot be trusted (``None`` when it checks out with its own day's key)."""
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError:
+            return
+        for entry in entries:
+            match = storage.EMPTY_DAY_PATTERN.match(entry.name)
+            if match is None:
+                continue
+            try:
+                day = date.fromisoformat(match[1])
+            except ValueError:
+                continue
+            if (self.since or self.until) and not self._in_range(day):
+                continue
+            path = Path(entry.path)
+            try:
+                record = storage.read_record(path)
+            except (OSError, ValueError) as exc:
+                yield day, path, f"it cannot be read: {exc}"
+                continue
+            if record is None:
+                continue
+            problem = self._record_check(record)
+            if problem is None and (
+                record.get("kind") != "empty_day"
+                or record.get("day") != day.isoformat()
+                or _mac_day(record) != day.isoformat()
+            ):
+                problem = "it is not the empty-day record of its day, MACed with that day's key"
+            yield day, path, problem
 
     def _report_holes(self, segment: _Segment, *, first: bool) -> None:
         runs = segment.runs

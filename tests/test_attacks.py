@@ -249,6 +249,54 @@ def steal_todays_key_and_rewrite_yesterday(trail: Trail) -> None:
     recompute_from(trail, 2, 1, key=trail.stolen_key, mac_day=trail.stolen_day)
 
 
+def steal_todays_key_and_delete_yesterday(trail: Trail) -> None:
+    """The attack done properly: yesterday's file and manifest go, and today's
+    events are renumbered and re-MACed with today's key to close the gap; today's
+    manifest and the seal are rewritten with it. Only a record of every day,
+    each MACed with its own day's key, can show the missing day."""
+    day_file(trail, 2).unlink()
+    storage.manifest_path(trail.directory, DAYS[2]).unlink()
+    before = json.loads(read_lines(day_file(trail, 1))[-1])
+    forge_today(trail, before["sequence_number"], before["checksum"])
+
+
+def forge_today(trail: Trail, last_sequence: int, last_checksum: str | None) -> None:
+    """Renumber and re-MAC today's events after ``last_sequence`` with the stolen
+    key, then rewrite today's manifest and the seal with it."""
+    path = day_file(trail, 3)
+    lines, previous, sequence = read_lines(path), last_checksum, last_sequence
+    for number, line in enumerate(lines):
+        sequence += 1
+        obj = edit(line, sequence_number=sequence, previous_hash=previous)
+        obj.pop("checksum")
+        obj["checksum"] = previous = compute_checksum(obj, trail.stolen_key)
+        lines[number] = dump(obj)
+    write_lines(path, lines)
+    manifest = storage.manifest_path(trail.directory, DAYS[3])
+    record: dict[str, Any] = json.loads(manifest.read_bytes())
+    record.update(
+        first_sequence=last_sequence + 1,
+        last_sequence=sequence,
+        events=len(lines),
+        last_checksum=previous,
+    )
+    record.pop("checksum")
+    record["checksum"] = compute_checksum(record, trail.stolen_key)
+    manifest.write_bytes(dump(record) + b"\n")
+    seal: dict[str, Any] = {
+        "kind": "seal",
+        "sequence_number": sequence,
+        "head_checksum": previous,
+        "file": path.name,
+        "time": "2026-04-01T23:00:00Z",
+    }
+    if trail.mode in (KEYED, FORWARD_SECURE):
+        seal["mac"] = json.loads(lines[-1])["mac"]
+    seal["checksum"] = compute_checksum(seal, trail.stolen_key)
+    slot = (dump(seal) + b"\n").ljust(storage.SEAL_SLOT, b" ")
+    (trail.directory / storage.SEAL_NAME).write_bytes(slot * 2)
+
+
 NOT = "not detected"
 WARN = "warning: "
 
@@ -283,6 +331,12 @@ TABLE: dict[Callable[[Trail], None], dict[str, str]] = {
         UNKEYED: NOT,
         KEYED: NOT,
         FORWARD_SECURE: "checksum_mismatch",
+        ANCHORED: "anchor_mismatch",
+    },
+    steal_todays_key_and_delete_yesterday: {
+        UNKEYED: NOT,
+        KEYED: NOT,
+        FORWARD_SECURE: "manifest_mismatch",
         ANCHORED: "anchor_mismatch",
     },
 }
@@ -351,3 +405,66 @@ def test_attack_table_cell(
     else:
         assert not report.valid
         assert kinds.get(expected) == "error", report.format_text()
+
+
+async def _trail_with_idle_days(base: Path) -> Trail:
+    """Forward-secure: events on DAYS[0], none on DAYS[1] and DAYS[2] (the writer
+    stopped, then restarted on DAYS[3]), events on DAYS[3]."""
+    directory = base / "trail"
+    writer_key, auditor_key = keygen(base / "writer.key", base / "auditor.key", start=DAYS[0])
+    trail = Trail(directory, FORWARD_SECURE, VerificationKey.load(auditor_key))
+    for day in (DAYS[0], DAYS[3]):
+        clock = _clock(datetime.combine(day, datetime.min.time(), UTC), timedelta(hours=3))
+        async with AuditTrail(storage_path=directory, clock=clock, key_file=writer_key) as writer:
+            for i in range(4):
+                await writer.log_event(AuditEventType.DATA_ACCESS, f"{day} {i}")
+    state = WriterKey(writer_key)
+    trail.stolen_key, trail.stolen_day = state.key, state.day
+    return trail
+
+
+async def test_idle_days_are_recorded_and_deleting_an_empty_yesterday_is_detected(
+    tmp_path: Path,
+) -> None:
+    trail = await _trail_with_idle_days(tmp_path)
+    for day in (DAYS[1], DAYS[2]):
+        assert storage.empty_day_path(trail.directory, day).exists()
+        assert not storage.file_for_day(trail.directory, day).exists()
+    assert trail.verify().finding_list == ()
+    # The attack on an empty yesterday: its record goes (today's key cannot make another).
+    storage.empty_day_path(trail.directory, DAYS[2]).unlink()
+    report = trail.verify()
+    assert not report.valid
+    missing = [f for f in report.finding_list if f.kind.value == "manifest_mismatch"]
+    assert len(missing) == 1
+    assert "2026-03-31" in missing[0].message
+    # A record of that day made with today's key does not pass for it either.
+    forged = {"kind": "empty_day", "day": DAYS[2].isoformat(), "events": 0}
+    forged["mac"] = {"alg": "hmac-sha256-fs", "day": DAYS[2].isoformat()}
+    forged["checksum"] = compute_checksum(forged, trail.stolen_key)
+    storage.empty_day_path(trail.directory, DAYS[2]).write_bytes(dump(forged))
+    assert not trail.verify().valid
+
+
+async def test_only_a_versioned_key_promises_the_day_series(tmp_path: Path) -> None:
+    trail = await _trail_with_idle_days(tmp_path)
+    fresh = trail.verify_key
+    assert isinstance(fresh, VerificationKey)
+    assert fresh.version == 2
+    # Every earlier day goes, and today is renumbered from 1 with today's key.
+    day_file(trail, 0).unlink()
+    for path in trail.directory.glob(".fapilog-notebook.[me]*"):
+        if DAYS[3].isoformat() not in path.name:
+            path.unlink()
+    forge_today(trail, 0, None)
+    report = trail.verify()
+    missing = [f.message for f in report.finding_list if f.kind.value == "manifest_mismatch"]
+    assert [day.isoformat() in text for day, text in zip(DAYS, missing, strict=False)] == [
+        True,
+        True,
+        True,
+    ]
+    # A verification key file from before the series (no version) cannot ask for it.
+    trail.verify_key = VerificationKey(fresh.start, fresh._key)
+    assert trail.verify_key.version == 1
+    assert trail.verify().valid

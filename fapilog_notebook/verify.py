@@ -247,7 +247,7 @@ class LineInfo(NamedTuple):
     checksum: str | None
     checksum_ok: bool
     timestamp: Any
-    content_hash: str | None  # what the content hashes (or MACs) to, when it does not match
+    content_hash: str | None  # what an unkeyed content hashes to, when it does not match
     mac_state: int
     mac_label: str | None  # the key a MAC was checked with: "static" or its day
     mac_note: str | None
@@ -299,10 +299,11 @@ def check_record(number: int, raw: bytes, terminated: bool, keyring: Keyring | N
     else:
         state = MAC_UNCHECKED
     content_hash = None
-    if not ok and state in (MAC_NONE, MAC_CHECKED):
+    if not ok and state == MAC_NONE:
+        # Only a bare SHA-256 is shown: a MAC the content should have is never
+        # computed for a report (it would let anyone forge the event).
         try:
-            key = keyring.lookup(obj.get("mac")) if state == MAC_CHECKED and keyring else None
-            content_hash = compute_checksum(loads(line), key)
+            content_hash = compute_checksum(loads(line))
         except (ValueError, TypeError, RecursionError):
             content_hash = "(cannot be computed)"
     event_id = obj.get("event_id")
@@ -680,9 +681,8 @@ def _mismatch_message(checksum: str | None, info: LineInfo) -> str:
         )
     if state == MAC_CHECKED:
         return (
-            f"the event's MAC does not match its content: stored {checksum}, the content "
-            f"MACs to {info.content_hash} with the {info.mac_label} key (the event was altered, "
-            "or MACed with another key)"
+            f"the event's MAC does not match its content under the {info.mac_label} key "
+            "(the event was altered, or MACed with another key)"
         )
     return (
         f"the line's content no longer matches its checksum: the stored checksum is "

@@ -22,7 +22,9 @@ Rules a demanding auditor can rely on:
 from __future__ import annotations
 
 import errno
+import io
 import os
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -43,6 +45,7 @@ __all__ = [
     "iter_line_range",
     "iter_lines",
     "last_event",
+    "open_regular",
     "resolve_source",
     "scan",
 ]
@@ -301,7 +304,7 @@ def iter_line_blocks(
     number = 0
     carry: list[bytes] = []
     carried = 0
-    with open(path, "rb", buffering=0) as handle:
+    with open_regular(path) as handle:
 
         def read() -> bytes:
             # Whole blocks up to ``end``, then just enough to finish the last
@@ -369,6 +372,27 @@ def iter_line_blocks(
         yield number + 1, [b"".join(carry)], False, line_start
 
 
+def open_regular(path: str | os.PathLike[str]) -> io.FileIO:
+    """``path`` opened for reading, unbuffered, if it is a regular file.
+
+    Opened without blocking, so a FIFO (or a device) put where an audit file
+    should be cannot hang a reader: it is refused with an ``OSError`` instead.
+
+    :raises OSError: it cannot be opened, or it is not a regular file.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO, device or socket"
+            raise OSError(errno.EINVAL, f"it is {kind}, not a regular file")
+        os.set_blocking(fd, True)
+        return io.FileIO(fd, "rb", closefd=True)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def scan(
     source: SourceLike, *, since: DayBound = None, until: DayBound = None
 ) -> Iterator[Record | UnreadableFile]:
@@ -399,11 +423,14 @@ def last_event(path: Path, *, max_lines: int = 1000) -> TailEvent | None:
     file cannot be read.
     """
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return None
     try:
-        size = os.fstat(fd).st_size
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        size = info.st_size
         for index, raw in enumerate(storage.reverse_lines(fd, size)):
             if index >= max_lines:
                 break

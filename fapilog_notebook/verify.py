@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import bisect
 import html
+import io
 import itertools
 import json
 import operator
@@ -67,6 +68,7 @@ from .scan import (
     iter_line_blocks,
     iter_lines,
     last_event,
+    open_regular,
 )
 from .scan import resolve_source as _resolve_source
 from .storage import day_of, to_day
@@ -117,6 +119,7 @@ class FindingKind(StrEnum):
     MANIFEST_MISMATCH = "manifest_mismatch"
     ANCHOR_MISMATCH = "anchor_mismatch"
     UNREADABLE_FILE = "unreadable_file"
+    UNSEALED_EVENTS = "unsealed_events"
     TORN_LINE = "torn_line"
     CHAIN_RESTART = "chain_restart"
     OUT_OF_ORDER = "out_of_order"
@@ -141,6 +144,7 @@ _SEVERITY = {
     FindingKind.MANIFEST_MISMATCH: Severity.ERROR,
     FindingKind.ANCHOR_MISMATCH: Severity.ERROR,
     FindingKind.UNREADABLE_FILE: Severity.ERROR,
+    FindingKind.UNSEALED_EVENTS: Severity.WARNING,
     FindingKind.TORN_LINE: Severity.WARNING,
     FindingKind.CHAIN_RESTART: Severity.WARNING,
     FindingKind.OUT_OF_ORDER: Severity.WARNING,
@@ -423,7 +427,7 @@ def recheck(
     :raises OSError: they cannot be read, or the file no longer holds them there.
     """
     start, end = span
-    with open(path, "rb") as handle:
+    with io.BufferedReader(open_regular(path)) as handle:
         handle.seek(start)
         data = handle.read(end - start)
     raws = data.split(b"\n")
@@ -691,6 +695,11 @@ def _mismatch_message(checksum: str | None, info: LineInfo) -> str:
     )
 
 
+def _clip_name(name: str) -> str:
+    """A file name from a record, clipped and quoted when it is odd."""
+    return name if len(name) <= 80 and name.isprintable() else repr(name[:77]) + "..."
+
+
 def _parse_time(value: object) -> datetime | None:
     if not isinstance(value, str):
         return None
@@ -741,6 +750,14 @@ class _Verifier:
         self.until: date | None = None
         self.seal: dict[str, Any] | None = None
         self.seal_problem: str | None = None
+        self.seal_present = False
+        #: Where the seal and manifests are (None: not checked), and whether this
+        #: package's writer left its marks there (a seal file or manifests).
+        self.record_dir: Path | None = None
+        self.writer_marks = False
+        self.all_days: list[date] = []
+        #: Checks that could not run, in sentences, for the report.
+        self.notes: list[str] = []
         self.manifests: list[tuple[date, Path, dict[str, Any] | None, str | None]] = []
         self.manifest_bounds: dict[int, tuple[int, int]] = {}
         self.anchors_checked = 0
@@ -850,7 +867,7 @@ class _Verifier:
         audit_file = self.files[index]
         self.day = audit_file.day
         self.day_iso = audit_file.day.isoformat() if audit_file.day else None
-        self.file_tallies.append({"first": None})
+        self.file_tallies.append({"first": None, "count": 0})
 
     def file_failed(self, index: int, exc: OSError) -> None:
         """File ``index`` could not be read (possibly part-way): one ``unreadable_file``."""
@@ -884,6 +901,7 @@ class _Verifier:
         elif state == MAC_UNCHECKED:
             self.macs_unchecked += 1
         tally = self.file_tallies[index]
+        tally["count"] += 1
         if state != MAC_NONE:
             tally["keyed"] = True
         if tally["first"] is None:
@@ -988,6 +1006,7 @@ class _Verifier:
         elif state == MAC_UNCHECKED:
             self.macs_unchecked += count
         tally = self.file_tallies[index]
+        tally["count"] += count
         bounds = self.manifest_bounds.get(index)
         if bounds is not None:
             overlap = min(bounds[1], seq) - max(bounds[0], first_seq) + 1
@@ -1276,13 +1295,33 @@ class _Verifier:
             self.until is None or day <= self.until
         )
 
-    def prepare(self, since: date | None, until: date | None) -> None:
-        """Read the seal and the day manifests kept beside a directory's audit files."""
-        self.since, self.until = since, until
-        directory = self.source.directory
-        if directory is None:
+    def _record_directory(self) -> Path | None:
+        """Where the seal and manifests of the source are: its directory, or the one
+        directory all its files are in (``None``, with a note, when they are in several)."""
+        if self.source.directory is not None:
+            return self.source.directory
+        parents = {f.path.parent for f in self.files}
+        if len(parents) == 1:
+            return parents.pop()
+        self.notes.append(
+            "sealed head and day manifests: not checked, the files are not all in one directory"
+        )
+        return None
+
+    def _read_seal(self, directory: Path) -> None:
+        """Read the seal's slots and keep the best record that checks out (or why none does)."""
+        path = directory / storage.SEAL_NAME
+        try:
+            slots = storage.read_seals(path)
+        except storage.UnsafeRecordError as exc:
+            self.seal_present = True
+            self.seal_problem = f"{exc}; it was not read"
             return
-        slots = storage.read_seals(directory / storage.SEAL_NAME)
+        except OSError as exc:
+            self.seal_present = True
+            self.seal_problem = f"{path.name} could not be read: {describe_os_error(exc)}"
+            return
+        self.seal_present = bool(slots) or os.path.lexists(path)
         good: list[dict[str, Any]] = []
         problems: list[str] = []
         for slot in slots:
@@ -1303,30 +1342,63 @@ class _Verifier:
                 problems.append(f"the seal of sequence {seq} cannot be trusted: {problem}")
         if good:
             best = max(good, key=lambda r: r["sequence_number"])
-            if self._in_range(day_of(best["file"])) or (self.since is None and self.until is None):
+            name = best["file"]
+            if self.source.directory is not None:
+                applies = self._in_range(day_of(name)) or (
+                    self.since is None and self.until is None
+                )
+            else:
+                applies = any(f.path.name == name for f in self.files)
+            if applies:
                 self.seal = best
                 self.watch.add(best["sequence_number"])
+            else:
+                self.notes.append(
+                    f"sealed head: not checked, it is in {_clip_name(name)}, "
+                    "outside the files verified (their tail is not vouched for)"
+                )
         elif problems:
             self.seal_problem = "; ".join(problems)
+
+    def prepare(self, since: date | None, until: date | None) -> None:
+        """Read the seal and the day manifests kept beside the audit files
+        (a directory's, or those beside the files given)."""
+        self.since, self.until = since, until
+        directory = self._record_directory()
+        if directory is None:
+            return
+        self.record_dir = directory
+        self._read_seal(directory)
         by_day = {f.day: index for index, f in enumerate(self.files) if f.day is not None}
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError:
             entries = []
+        names = {entry.name for entry in entries}
+        self.writer_marks = self.seal_present
+        self.all_days = sorted(day for day in map(day_of, names) if day is not None)
+        files_given = self.source.directory is None
         for entry in entries:
             match = storage.MANIFEST_PATTERN.match(entry.name)
             if match is None:
                 continue
+            self.writer_marks = True
             try:
                 day = date.fromisoformat(match[1])
             except ValueError:
                 continue
+            if files_given and day not in by_day:
+                continue  # the manifest of a file not given
             if not self._in_range(day) and (self.since or self.until):
                 continue
             path = Path(entry.path)
             try:
                 record = storage.read_record(path)
-            except (OSError, ValueError) as exc:
+            except OSError as exc:
+                reason = f"it cannot be read: {describe_os_error(exc)}"
+                self.manifests.append((day, path, None, reason))
+                continue
+            except ValueError as exc:
                 self.manifests.append((day, path, None, f"it cannot be read: {exc}"))
                 continue
             if record is None:
@@ -1349,24 +1421,49 @@ class _Verifier:
                 self.manifest_bounds[by_day[day]] = (first, last)
                 self.watch.add(last)
 
-    def _check_seal(self) -> None:
-        end = (len(self.files), 0, len(self.findings))
-        directory = self.source.directory
+    def _seal_finding(self, kind: FindingKind, seq: int | None, message: str) -> None:
+        """A finding about the seal, reported after every line's findings."""
+        directory = self.record_dir
         seal_file = str(directory / storage.SEAL_NAME) if directory else None
+        end = (len(self.files), 0, len(self.findings))
+        self.findings.append(
+            (end, Finding(kind, kind.severity, seal_file, None, seq, None, message))
+        )
+
+    def _check_seal(self) -> None:
         if self.seal_problem is not None:
-            finding = Finding(
+            self._seal_finding(
                 FindingKind.SEAL_MISMATCH,
-                Severity.ERROR,
-                seal_file,
-                None,
-                None,
                 None,
                 f"expected a sealed head record that checks out, found none: {self.seal_problem}",
             )
-            self.findings.append((end, finding))
+            self.notes.append("sealed head: not checked, it could not be read or trusted")
             return
         seal = self.seal
         if seal is None:
+            if self.record_dir is None or any("sealed head" in note for note in self.notes):
+                return
+            keyed = any(tally.get("keyed") for tally in self.file_tallies)
+            if (self.writer_marks or keyed) and self.events:
+                why = (
+                    "its events are keyed"
+                    if keyed
+                    else "fapilog-notebook's "
+                    + ("day manifests are beside it" if self.manifests else "seal file is empty")
+                )
+                self._seal_finding(
+                    FindingKind.SEAL_MISMATCH,
+                    None,
+                    f"expected a sealed head ({storage.SEAL_NAME}) beside a trail whose writer "
+                    f"seals ({why}), found none: deleted? Without it the end of the trail "
+                    "cannot be checked (its last events or newest file may be missing)",
+                )
+                self.notes.append("sealed head: not checked, it is missing")
+            elif self.events:
+                self.notes.append(
+                    "sealed head: none (the writer does not seal, as fapilog's own); "
+                    "events deleted at the end of the trail cannot be detected"
+                )
             return
         seq, sealed, name = seal["sequence_number"], seal["head_checksum"], seal["file"]
         last = next((g for g in reversed(self.segments) if g.events), None)
@@ -1376,44 +1473,38 @@ class _Verifier:
             missing = seq - top
             present = any(Path(str(f.path)).name == name for f in self.files)
             lost = "" if present else f"; {name} itself is missing"
-            self.findings.append(
-                (
-                    end,
-                    Finding(
-                        FindingKind.TRUNCATED_TAIL,
-                        Severity.ERROR,
-                        seal_file,
-                        None,
-                        seq,
-                        None,
-                        f"expected the chain to reach sequence {seq} ({when}, in {name}), "
-                        f"found it ending at sequence {top}: {missing} event"
-                        f"{'s are' if missing != 1 else ' is'} missing at the end{lost}",
-                    ),
-                )
+            self._seal_finding(
+                FindingKind.TRUNCATED_TAIL,
+                seq,
+                f"expected the chain to reach sequence {seq} ({when}, in {name}), "
+                f"found it ending at sequence {top}: {missing} event"
+                f"{'s are' if missing != 1 else ' is'} missing at the end{lost}",
             )
-        elif seq in self.seen and sealed not in self.seen[seq]:
+            return
+        if seq in self.seen and sealed not in self.seen[seq]:
             found = ", ".join(sorted(self.seen[seq]))
-            self.findings.append(
-                (
-                    end,
-                    Finding(
-                        FindingKind.SEAL_MISMATCH,
-                        Severity.ERROR,
-                        seal_file,
-                        None,
-                        seq,
-                        None,
-                        f"expected sequence {seq} to have checksum {sealed} ({when}), "
-                        f"found {found}: the end of the chain was rewritten",
-                    ),
-                )
+            self._seal_finding(
+                FindingKind.SEAL_MISMATCH,
+                seq,
+                f"expected sequence {seq} to have checksum {sealed} ({when}), "
+                f"found {found}: the end of the chain was rewritten",
+            )
+        if top > seq:
+            extra = top - seq
+            span = f"sequence {top}" if extra == 1 else f"sequences {seq + 1}..{top}"
+            self._seal_finding(
+                FindingKind.UNSEALED_EVENTS,
+                seq + 1,
+                f"expected the chain to end at the sealed head, sequence {seq} ({when}, in "
+                f"{name}); found {extra} more event{'s' if extra != 1 else ''} ({span}) that no "
+                "seal vouches for: a crash between an append and the seal's update leaves a "
+                "few, anything more was appended by something other than the writer",
             )
 
     def _check_manifests(self) -> None:
         by_day = {f.day: index for index, f in enumerate(self.files) if f.day is not None}
         recorded = {day for day, _, _, _ in self.manifests}
-        directory = self.source.directory
+        directory = self.record_dir
         for number, audit_file in enumerate(self.files[:-1]):
             tally = self.file_tallies[number] if number < len(self.file_tallies) else {}
             day = audit_file.day
@@ -1459,18 +1550,28 @@ class _Verifier:
                         and in_range == events
                         and closing in self.seen.get(last, set())
                     )
-                    if intact:
-                        continue
-                    message = (
-                        f"expected {name} to hold {what}; found {in_range} events in that "
-                        f"range, starting at sequence {tally.get('first')}"
-                        + (
-                            ""
-                            if closing in self.seen.get(last, set())
-                            else f", and sequence {last} is not the one recorded"
+                    beyond = tally.get("count", 0) - in_range
+                    later = any(d > day for d in self.all_days) or index < len(self.files) - 1
+                    if intact and beyond > 0 and later:
+                        message = (
+                            f"expected {name} to end at sequence {last}, as its manifest "
+                            f"records (closed {record.get('closed_at')}); found {beyond} more "
+                            f"event{'s' if beyond != 1 else ''} in it: added to a day the writer "
+                            "had closed (it never goes back to a day once a later one began)"
                         )
-                        + ": the day file was replaced or altered"
-                    )
+                    elif intact:
+                        continue
+                    else:
+                        message = (
+                            f"expected {name} to hold {what}; found {in_range} events in that "
+                            f"range, starting at sequence {tally.get('first')}"
+                            + (
+                                ""
+                                if closing in self.seen.get(last, set())
+                                else f", and sequence {last} is not the one recorded"
+                            )
+                            + ": the day file was replaced or altered"
+                        )
             first_seq = record.get("first_sequence") if record is not None else None
             finding = Finding(
                 FindingKind.MANIFEST_MISMATCH,
@@ -1627,6 +1728,7 @@ class _Verifier:
             sealed=self.seal is not None,
             manifests_checked=len(self.manifests),
             anchors_checked=self.anchors_checked,
+            checks_skipped=tuple(self.notes),
         )
 
 
@@ -1696,6 +1798,7 @@ class VerificationReport:
     sealed: bool = False
     manifests_checked: int = 0
     anchors_checked: int = 0
+    checks_skipped: tuple[str, ...] = ()
 
     @property
     def mac_status(self) -> str:
@@ -1770,6 +1873,7 @@ class VerificationReport:
             extras.append(f"{self.anchors_checked} anchors checked")
         if extras:
             lines.append("  " + ", ".join(extras))
+        lines.extend(f"  not checked: {note}" for note in self.checks_skipped)
         if self.head is not None:
             lines.append(
                 f"  head: sequence {self.head.sequence_number}, checksum {self.head.checksum}"
@@ -1828,6 +1932,7 @@ class VerificationReport:
             "sealed_head_checked": self.sealed,
             "manifests_checked": self.manifests_checked,
             "anchors_checked": self.anchors_checked,
+            "checks_skipped": list(self.checks_skipped),
             "counts": self.counts,
             "segments": [dict(row) for row in self.segment_rows],
             "findings": [f.to_dict() for f in self.finding_list],
@@ -1862,6 +1967,7 @@ class VerificationReport:
             f"<tr><th>MACs</th><td>{esc(self.mac_status)}</td></tr>",
             f"<tr><th>errors / warnings / info</th><td>{counts['error']} / "
             f"{counts['warning']} / {counts['info']}</td></tr>",
+            *(f"<tr><th>not checked</th><td>{esc(note)}</td></tr>" for note in self.checks_skipped),
             "</table>",
         ]
         if self.finding_list:

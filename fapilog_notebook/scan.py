@@ -144,6 +144,8 @@ def _describe_foreign(entry: os.DirEntry[str]) -> str:
             return "a directory, not an audit file"
     except OSError:
         pass
+    if storage.day_of(entry.name) is not None:
+        return "named like an audit file but not a regular file (a FIFO, device, socket or link)"
     if entry.name.startswith("audit_") and entry.name.endswith(".jsonl"):
         return "named like an audit file but the date is not a real day"
     return "not an audit file (audit files are named audit_YYYY-MM-DD.jsonl)"

@@ -296,18 +296,19 @@ def _file_kind(mode: int) -> str:
     return "not a regular file"
 
 
-def read_bounded(path: Path, limit: int) -> bytes | None:
+def read_bounded(path: Path, limit: int, *, follow_links: bool = False) -> bytes | None:
     """The bytes of the regular file ``path`` (at most ``limit``), or ``None`` if it is missing.
 
-    Opened without following a symbolic link and without blocking (a FIFO
-    planted there must not hang a reader), checked to be a regular file, and
-    never read past ``limit`` bytes (a link to ``/dev/zero`` or a huge file
-    must not exhaust memory).
+    Opened without following a symbolic link (unless ``follow_links``: for
+    a path a user names) and without blocking (a FIFO planted there must not
+    hang a reader), checked to be a regular file, and never read past
+    ``limit`` bytes (a link to ``/dev/zero`` or a huge file must not exhaust
+    memory).
 
     :raises UnsafeRecordError: a symbolic link, not a regular file, or larger than ``limit``.
     :raises OSError: it cannot be opened or read (e.g. permission denied).
     """
-    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_links else os.O_NOFOLLOW)
     try:
         fd = os.open(path, flags)
     except FileNotFoundError:
@@ -334,7 +335,7 @@ def read_bounded(path: Path, limit: int) -> bytes | None:
             size += len(chunk)
         if size > limit:
             raise UnsafeRecordError(
-                f"{path.name} holds more than {limit} bytes, more than the writer ever writes there"
+                f"{path.name} holds more than {limit} bytes, far more than it should hold"
             )
         return b"".join(chunks)
     finally:

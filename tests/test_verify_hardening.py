@@ -225,3 +225,173 @@ async def test_files_in_several_directories_say_seal_and_manifests_were_not_chec
     report = verify_audit_log([*files[:-1], moved])
     assert report.valid
     assert any("not all in one directory" in note for note in report.checks_skipped)
+
+
+# ------------------------------------------------------------------ 14: FIFOs, directories, links
+
+
+def verify_within(seconds: float, *args: Any, **kwargs: Any) -> VerificationReport:
+    """``verify_audit_log`` in a thread, failing the test if it has not returned in time."""
+    import threading
+
+    result: list[Any] = []
+    thread = threading.Thread(
+        target=lambda: result.append(_call(verify_audit_log, *args, **kwargs)), daemon=True
+    )
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), "verify_audit_log hung"
+    (outcome,) = result
+    if isinstance(outcome, BaseException):
+        raise outcome
+    assert isinstance(outcome, VerificationReport)
+    return outcome
+
+
+def _call(function: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return function(*args, **kwargs)
+    except BaseException as exc:  # handed to the test's thread
+        return exc
+
+
+def plant(path: Path, what: str, target: Path | None = None) -> None:
+    """Replace ``path`` with a FIFO, a directory or a symbolic link."""
+    import os
+
+    if path.exists() or path.is_symlink():
+        path.unlink()
+    if what == "fifo":
+        os.mkfifo(path)
+    elif what == "directory":
+        path.mkdir()
+    else:
+        assert target is not None
+        path.symlink_to(target)
+
+
+@pytest.mark.parametrize("what", ["fifo", "directory", "link", "zero"])
+async def test_a_seal_that_is_not_a_regular_file_is_a_finding_never_a_hang(
+    tmp_path: Path, what: str
+) -> None:
+    trail = tmp_path / "trail"
+    await write(trail)
+    seal = trail / storage.SEAL_NAME
+    saved = tmp_path / "seal-copy"
+    shutil.copy(seal, saved)
+    target = {"link": saved, "zero": Path("/dev/zero")}.get(what)
+    plant(seal, "link" if target else what, target)
+    report = verify_within(30, trail)
+    assert not report.valid
+    assert kinds(report) == {"seal_mismatch": "error"}
+    message = report.finding_list[0].message
+    assert ("symbolic link" if target else "not a regular file") in message
+    assert any("sealed head: not checked" in note for note in report.checks_skipped)
+
+
+@pytest.mark.parametrize("what", ["fifo", "directory", "link"])
+async def test_a_manifest_that_is_not_a_regular_file_is_a_finding_never_a_hang(
+    tmp_path: Path, what: str
+) -> None:
+    trail = tmp_path / "trail"
+    await write(trail)
+    day = storage.list_audit_files(trail)[0][0]
+    manifest = storage.manifest_path(trail, day)
+    saved = tmp_path / "manifest-copy"
+    shutil.copy(manifest, saved)
+    plant(manifest, what, saved)
+    report = verify_within(30, trail)
+    assert kinds(report) == {"manifest_mismatch": "error"}
+
+
+def test_an_oversized_seal_or_manifest_is_refused_unread(tmp_path: Path) -> None:
+    seal = tmp_path / storage.SEAL_NAME
+    seal.write_bytes(b" " * (2 * storage.SEAL_SLOT + 1))
+    with pytest.raises(storage.UnsafeRecordError, match="more than 2048 bytes"):
+        storage.read_seals(seal)
+    manifest = tmp_path / "m.json"
+    manifest.write_bytes(b"{}" + b" " * storage.MANIFEST_LIMIT)
+    with pytest.raises(ValueError, match="more than"):
+        storage.read_record(manifest)
+
+
+async def test_an_audit_file_that_is_a_fifo_is_unreadable_never_a_hang(tmp_path: Path) -> None:
+    import os
+
+    trail = tmp_path / "trail"
+    await write(trail)
+    fifo = tmp_path / "audit_2026-05-09.jsonl"
+    os.mkfifo(fifo)
+    report = verify_within(30, [fifo])
+    assert kinds(report) == {"unreadable_file": "error"}
+    assert "not a regular file" in report.finding_list[0].message
+    in_directory = trail / fifo.name
+    os.mkfifo(in_directory)
+    report = verify_within(30, trail)
+    assert kinds(report) == {"foreign_file": "info"}
+    assert "not a regular file" in report.finding_list[0].message
+
+
+# ------------------------------------------------------------------ 20: command-line inputs
+
+
+def run_cli(*args: str, timeout: float = 60) -> Any:
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "fapilog_notebook", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("option", ["--anchor", "--key-file"])
+def test_deeply_nested_json_inputs_are_a_usage_error_in_one_line(
+    tmp_path: Path, option: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fapilog_notebook.cli import main
+
+    nested = tmp_path / "nested.json"
+    nested.write_text("{" + '"a":[' * 100_000 + "]" * 100_000 + "}")
+    assert main(["verify", str(FIXTURE), option, str(nested)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "nested.json" in err
+    if option == "--anchor":
+        assert "nested too deeply" in err
+
+
+@pytest.mark.parametrize("option", ["--anchor", "--key-file"])
+@pytest.mark.parametrize("what", ["fifo", "zero", "directory"])
+def test_key_and_anchor_files_that_are_not_regular_files_are_usage_errors(
+    tmp_path: Path, option: str, what: str
+) -> None:
+    import os
+
+    path = tmp_path / "input"
+    if what == "fifo":
+        os.mkfifo(path)
+    elif what == "directory":
+        path.mkdir()
+    else:
+        path.symlink_to("/dev/zero")
+    done = run_cli("verify", str(FIXTURE), option, str(path), timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "not a regular file" in done.stderr
+
+
+async def test_the_command_line_does_not_hang_on_a_fifo_seal(tmp_path: Path) -> None:
+    import os
+
+    await write(tmp_path)
+    seal = tmp_path / storage.SEAL_NAME
+    seal.unlink()
+    os.mkfifo(seal)
+    done = run_cli("verify", str(tmp_path), timeout=60)
+    assert done.returncode == 1
+    assert "seal_mismatch" in done.stdout
+    assert "Traceback" not in done.stderr

@@ -42,6 +42,7 @@ __all__ = [
     "check_intact_lines",
     "check_line",
     "compute_checksum",
+    "could_be_torn",
     "links_to",
     "loads",
     "seal",
@@ -583,6 +584,32 @@ def _canonical_hash_matches(raw: bytes, checksum: object, key: bytes | None) -> 
     return hmac.compare_digest(
         _sha256(body).hexdigest() if key is None else digest(body, key), checksum
     )
+
+
+#: The bytes a canonical line can hold after its checksum: printable ASCII
+#: (canonical JSON escapes everything else).
+_PRINTABLE = bytes(range(0x20, 0x7F))
+
+
+def could_be_torn(raw: bytes) -> bool:
+    """True when ``raw`` could be the start of an event line as :func:`seal` writes it.
+
+    That is what a crash mid-write leaves: ``{"checksum":"``, up to 64 hex
+    digits, ``",`` and printable ASCII after (any of it cut short). Anything
+    else in an audit file was not put there by the writer.
+    """
+    if not raw:
+        return False
+    prefix = len(_CHECKSUM_PREFIX)
+    if not _CHECKSUM_PREFIX.startswith(raw[:prefix]):
+        return False
+    digits = raw[prefix : prefix + _HEX_LEN]
+    if digits.translate(None, _HEX_DIGITS):
+        return False
+    rest = raw[prefix + _HEX_LEN :]
+    if not b'",'.startswith(rest[:2]):
+        return False
+    return not rest[2:].translate(None, _PRINTABLE)
 
 
 def links_to(previous: ChainHead | None, sequence_number: int, previous_hash: str | None) -> bool:

@@ -25,8 +25,11 @@ How the chain is judged:
 - sequence 1 with no ``previous_hash`` after the start is a ``chain_restart``
   (fapilog restarts its chain in every process) and opens a new segment;
 - an unparseable line is ``torn_line`` (a write cut by a crash, no event lost)
-  when it is the unterminated last line of the source, or the only such line
-  between two events that link to each other; otherwise ``malformed_line``.
+  only when it could be the start of an event line as the writer writes it
+  (:func:`.chain.could_be_torn`) and it is where a crash leaves one: the
+  unterminated last line of the source, or the only such line between two
+  events that link to each other (a restart terminated it); anything else is
+  ``malformed_line``.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ from .chain import (
     check_intact_lines,
     check_line_values,
     compute_checksum,
+    could_be_torn,
     links_to,
     loads,
 )
@@ -244,7 +248,7 @@ class LineInfo(NamedTuple):
     terminated: bool
     size: int
     problem: str | None  # why the line is not a usable event, else None
-    unparseable: bool
+    fragment: bool  # unparseable, and could be the start of an event line cut by a crash
     event_id: str | None
     seq: int | None
     prev: str | None
@@ -273,7 +277,7 @@ def check_record(number: int, raw: bytes, terminated: bool, keyring: Keyring | N
                 terminated,
                 len(raw),
                 problem,
-                obj is None and problem.startswith("not valid JSON"),
+                obj is None and problem.startswith("not valid JSON") and could_be_torn(line),
                 event_id[:100] if isinstance(event_id, str) else None,
                 None,
                 None,
@@ -655,7 +659,7 @@ class _Bad:
 
     at: _At
     problem: str
-    unparseable: bool
+    fragment: bool
     terminated: bool
     size: int
 
@@ -885,7 +889,7 @@ class _Verifier:
                 _Bad(
                     (index, info.number, info.event_id),
                     info.problem,
-                    info.unparseable,
+                    info.fragment,
                     info.terminated,
                     info.size,
                 )
@@ -931,7 +935,8 @@ class _Verifier:
                 None,
                 f"an unparseable line of {bad.size} bytes"
                 + ("" if bad.terminated else " with no newline")
-                + ": a write cut short by a crash; no event is missing around it",
+                + " that is the start of an event line: a write cut short by a crash; "
+                "no event is missing around it",
             )
         else:
             self.add(
@@ -964,7 +969,7 @@ class _Verifier:
             head = ChainHead(before.seq, before.checksum) if before and before.checksum else None
             torn = (
                 pending == 1
-                and self.bad.unparseable
+                and self.bad.fragment
                 and checksum_ok
                 and before is not None
                 and not before.tainted
@@ -1624,7 +1629,7 @@ class _Verifier:
         if self.bad is not None:
             bad = self.bad
             last_file = bad.at[0] == len(self.files) - 1
-            torn = self.bad_count == 1 and last_file and bad.unparseable and not bad.terminated
+            torn = self.bad_count == 1 and last_file and bad.fragment and not bad.terminated
             self._flush_bad(seq=None, torn=torn)
         self.segments.append(self.segment)
         for number, segment in enumerate(self.segments):

@@ -395,3 +395,44 @@ async def test_the_command_line_does_not_hang_on_a_fifo_seal(tmp_path: Path) -> 
     assert done.returncode == 1
     assert "seal_mismatch" in done.stdout
     assert "Traceback" not in done.stderr
+
+
+# ------------------------------------------------------------------ 7: garbage is not a torn write
+
+
+def with_line(log_lines: list[bytes], at: int, line: bytes) -> bytes:
+    return (
+        b"".join(raw + b"\n" for raw in log_lines[:at])
+        + line
+        + b"".join(raw + b"\n" for raw in log_lines[at:])
+    )
+
+
+@pytest.mark.parametrize(
+    ("inserted", "expected"),
+    [
+        (b"this is not json {\n", "malformed_line"),
+        (b"\xff\xfe garbage\n", "malformed_line"),
+        (b'{"checksum":"zz\n', "malformed_line"),
+        (b'{"checksum":"4f1c\n', "torn_line"),  # the start of an event line, terminated on restart
+    ],
+)
+async def test_only_the_start_of_an_event_line_in_a_crash_s_place_is_a_torn_line(
+    tmp_path: Path, inserted: bytes, expected: str
+) -> None:
+    from fapilog_notebook.chain import check_line
+
+    await write(tmp_path)
+    (tmp_path / storage.SEAL_NAME).unlink()  # the seal is not the point here
+    path = newest(tmp_path)
+    original = lines(path)
+    path.write_bytes(with_line(original, 2, inserted))
+    report = verify_audit_log(tmp_path)
+    found = {f.kind.value for f in report.finding_list} - {"seal_mismatch"}
+    assert found == {expected}, report.format_text()
+    assert check_line(inserted.rstrip(b"\n")).problem is not None
+    # At the very end, unterminated: the same judgement.
+    path.write_bytes(with_line(original, len(original), inserted.rstrip(b"\n")))
+    report = verify_audit_log(tmp_path)
+    assert {f.kind.value for f in report.finding_list} - {"seal_mismatch"} == {expected}
+    assert verify_audit_log(tmp_path, workers=2).finding_list == report.finding_list

@@ -124,6 +124,7 @@ class FindingKind(StrEnum):
     ANCHOR_MISMATCH = "anchor_mismatch"
     UNREADABLE_FILE = "unreadable_file"
     UNSEALED_EVENTS = "unsealed_events"
+    NON_CANONICAL_LINE = "non_canonical_line"
     TORN_LINE = "torn_line"
     CHAIN_RESTART = "chain_restart"
     OUT_OF_ORDER = "out_of_order"
@@ -149,6 +150,7 @@ _SEVERITY = {
     FindingKind.ANCHOR_MISMATCH: Severity.ERROR,
     FindingKind.UNREADABLE_FILE: Severity.ERROR,
     FindingKind.UNSEALED_EVENTS: Severity.WARNING,
+    FindingKind.NON_CANONICAL_LINE: Severity.WARNING,
     FindingKind.TORN_LINE: Severity.WARNING,
     FindingKind.CHAIN_RESTART: Severity.WARNING,
     FindingKind.OUT_OF_ORDER: Severity.WARNING,
@@ -259,14 +261,15 @@ class LineInfo(NamedTuple):
     mac_state: int
     mac_label: str | None  # the key a MAC was checked with: "static" or its day
     mac_note: str | None
+    rewritten: bool  # not the canonical bytes, though its values re-serialised match
 
 
 def check_record(number: int, raw: bytes, terminated: bool, keyring: Keyring | None) -> LineInfo:
     """Check one line on its own: parse it, check its checksum or MAC."""
     lookup = keyring.lookup if keyring is not None else None
     line = raw[:-1] if raw.endswith(b"\r") else raw
-    obj, seq, prev, checksum, ok, problem, alg, day, mac_checked, note = check_line_values(
-        line, lookup, True
+    obj, seq, prev, checksum, ok, problem, alg, day, mac_checked, note, rewritten = (
+        check_line_values(line, lookup, True)
     )
     if problem is not None or obj is None:
         problem = problem or "not a JSON object"
@@ -288,6 +291,7 @@ def check_record(number: int, raw: bytes, terminated: bool, keyring: Keyring | N
                 MAC_NONE,
                 None,
                 None,
+                False,
             )
         )
     label = None
@@ -332,6 +336,7 @@ def check_record(number: int, raw: bytes, terminated: bool, keyring: Keyring | N
             state,
             label,
             note,
+            rewritten,
         )
     )
 
@@ -383,6 +388,7 @@ def routine_of(
         or columns[_F["checksum_ok"]].count(True) != count
         or columns[_F["mac_state"]].count(first.mac_state) != count
         or columns[_F["mac_label"]].count(first.mac_label) != count
+        or columns[_F["rewritten"]].count(False) != count
         or columns[_F["seq"]] != tuple(range(first.seq, first.seq + count))
         or columns[_F["prev"]][1:] != checksums[:-1]
     ):
@@ -512,6 +518,7 @@ def routine_batch(
             state,
             label,
             None,
+            False,
         )
     )
     watched = {seq: checksums[seq - base] for seq in watch if base < seq < base + count}
@@ -686,6 +693,12 @@ def _mismatch_message(checksum: str | None, info: LineInfo) -> str:
             f"expected the event (timestamped {str(info.timestamp)[:40]}) to be MACed with "
             f"its own day's key, found the key of {info.mac_label}: a later key cannot vouch "
             "for an earlier event (rewritten with a key taken later?)"
+        )
+    if state == MAC_CHECKED and info.rewritten:
+        return (
+            "expected the line exactly as the writer wrote it (canonical JSON), found it laid "
+            "out otherwise: its values re-serialised match the MAC, its bytes do not (spaces "
+            "or duplicated keys added?); a keyed line is checked over its bytes"
         )
     if state == MAC_CHECKED:
         return (
@@ -915,6 +928,15 @@ class _Verifier:
             tally["in_range"] = tally.get("in_range", 0) + 1
         if seq in self.watch and info.checksum is not None and info.checksum_ok:
             self.seen.setdefault(seq, set()).add(info.checksum)
+        if info.rewritten and info.checksum_ok:
+            self.add(
+                FindingKind.NON_CANONICAL_LINE,
+                (index, info.number, info.event_id),
+                seq,
+                "expected the canonical JSON every writer of this format writes, found the "
+                "line laid out otherwise (its values re-serialised match its checksum, so "
+                "its content is as hashed): reformatted after it was written?",
+            )
         self.event((index, info.number, info.event_id), seq, info)
 
     def add_bad(self, bad: _Bad) -> None:

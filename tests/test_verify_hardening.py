@@ -436,3 +436,58 @@ async def test_only_the_start_of_an_event_line_in_a_crash_s_place_is_a_torn_line
     report = verify_audit_log(tmp_path)
     assert {f.kind.value for f in report.finding_list} - {"seal_mismatch"} == {expected}
     assert verify_audit_log(tmp_path, workers=2).finding_list == report.finding_list
+
+
+# ------------------------------------------------------------------ 5: canonical lines only
+
+
+def edit_line(path: Path, index: int, old: bytes, new: bytes) -> int:
+    """Replace ``old`` by ``new`` once in line ``index``; return its 1-based number."""
+    all_lines = lines(path)
+    assert old in all_lines[index]
+    all_lines[index] = all_lines[index].replace(old, new, 1)
+    path.write_bytes(b"".join(raw + b"\n" for raw in all_lines))
+    return index + 1
+
+
+DUPLICATE = (b'"user_id":"bob"', b'"user_id":"alice","user_id":"bob"')
+SPACED = (b'"message":', b'"message": ')
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [(DUPLICATE, "malformed_line"), (SPACED, "checksum_mismatch")],
+    ids=["duplicate key", "whitespace"],
+)
+async def test_a_keyed_line_that_is_not_canonical_is_an_error(
+    tmp_path: Path, edit: tuple[bytes, bytes], expected: str
+) -> None:
+    await write(tmp_path, key=KEY)
+    path = newest(tmp_path)
+    number = edit_line(path, 1, *edit)
+    report = verify_audit_log(tmp_path, key=KEY)
+    assert not report.valid
+    at_line = [f for f in report.finding_list if f.line is not None]
+    assert [(f.kind.value, Path(str(f.file)).name, f.line) for f in at_line] == [
+        (expected, path.name, number)
+    ]
+    assert ("more than once" if edit is DUPLICATE else "canonical") in at_line[0].message
+    # Without the line as an event, the day's manifest no longer adds up either.
+    assert {f.kind.value for f in report.finding_list} <= {expected, "manifest_mismatch"}
+    assert verify_audit_log(tmp_path, key=KEY, workers=2).finding_list == report.finding_list
+
+
+async def test_an_unkeyed_line_reformatted_is_a_warning_and_a_duplicate_key_an_error(
+    tmp_path: Path,
+) -> None:
+    await write(tmp_path)
+    path = newest(tmp_path)
+    number = edit_line(path, 1, *SPACED)
+    report = verify_audit_log(tmp_path)
+    assert report.valid
+    assert [(f.kind.value, f.line) for f in report.finding_list] == [("non_canonical_line", number)]
+    number = edit_line(path, 2, *DUPLICATE)
+    report = verify_audit_log(tmp_path)
+    assert not report.valid
+    assert ("malformed_line", number) in [(f.kind.value, f.line) for f in report.finding_list]
+    assert verify_audit_log(tmp_path, workers=2).finding_list == report.finding_list

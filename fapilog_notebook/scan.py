@@ -35,7 +35,9 @@ from . import storage
 from .chain import ChainHead, check_line
 
 __all__ = [
+    "MAX_LINE_BYTES",
     "AuditFile",
+    "LongLine",
     "Record",
     "Source",
     "SourceLike",
@@ -55,6 +57,25 @@ SourceLike: TypeAlias = "str | os.PathLike[str] | Sequence[str | os.PathLike[str
 DayBound: TypeAlias = "date | datetime | str | None"
 
 CHUNK_SIZE = 4 * 1024 * 1024
+#: The longest line read (64 MiB): an event is at most a few MB, and a
+#: legitimate one of tens of MB still fits; anything longer is reported, not held.
+MAX_LINE_BYTES = 64 * 1024 * 1024
+#: How many of a too-long line's first bytes are kept (to say what it was).
+LONG_LINE_HEAD = 256
+
+
+class LongLine(bytes):
+    """A line longer than the limit, never held whole: its first bytes, and in
+    ``length`` how long it is (at least; a line still being written may grow)."""
+
+    length: int
+
+    def __new__(cls, head: bytes, length: int) -> LongLine:
+        line = super().__new__(cls, head)
+        line.length = length
+        return line
+
+
 _TAIL_READ = 64 * 1024  # read past a range's end to finish its last line
 
 
@@ -292,20 +313,34 @@ def iter_line_range(
 
 
 def iter_line_blocks(
-    path: str | os.PathLike[str], start: int, end: int | None, *, block: int = CHUNK_SIZE
+    path: str | os.PathLike[str],
+    start: int,
+    end: int | None,
+    *,
+    block: int = CHUNK_SIZE,
+    max_line: int | None = None,
 ) -> Iterator[tuple[int, list[bytes], bool, int]]:
     """:func:`iter_line_range` a read at a time:
     ``(first line number, lines, terminated, byte offset of the first line)``.
 
     Every line of a block ends in a newline except the file's last when it
     has none, which comes alone with ``terminated`` False. Checking a block
-    with one ``map`` spares the per-line generator step.
+    with one ``map`` spares the per-line generator step. A line longer than
+    ``max_line`` bytes (default :data:`MAX_LINE_BYTES`) is never held: it
+    comes alone as a :class:`LongLine` (its first bytes and its length) and
+    the lines after it follow as usual.
 
     :raises OSError: the file cannot be opened or read.
     """
+    if max_line is None:
+        max_line = MAX_LINE_BYTES
+    # No read holds more than ``max_line`` bytes, so only a line carried over
+    # from one read to the next can be too long: the common path checks nothing.
+    block = min(block, max(max_line // 2, 1))
     number = 0
     carry: list[bytes] = []
     carried = 0
+    head = b""
     with open_regular(path) as handle:
 
         def read() -> bytes:
@@ -314,7 +349,7 @@ def iter_line_blocks(
             offset = handle.tell()
             size = block
             if end is not None and end - offset < block:
-                size = max(end - offset, 0) + max(_TAIL_READ, carried)
+                size = max(end - offset, 0) + min(max(_TAIL_READ, carried), block)
             return handle.read(size)
 
         pending = b""
@@ -334,20 +369,50 @@ def iter_line_blocks(
                     pending = data[cut + 1 :]
                     break
                 line_start += len(data)
+        skipped: int | None = None  # bytes so far of a line too long to hold
         while True:
-            if end is not None and line_start >= end and not carry:
+            if end is not None and line_start >= end and not carry and skipped is None:
                 return
             if not pending:
                 pending = read()
                 if not pending:
                     break
+            if skipped is not None:
+                # Inside a line longer than the limit: find its end without keeping it.
+                cut = pending.find(b"\n")
+                if cut < 0:
+                    skipped += len(pending)
+                    pending = b""
+                    continue
+                skipped += cut
+                yield number + 1, [LongLine(head, skipped)], True, line_start
+                number += 1
+                line_start += skipped + 1
+                pending = pending[cut + 1 :]
+                skipped = None
+                continue
             size = carried + len(pending)
             parts = pending.split(b"\n")
             pending = b""
             if carry:
-                carry.append(parts[0])
-                parts[0] = b"".join(carry)
-                carry, carried = [], 0
+                if len(parts) > 1 and carried + len(parts[0]) > max_line:
+                    # A line longer than the limit that ends here: it comes alone.
+                    length = carried + len(parts[0])
+                    yield (
+                        number + 1,
+                        [LongLine(carry[0][:LONG_LINE_HEAD], length)],
+                        True,
+                        line_start,
+                    )
+                    number += 1
+                    line_start += length + 1
+                    size -= length + 1
+                    carry, carried = [], 0
+                    del parts[0]
+                else:
+                    carry.append(parts[0])
+                    parts[0] = b"".join(carry)
+                    carry, carried = [], 0
             tail = parts.pop()
             if parts:
                 consumed = size - len(tail)  # the bytes of ``parts``, newlines included
@@ -370,7 +435,12 @@ def iter_line_blocks(
                     return
                 carry.append(tail)
                 carried += len(tail)
-    if carry:
+                if carried > max_line:
+                    head, skipped = carry[0][:LONG_LINE_HEAD], carried
+                    carry, carried = [], 0
+    if skipped is not None:
+        yield number + 1, [LongLine(head, skipped)], False, line_start
+    elif carry:
         yield number + 1, [b"".join(carry)], False, line_start
 
 

@@ -65,7 +65,9 @@ from .chain import (
 )
 from .keys import VerificationKey, check_key_bytes
 from .scan import (
+    MAX_LINE_BYTES,
     DayBound,
+    LongLine,
     Source,
     SourceLike,
     describe_os_error,
@@ -525,13 +527,42 @@ def routine_batch(
     return RoutineBatch(Routine(first, last, count - 1, watched), span)
 
 
+def _long_line_info(number: int, line: LongLine, terminated: bool) -> LineInfo:
+    """A line too long to hold (see :data:`.scan.MAX_LINE_BYTES`): malformed, unread."""
+    problem = (
+        f"a line of {line.length}{'' if terminated else '+'} bytes, which exceeds the limit "
+        f"of {MAX_LINE_BYTES} bytes a line may have; it was skipped unread"
+    )
+    return LineInfo(
+        number=number,
+        terminated=terminated,
+        size=line.length,
+        problem=problem,
+        fragment=False,
+        event_id=None,
+        seq=None,
+        prev=None,
+        checksum=None,
+        checksum_ok=False,
+        timestamp=None,
+        content_hash=None,
+        mac_state=MAC_NONE,
+        mac_label=None,
+        mac_note=None,
+        rewritten=False,
+    )
+
+
 def check_file(path: Path, keyring: Keyring | None = None) -> Iterator[LineInfo]:
     """Check every line of one file on its own (the part of verifying that parallelises).
 
     :raises OSError: the file cannot be read (possibly part-way through).
     """
     for number, raw, terminated in iter_lines(path):
-        yield check_record(number, raw, terminated, keyring)
+        if isinstance(raw, LongLine):
+            yield _long_line_info(number, raw, terminated)
+        else:
+            yield check_record(number, raw, terminated, keyring)
 
 
 #: What :func:`check_batches` gives for a batch: its lines, or a routine batch.
@@ -573,11 +604,16 @@ def check_batches(
     number = at = 1  # the number and the byte offset of raws[0]
     try:
         for first, block, terminated, offset in iter_line_blocks(path, start, end):
-            if not terminated:  # the file's unterminated last line comes alone
-                if raws:
+            long_line = type(block[0]) is LongLine
+            if not terminated or long_line:  # these come alone: the last, unterminated
+                if raws:  # line of a file, and a line too long to hold
                     yield checked(number, at, raws)[0]
                     raws = []
-                yield [check_record(first, block[0], False, keyring)]
+                raw = block[0]
+                if isinstance(raw, LongLine):
+                    yield [_long_line_info(first, raw, terminated)]
+                else:
+                    yield [check_record(first, raw, False, keyring)]
                 continue
             if not raws:
                 number, at = first, offset

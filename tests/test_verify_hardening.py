@@ -491,3 +491,93 @@ async def test_an_unkeyed_line_reformatted_is_a_warning_and_a_duplicate_key_an_e
     assert not report.valid
     assert ("malformed_line", number) in [(f.kind.value, f.line) for f in report.finding_list]
     assert verify_audit_log(tmp_path, workers=2).finding_list == report.finding_list
+
+
+# ------------------------------------------------------------------ 15: bounded reads
+
+
+@pytest.mark.parametrize("block", [7, 64, 1 << 20])
+def test_a_line_over_the_limit_comes_alone_unread_and_numbering_goes_on(
+    tmp_path: Path, block: int
+) -> None:
+    from fapilog_notebook.scan import LongLine, iter_line_blocks
+
+    path = tmp_path / "audit_2026-05-01.jsonl"
+    path.write_bytes(b"a\n" + b"x" * 100 + b"\nb\n" + b"y" * 50 + b"\nc\n" + b"z" * 300)
+    got = []
+    starts = {1: 0, 2: 2, 3: 103, 4: 105, 5: 156, 6: 158}  # each line's byte offset
+    for first, block_lines, terminated, offset in iter_line_blocks(
+        path, 0, None, block=block, max_line=40
+    ):
+        assert offset == starts[first]
+        for number, raw in enumerate(block_lines, first):
+            length = raw.length if isinstance(raw, LongLine) else None
+            got.append((number, bytes(raw)[:3], length, terminated))
+            if isinstance(raw, LongLine):
+                assert len(block_lines) == 1
+    assert got == [
+        (1, b"a", None, True),
+        (2, b"xxx", 100, True),
+        (3, b"b", None, True),
+        (4, b"yyy", 50, True),
+        (5, b"c", None, True),
+        (6, b"zzz", 300, False),
+    ]
+
+
+def test_verifying_gigabytes_with_no_newline_stays_within_a_memory_cap(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from fapilog_notebook.scan import MAX_LINE_BYTES
+
+    log = tmp_path / "trail"
+    log.mkdir()
+    huge = log / "audit_2026-05-01.jsonl"
+    with huge.open("wb") as handle:
+        handle.truncate(4 * MAX_LINE_BYTES)  # sparse: reads as zeros, no newline
+    with huge.open("ab") as handle:
+        handle.write(b"\nafter\n")
+    script = (
+        "import resource, sys\n"
+        "from fapilog_notebook import verify_audit_log\n"
+        "import fapilog_notebook.verify\n"
+        f"cap = {3 * MAX_LINE_BYTES} + int(open('/proc/self/status').read()"
+        ".split('VmSize:')[1].split()[0]) * 1024\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (cap, cap))\n"
+        "report = verify_audit_log(sys.argv[1], progress=False)\n"
+        "print(report.format_text())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(log)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "malformed_line audit_2026-05-01.jsonl:1: expected one audit event" in done.stdout
+    assert f"a line of {4 * MAX_LINE_BYTES} bytes" in done.stdout
+    assert "audit_2026-05-01.jsonl:2:" in done.stdout  # the next line is read and judged
+
+
+def test_a_line_over_the_limit_gives_the_same_report_in_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fapilog_notebook import parallel, scan, verify
+
+    from .logbuilder import build_log
+
+    log = build_log([6])
+    log.files[0].lines.insert(3, b'{"checksum":"' + b"a" * 5000 + b"\n")
+    path = log.write(tmp_path)
+    monkeypatch.setattr(scan, "MAX_LINE_BYTES", 2000)
+    monkeypatch.setattr(verify, "MAX_LINE_BYTES", 2000)
+    monkeypatch.setattr(parallel, "CHUNK_BYTES", 1500)
+    serial = verify_audit_log(path, progress=False)
+    assert [(f.kind.value, f.line) for f in serial.finding_list] == [("malformed_line", 4)]
+    assert "a line of 5013 bytes" in serial.finding_list[0].message
+    with ThreadPoolExecutor(2) as pool:
+        assert verify_audit_log(path, workers=pool).finding_list == serial.finding_list

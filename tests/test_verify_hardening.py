@@ -581,3 +581,38 @@ def test_a_line_over_the_limit_gives_the_same_report_in_workers(
     assert "a line of 5013 bytes" in serial.finding_list[0].message
     with ThreadPoolExecutor(2) as pool:
         assert verify_audit_log(path, workers=pool).finding_list == serial.finding_list
+
+
+async def test_an_empty_seal_file_beside_events_is_a_missing_seal(tmp_path: Path) -> None:
+    await write(tmp_path, count=2)  # one day: no manifest of a closed day
+    assert len(storage.list_audit_files(tmp_path)) == 1
+    (tmp_path / storage.SEAL_NAME).write_bytes(b"")
+    for path in tmp_path.glob(".fapilog-notebook.manifest-*"):
+        path.unlink()
+    report = verify_audit_log(tmp_path)
+    assert kinds(report) == {"seal_mismatch": "error"}
+    (tmp_path / storage.SEAL_NAME).unlink()
+    report = verify_audit_log(tmp_path)
+    assert report.valid  # an unkeyed trail with no mark of a sealing writer
+    assert any("sealed head: none" in note for note in report.checks_skipped)
+
+
+async def test_an_unreadable_seal_is_a_finding_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    await write(tmp_path)
+    seal = tmp_path / storage.SEAL_NAME
+    real_open = os.open
+
+    def refuse(path: Any, flags: int, *args: Any) -> int:
+        if Path(path) == seal:  # as chmod 000 does for anyone but root
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(storage.os, "open", refuse)
+    report = verify_audit_log(tmp_path)
+    assert kinds(report) == {"seal_mismatch": "error"}
+    assert "could not be read: Permission denied" in report.finding_list[0].message

@@ -612,7 +612,7 @@ async def test_an_unreadable_seal_is_a_finding_not_a_traceback(
             raise PermissionError(errno.EACCES, "Permission denied", str(path))
         return real_open(path, flags, *args)
 
-    monkeypatch.setattr(storage.os, "open", refuse)
+    monkeypatch.setattr(os, "open", refuse)
     report = verify_audit_log(tmp_path)
     assert kinds(report) == {"seal_mismatch": "error"}
     assert "could not be read: Permission denied" in report.finding_list[0].message

@@ -1842,7 +1842,9 @@ class VerificationReport:
     ``valid`` is True when no finding has ``error`` severity. ``head`` is the
     last sequence number of the last segment and its checksum (where the next
     event links to). ``segments`` has one row per chain segment; ``findings``
-    one row per problem, with :data:`FINDING_COLUMNS`.
+    one row per problem, with :data:`FINDING_COLUMNS`. ``checks_skipped``
+    says, a sentence each, which checks could not run (no seal, a seal outside
+    the files verified...), so a VALID verdict is never read for more than it is.
     """
 
     source: str
@@ -2095,10 +2097,13 @@ def verify_audit_log(
     checks every MAC; given a key, an unkeyed or wrongly keyed event is an error
     (no downgrade). Without it, a keyed trail still gets every link, sequence
     and structure check and the report says the MACs were not checked.
-    A directory's sealed head and day manifests are checked too: a deleted
+    The sealed head and day manifests beside the audit files (a directory's,
+    or those in the directory of the files given) are checked too: a deleted
     tail is a ``truncated_tail``, a deleted or replaced day file a
-    ``manifest_mismatch``. ``anchors`` (from ``report.head``, ``trail.head()``
-    or ``fapilog-notebook anchor``) must still be in the trail, unchanged.
+    ``manifest_mismatch``, a missing seal of a sealing trail a
+    ``seal_mismatch``; ``report.checks_skipped`` says which checks could not
+    run. ``anchors`` (from ``report.head``, ``trail.head()`` or
+    ``fapilog-notebook anchor``) must still be in the trail, unchanged.
 
     ``workers=N`` checks the lines in N local processes (or pass an
     ``Executor``); ``engine="dask"`` on a ``dask.distributed`` cluster

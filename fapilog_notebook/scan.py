@@ -50,6 +50,7 @@ __all__ = [
     "open_regular",
     "resolve_source",
     "scan",
+    "tail_lines",
 ]
 
 #: What the loaders accept as a source.
@@ -488,12 +489,54 @@ def describe_os_error(exc: OSError) -> str:
     return f"{reason} (errno {exc.errno})" if exc.errno else reason
 
 
-def last_event(path: Path, *, max_lines: int = 1000) -> TailEvent | None:
+_TAIL_BLOCK = 64 * 1024
+
+
+def tail_lines(
+    fd: int, size: int, *, max_line: int | None = None, max_bytes: int | None = None
+) -> Iterator[bytes]:
+    """The non-empty complete lines of a file, last first, read from its end.
+
+    A line longer than ``max_line`` (default :data:`MAX_LINE_BYTES`) is
+    skipped without being held, and at most ``max_bytes`` (default: all) are
+    read, so a hostile tail can exhaust neither memory nor time.
+    """
+    if max_line is None:
+        max_line = MAX_LINE_BYTES
+    stop = 0 if max_bytes is None else max(0, size - max_bytes)
+    end = size
+    pieces: list[bytes] = []  # the current line's pieces, last first
+    held = 0
+    skipping = False
+    while end > stop:
+        start = max(stop, end - _TAIL_BLOCK)
+        parts = os.pread(fd, end - start, start).split(b"\n")
+        end = start
+        for index in range(len(parts) - 1, -1, -1):
+            if not skipping:
+                pieces.append(parts[index])
+                held += len(parts[index])
+                if held > max_line:
+                    pieces, held, skipping = [], 0, True
+            if index:  # a newline before this piece: the current line is whole
+                if pieces and held:
+                    yield b"".join(reversed(pieces))
+                pieces, held, skipping = [], 0, False
+    if stop == 0 and pieces and held:  # the first line of the file
+        yield b"".join(reversed(pieces))
+
+
+def last_event(
+    path: Path, *, max_lines: int = 1000, max_bytes: int | None = None
+) -> TailEvent | None:
     """The last intact event of ``path`` (checksum matches), reading only its tail.
 
-    Looks at most ``max_lines`` lines back; ``None`` if none is intact or the
-    file cannot be read.
+    Looks at most ``max_lines`` lines and about ``max_bytes`` bytes back
+    (default: four times :data:`MAX_LINE_BYTES`); ``None`` if none is intact
+    or the file cannot be read.
     """
+    budget = 4 * MAX_LINE_BYTES if max_bytes is None else max_bytes
+    max_line = min(budget, MAX_LINE_BYTES)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
@@ -503,7 +546,8 @@ def last_event(path: Path, *, max_lines: int = 1000) -> TailEvent | None:
         if not stat.S_ISREG(info.st_mode):
             return None
         size = info.st_size
-        for index, raw in enumerate(storage.reverse_lines(fd, size)):
+        lines = tail_lines(fd, size, max_line=max_line, max_bytes=budget)
+        for index, raw in enumerate(lines):
             if index >= max_lines:
                 break
             check = check_line(raw.rstrip(b"\r"))

@@ -616,3 +616,46 @@ async def test_an_unreadable_seal_is_a_finding_not_a_traceback(
     report = verify_audit_log(tmp_path)
     assert kinds(report) == {"seal_mismatch": "error"}
     assert "could not be read: Permission denied" in report.finding_list[0].message
+
+
+@pytest.mark.parametrize("max_line", [5, 40, 1000])
+def test_tail_lines_agree_with_splitting_and_skip_what_is_too_long(
+    tmp_path: Path, max_line: int
+) -> None:
+    import os
+
+    from fapilog_notebook import scan
+
+    data = b"a\n\nbb\n" + b"x" * 200_000 + b"\ncc\n" + b"y" * 30 + b"\nlast"
+    path = tmp_path / "f"
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        got = list(scan.tail_lines(fd, len(data), max_line=max_line))
+        bounded = list(scan.tail_lines(fd, len(data), max_bytes=10))
+    finally:
+        os.close(fd)
+    expected = [line for line in reversed(data.split(b"\n")) if 0 < len(line) <= max_line]
+    assert got == expected
+    assert bounded == [b"last"]
+
+
+async def test_a_range_after_a_hostile_predecessor_tail_is_seeded_within_bounds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fapilog_notebook import scan
+
+    await write(tmp_path, count=20)
+    days = storage.list_audit_files(tmp_path)
+    first, second = days[0][1], days[1][1]
+    with first.open("ab") as handle:
+        handle.write(b"z" * 1500)  # a tail too long to hold (1000), no newline
+    monkeypatch.setattr(scan, "MAX_LINE_BYTES", 1000)
+    report = verify_audit_log(tmp_path, since=days[1][0], until=days[1][0])
+    # The tail is skipped, the last intact event before it links the range.
+    assert [f.kind.value for f in report.finding_list if f.severity.value == "error"] == []
+    assert report.events_checked == len(lines(second))
+    with first.open("ab") as handle:
+        handle.write(b"z" * 5000)  # now longer than the bytes read back (4 x 1000)
+    report = verify_audit_log(tmp_path, since=days[1][0], until=days[1][0])
+    assert "sequence_gap" in kinds(report)  # not seeded: the range's start is reported

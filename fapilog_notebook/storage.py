@@ -34,6 +34,7 @@ __all__ = [
     "DirectoryLockedError",
     "SealFile",
     "UnsafeFileError",
+    "UnsafeRecordError",
     "day_of",
     "empty_day_path",
     "file_for_day",
@@ -43,6 +44,7 @@ __all__ = [
     "list_audit_files",
     "manifest_path",
     "open_regular",
+    "read_bounded",
     "read_record",
     "read_seals",
     "refuse_linked_audit_files",
@@ -485,14 +487,85 @@ class SealFile:
         os.close(self._fd)
 
 
+#: The most bytes a manifest record may have (the writer's are a few hundred).
+MANIFEST_LIMIT = 64 * 1024
+
+
+class UnsafeRecordError(ValueError):
+    """A seal or manifest path that is not a regular file of sane size (or is a link)."""
+
+
+def _file_kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISLNK, "a symbolic link"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def read_bounded(path: Path, limit: int, *, follow_links: bool = False) -> bytes | None:
+    """The bytes of the regular file ``path`` (at most ``limit``), or ``None`` if it is missing.
+
+    Opened without following a symbolic link (unless ``follow_links``: for
+    a path a user names) and without blocking (a FIFO planted there must not
+    hang a reader), checked to be a regular file, and never read past
+    ``limit`` bytes (a link to ``/dev/zero`` or a huge file must not exhaust
+    memory).
+
+    :raises UnsafeRecordError: a symbolic link, not a regular file, or larger than ``limit``.
+    :raises OSError: it cannot be opened or read (e.g. permission denied).
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_links else os.O_NOFOLLOW)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafeRecordError(
+                f"{path.name} is a symbolic link; it is not followed (the writer never makes one)"
+            ) from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsafeRecordError(
+                f"{path.name} is {_file_kind(info.st_mode)}, not a regular file"
+            )
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(fd, limit + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise UnsafeRecordError(
+                f"{path.name} holds more than {limit} bytes, far more than it should hold"
+            )
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def read_seals(path: Path) -> list[dict[str, Any] | str]:
     """The seal file's slots: each a record, or a sentence saying why it is unusable.
 
-    Returns an empty list when there is no seal file.
+    Returns an empty list when there is no seal file. Reads at most its two
+    :data:`SEAL_SLOT`-byte slots (see :func:`read_bounded`).
+
+    :raises UnsafeRecordError: the seal is a link, not a regular file, or too large.
+    :raises OSError: it cannot be read.
     """
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+    data = read_bounded(path, 2 * SEAL_SLOT)
+    if data is None:
         return []
     slots: list[dict[str, Any] | str] = []
     for index in range(0, max(len(data), 1), SEAL_SLOT):
@@ -512,13 +585,16 @@ def read_seals(path: Path) -> list[dict[str, Any] | str]:
 
 
 def read_record(path: Path) -> dict[str, Any] | None:
-    """A seal or manifest record, or ``None`` if the file is missing.
+    """A manifest (or other small) record, or ``None`` if the file is missing.
 
-    :raises ValueError: the file is not a JSON object.
+    Reads at most :data:`MANIFEST_LIMIT` bytes (see :func:`read_bounded`).
+
+    :raises ValueError: the file is not a JSON object, or is unsafe
+        (:class:`UnsafeRecordError`).
+    :raises OSError: it cannot be read.
     """
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+    raw = read_bounded(path, MANIFEST_LIMIT)
+    if raw is None:
         return None
     try:
         record = json.loads(raw)

@@ -297,6 +297,58 @@ def forge_today(trail: Trail, last_sequence: int, last_checksum: str | None) -> 
     (trail.directory / storage.SEAL_NAME).write_bytes(slot * 2)
 
 
+def delete_the_seal_and_the_last_events(trail: Trail) -> None:
+    (trail.directory / storage.SEAL_NAME).unlink()
+    storage.manifest_path(trail.directory, DAYS[3]).unlink()
+    delete_the_last_events(trail)
+
+
+def _next_event(previous: bytes, **changes: Any) -> bytes:
+    """An event chained after ``previous`` with a bare SHA-256 (no key needed)."""
+    obj = edit(previous, **changes)
+    obj.pop("mac", None)
+    obj.pop("checksum")
+    obj["sequence_number"] += 1
+    obj["previous_hash"] = json.loads(previous)["checksum"]
+    obj["checksum"] = compute_checksum(obj)
+    return dump(obj)
+
+
+def append_events_after_the_seal(trail: Trail) -> None:
+    path = day_file(trail, 3)
+    lines = read_lines(path)
+    lines.append(_next_event(lines[-1], message="appended later"))
+    write_lines(path, lines)
+
+
+def append_events_to_a_closed_day(trail: Trail) -> None:
+    last = read_lines(day_file(trail, 3))[-1]
+    path = day_file(trail, 1)
+    write_lines(path, [*read_lines(path), _next_event(last, message="back-dated")])
+
+
+def add_a_duplicate_key_to_an_event(trail: Trail) -> None:
+    path = day_file(trail, 1)
+    lines = read_lines(path)
+    key = b'"user_id":"'
+    lines[2] = lines[2].replace(key, key + b'nobody","user_id":"', 1)
+    write_lines(path, lines)
+
+
+def re_lay_out_an_event(trail: Trail) -> None:
+    path = day_file(trail, 1)
+    lines = read_lines(path)
+    lines[2] = lines[2].replace(b'"message":', b'"message": ', 1)
+    write_lines(path, lines)
+
+
+def insert_garbage_mid_file(trail: Trail) -> None:
+    path = day_file(trail, 1)
+    lines = read_lines(path)
+    lines.insert(2, b"this is not json {")
+    write_lines(path, lines)
+
+
 NOT = "not detected"
 WARN = "warning: "
 
@@ -339,6 +391,22 @@ TABLE: dict[Callable[[Trail], None], dict[str, str]] = {
         FORWARD_SECURE: "manifest_mismatch",
         ANCHORED: "anchor_mismatch",
     },
+    delete_the_seal_and_the_last_events: dict.fromkeys(MODES, "seal_mismatch"),
+    append_events_after_the_seal: {
+        UNKEYED: WARN + "unsealed_events",
+        KEYED: "checksum_mismatch",
+        FORWARD_SECURE: "checksum_mismatch",
+        ANCHORED: WARN + "unsealed_events",
+    },
+    append_events_to_a_closed_day: dict.fromkeys(MODES, "manifest_mismatch"),
+    add_a_duplicate_key_to_an_event: dict.fromkeys(MODES, "malformed_line"),
+    re_lay_out_an_event: {
+        UNKEYED: WARN + "non_canonical_line",
+        KEYED: "checksum_mismatch",
+        FORWARD_SECURE: "checksum_mismatch",
+        ANCHORED: WARN + "non_canonical_line",
+    },
+    insert_garbage_mid_file: dict.fromkeys(MODES, "malformed_line"),
 }
 
 CELLS = [

@@ -271,6 +271,50 @@ def _sealed_forward_secure(d: Path) -> tuple[Any, dict[str, Any]]:
     }
 
 
+def _sealed_then_tampered(keyed: bool) -> Case:
+    """A writer's trail over three days, then: an event after the seal, one added to
+    the closed first day, a re-laid-out line, a duplicated key, garbage mid-file."""
+
+    def build(d: Path) -> tuple[Any, dict[str, Any]]:
+        async def write() -> None:
+            clock = _Clock(datetime(2026, 3, 30, 23, 59, 55, tzinfo=UTC))
+            options: dict[str, Any] = {"key": KEY} if keyed else {}
+            async with AuditTrail(storage_path=d, clock=clock, **options) as trail:
+                for i in range(12):
+                    await trail.log_event(AuditEventType.DATA_ACCESS, f"e{i}", user_id="u")
+                    if i % 4 == 3:
+                        clock.now += timedelta(days=1)
+
+        asyncio.run(write())
+        files = sorted(d.glob("audit_*.jsonl"))
+        last = json.loads(files[-1].read_bytes().splitlines()[-1])
+        event = {k: v for k, v in last.items() if k not in ("checksum", "mac")}
+        event.update(sequence_number=last["sequence_number"] + 1, previous_hash=last["checksum"])
+        line, _ = seal(
+            event, sequence_number=event["sequence_number"], previous_hash=last["checksum"]
+        )
+        for target in (files[-1], files[0]):
+            with target.open("ab") as handle:
+                handle.write(line)
+        middle = files[1].read_bytes().splitlines(keepends=True)
+        middle[0] = middle[0].replace(b'"message":', b'"message": ', 1)
+        middle[1] = middle[1].replace(b'"user_id":"u"', b'"user_id":"x","user_id":"u"', 1)
+        middle.insert(2, b"this is not json {\n")
+        middle.insert(4, b'{"checksum":"ab\n')
+        files[1].write_bytes(b"".join(middle))
+        return d, {"key": KEY} if keyed else {}
+
+    return build
+
+
+def _fifo_seal(d: Path) -> tuple[Any, dict[str, Any]]:
+    _write(build_log([3, 2]), d)
+    import os
+
+    os.mkfifo(d / ".fapilog-notebook.seal.json")
+    return d, {}
+
+
 def _random_damage(seed: int) -> Case:
     def build(d: Path) -> tuple[Any, dict[str, Any]]:
         rng = random.Random(seed)
@@ -342,6 +386,9 @@ CORPUS: dict[str, Case] = {
     "static-key": _static_keyed,
     "sealed-forward-secure": _sealed_forward_secure,
     "long-line": _long_line,
+    "sealed-then-tampered": _sealed_then_tampered(False),
+    "sealed-then-tampered-keyed": _sealed_then_tampered(True),
+    "fifo-seal": _fifo_seal,
     **{f"bad-{i}": _bad_content(c) for i, c in enumerate(BAD_CONTENT)},
     **{f"random-{seed}": _random_damage(seed) for seed in range(8)},
 }
@@ -375,6 +422,10 @@ def test_the_corpus_covers_every_kind_of_line_finding(
         "unreadable_file",
         "truncated_tail",
         "anchor_mismatch",
+        "unsealed_events",
+        "non_canonical_line",
+        "seal_mismatch",
+        "manifest_mismatch",
     }
 
 

@@ -165,6 +165,9 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.format == "json":
         print(report.to_json())
+    elif args.format == "html":
+        sys.stdout.write(report.to_html())
+        sys.stdout.write("\n")
     else:
         print(_report_text(report))
     return EXIT_VALID if report.valid else EXIT_INVALID
@@ -261,7 +264,12 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("source", nargs="+", help="a directory of daily files, or files")
     verify.add_argument("--since", metavar="DAY", help="first day to verify (YYYY-MM-DD)")
     verify.add_argument("--until", metavar="DAY", help="last day to verify (YYYY-MM-DD)")
-    verify.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    verify.add_argument(
+        "--format",
+        choices=("text", "json", "html"),
+        default="text",
+        help="output format (html: a standalone page to hand over, e.g. '> report.html')",
+    )
     _add_key_options(verify)
     verify.add_argument(
         "--anchor",

@@ -1670,6 +1670,22 @@ def _printable(text: str) -> str:
     )
 
 
+#: Cells of the findings table wrap (JupyterLab's default is one line, cut at the edge).
+_CELL_STYLE = "text-align:left;vertical-align:top;white-space:normal;overflow-wrap:anywhere"
+
+
+def _now_text() -> str:
+    """The current UTC time to the second, as an ISO 8601 string (when a report was made)."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+def _tool_version() -> str:
+    """This package's version, recorded in every report."""
+    from . import __version__
+
+    return __version__
+
+
 @dataclass(frozen=True, eq=False)
 class VerificationReport:
     """What :func:`verify_audit_log` found: the verdict, counts, segments, findings.
@@ -1696,6 +1712,8 @@ class VerificationReport:
     sealed: bool = False
     manifests_checked: int = 0
     anchors_checked: int = 0
+    verified_at: str = field(default_factory=_now_text)
+    tool_version: str = field(default_factory=_tool_version)
 
     @property
     def mac_status(self) -> str:
@@ -1812,6 +1830,8 @@ class VerificationReport:
         """The whole report as JSON-ready data."""
         return {
             "source": self.source,
+            "verified_at": self.verified_at,
+            "tool_version": self.tool_version,
             "valid": self.valid,
             "events_checked": self.events_checked,
             "files_checked": self.files_checked,
@@ -1836,6 +1856,23 @@ class VerificationReport:
     def to_json(self, *, indent: int | None = 2) -> str:
         """:meth:`to_dict` as a JSON string."""
         return json.dumps(self.to_dict(), indent=indent)
+
+    def to_html(
+        self, path: str | os.PathLike[str] | None = None, *, title: str | None = None
+    ) -> str:
+        """The report as a standalone, printable HTML page; written to ``path`` when given.
+
+        The page has inline CSS only (it opens offline), the verdict first,
+        the source as given, the verification time and tool version, and
+        every finding in file-and-line order with its full message.
+        Returns the HTML.
+        """
+        from ._html import report_page
+
+        page = report_page(self, title=title)
+        if path is not None:
+            Path(path).write_text(page, encoding="utf-8")
+        return page
 
     def _repr_html_(self) -> str:
         esc = html.escape
@@ -1866,15 +1903,19 @@ class VerificationReport:
         ]
         if self.finding_list:
             limit = 200
-            parts.append("<table><thead><tr>")
-            parts.extend(f"<th>{esc(column)}</th>" for column in FINDING_COLUMNS)
+            parts.append("<table style='table-layout:auto;width:100%'><thead><tr>")
+            parts.extend(
+                f"<th style='text-align:left'>{esc(column)}</th>" for column in FINDING_COLUMNS
+            )
             parts.append("</tr></thead><tbody>")
             for finding in self.finding_list[:limit]:
                 cells = finding.to_dict()
                 parts.append("<tr>")
                 for column in FINDING_COLUMNS:
                     value = cells[column]
-                    parts.append(f"<td>{esc('' if value is None else str(value))}</td>")
+                    parts.append(
+                        f"<td style='{_CELL_STYLE}'>{esc('' if value is None else str(value))}</td>"
+                    )
                 parts.append("</tr>")
             parts.append("</tbody></table>")
             if len(self.finding_list) > limit:

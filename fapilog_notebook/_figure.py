@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 __all__ = ["NotebookFigure"]
 
 
-class NotebookFigure(Figure):  # type: ignore[misc]
+class NotebookFigure(Figure):
     """A :class:`~matplotlib.figure.Figure` with a PNG rich display of its own."""
 
     def _repr_png_(self) -> bytes:

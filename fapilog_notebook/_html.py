@@ -74,6 +74,10 @@ def finding_order(finding: Finding) -> tuple[int, str, int]:
     return (1, Path(finding.file).name, -1 if finding.line is None else finding.line)
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def _segment_value(column: str, value: object, source: str) -> str:
     if column.endswith("file"):
         return shown_file(None if value is None else str(value), source)
@@ -122,7 +126,8 @@ def report_page(report: VerificationReport, *, title: str | None = None) -> str:
         f"<style>{PAGE_CSS}</style></head><body>",
         f"<h1>{esc(heading)}</h1>",
         f"<div class='verdict {state}' id='verdict'><span class='badge'>{report.verdict}</span>"
-        f"<span>{counts['error']} errors, {counts['warning']} warnings, {counts['info']} info "
+        f"<span>{_plural(counts['error'], 'error')}, {_plural(counts['warning'], 'warning')}, "
+        f"{counts['info']:,} info "
         f"in {report.events_checked:,} events of <code>{esc(report.source)}</code></span></div>",
         "<table class='facts'>",
         *(_row([f"<th>{name}</th>", f"<td>{value}</td>"]) for name, value in facts),

@@ -290,6 +290,11 @@ def plot_events_per_day(
         part = events_per_day(subset).reindex(counts.index, fill_value=0)
         axes.bar(part.index, part.to_numpy(), width=0.8, color="#0969da", label="matching")
         axes.legend(fontsize="small")
+    if len(counts):  # one tick per day (or per few days), labelled by date, never by hour
+        from matplotlib.dates import DateFormatter, DayLocator
+
+        axes.xaxis.set_major_locator(DayLocator(interval=max(1, len(counts) // 10)))  # type: ignore[no-untyped-call]
+        axes.xaxis.set_major_formatter(DateFormatter("%Y-%m-%d"))  # type: ignore[no-untyped-call]
     axes.set_ylabel("events")
     figure.autofmt_xdate()
     if title:

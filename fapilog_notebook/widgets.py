@@ -243,6 +243,10 @@ def _day_chart_svg(first_day: int, everything: IntArray, matching: IntArray) -> 
     return "".join(parts)
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def _metadata_text(value: object) -> str | None:
     """A metadata dict's values as one searchable string (``/patients/42`` ...)."""
     if isinstance(value, dict) and value:
@@ -775,8 +779,8 @@ class AuditExplorer(widgets.VBox):  # type: ignore[misc]
         self.badge.value = (
             f"<span style='background:{color};color:white;padding:2px 10px;"
             f"border-radius:10px;font-weight:bold'>{report.verdict}</span> "
-            f"{report.events_checked:,} events checked; {counts['error']} errors, "
-            f"{counts['warning']} warnings, {counts['info']} info"
+            f"{report.events_checked:,} events checked; {_plural(counts['error'], 'error')}, "
+            f"{_plural(counts['warning'], 'warning')}, {counts['info']} info"
         )
         self.verify_button.description = "Verify again"
         self._finding_rows = locate_findings(report.findings, self.frame)

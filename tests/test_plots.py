@@ -172,3 +172,10 @@ def test_a_plot_cell_in_a_fresh_kernel_shows_an_image(trail: Path) -> None:
     outputs = notebook.cells[0].outputs
     assert [o["output_type"] for o in outputs] == ["execute_result"], outputs
     assert "image/png" in outputs[0]["data"], outputs[0]["data"].keys()
+
+
+def test_events_per_day_ticks_are_days(trail: Path) -> None:
+    figure = plot_events_per_day(read_audit_log(trail, progress=False))
+    figure.canvas.draw()
+    labels = [t.get_text() for t in figure.axes[0].get_xticklabels()]
+    assert labels == ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04"]

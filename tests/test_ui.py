@@ -313,7 +313,9 @@ explorer
 
 
 def test_the_explorer_is_a_live_widget_that_answers_clicks(lab: Lab, page: Any) -> None:
-    write_notebook(lab, "ui_explorer.ipynb", EXPLORER_CELL)
+    write_notebook(
+        lab, "ui_explorer.ipynb", EXPLORER_CELL, "%load_ext fapilog_notebook\n%audit_verify trail"
+    )
     open_notebook(page, lab, "ui_explorer.ipynb")
     cells = run_all(page)
     assert problems_in(cells) == []
@@ -346,6 +348,15 @@ def test_the_explorer_is_a_live_widget_that_answers_clicks(lab: Lab, page: Any) 
         highlighted.wait_for(timeout=20_000)
         assert "altered" in highlighted.inner_text()
         assert "checksum_mismatch" in highlighted.inner_text()
+        # The report %audit_verify shows wraps its findings inside the output area.
+        report = page.locator(".fapilog-verification-report")
+        report.scroll_into_view_if_needed()
+        assert "checksum_mismatch" in report.inner_text()
+        overflow = report.evaluate(
+            "e => { const area = e.closest('.jp-OutputArea-output');"
+            " return [e.scrollWidth, area.clientWidth]; }"
+        )
+        assert overflow[0] <= overflow[1], overflow
         assert page.console_errors == []
 
 

@@ -1670,8 +1670,11 @@ def _printable(text: str) -> str:
     )
 
 
-#: Cells of the findings table wrap (JupyterLab's default is one line, cut at the edge).
+#: Cells of the findings table wrap (JupyterLab's default is one line, cut at the edge);
+#: short codes stay whole, long values (paths, ids, messages) break where they must.
 _CELL_STYLE = "text-align:left;vertical-align:top;white-space:normal;overflow-wrap:anywhere"
+_CODE_STYLE = "text-align:left;vertical-align:top;white-space:nowrap"
+_CODE_COLUMNS = frozenset({"kind", "severity", "line", "sequence_number"})
 
 
 def _now_text() -> str:
@@ -1913,8 +1916,9 @@ class VerificationReport:
                 parts.append("<tr>")
                 for column in FINDING_COLUMNS:
                     value = cells[column]
+                    style = _CODE_STYLE if column in _CODE_COLUMNS else _CELL_STYLE
                     parts.append(
-                        f"<td style='{_CELL_STYLE}'>{esc('' if value is None else str(value))}</td>"
+                        f"<td style='{style}'>{esc('' if value is None else str(value))}</td>"
                     )
                 parts.append("</tr>")
             parts.append("</tbody></table>")

@@ -1,4 +1,4 @@
-"""The ``fapilog-notebook`` command: ``demo``, ``verify``, ``anchor`` and ``keygen``.
+"""The ``fapilog-notebook`` command: ``demo``, ``verify``, ``anchor``, ``keygen``, ``notebooks``.
 
 ``verify`` exits 0 when the trail is valid, 1 when it is not, and 2 for a
 usage error or a source that cannot be read, with a one-line message. Keys
@@ -193,9 +193,60 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.format == "json":
         print(report.to_json())
+    elif args.format == "html":
+        sys.stdout.write(report.to_html())
+        sys.stdout.write("\n")
     else:
         print(_report_text(report))
     return EXIT_VALID if report.valid else EXIT_INVALID
+
+
+def bundled_notebooks() -> Path:
+    """The folder of the bundled notebooks and their ``data/``.
+
+    Inside an installed package it is ``fapilog_notebook/notebooks``; in a
+    source checkout (or an editable install) the repository's ``notebooks/``.
+    """
+    package = Path(__file__).resolve().parent
+    for folder in (package / "notebooks", package.parent / "notebooks"):
+        if any(folder.glob("*.ipynb")):
+            return folder
+    raise FileNotFoundError(f"no bundled notebooks next to {package}")
+
+
+def _cmd_notebooks(args: argparse.Namespace) -> int:
+    """Copy the notebooks and their sample data into DIR, never over an existing file."""
+    import shutil
+
+    try:
+        origin = bundled_notebooks()
+    except FileNotFoundError as exc:
+        print(f"fapilog-notebook notebooks: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    target = Path(args.dir)
+    files = sorted(origin.glob("*.ipynb")) + sorted((origin / "data").glob("*/*.jsonl"))
+    copies = [(file, target / file.relative_to(origin)) for file in files]
+    existing = [str(copy) for _, copy in copies if copy.exists()]
+    if existing and not args.force:
+        print(
+            f"fapilog-notebook notebooks: error: {existing[0]} exists "
+            f"({len(existing)} files would be replaced); use --force to replace them",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    try:
+        for file, copy in copies:
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(file, copy)
+    except OSError as exc:
+        print(f"fapilog-notebook notebooks: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    notebooks = [copy.name for file, copy in copies if copy.suffix == ".ipynb"]
+    print(f"copied {len(notebooks)} notebooks and their sample data to {target}:")
+    for name in notebooks:
+        print(f"  {name}")
+    print(f"open them with: cd {target} && jupyter lab")
+    return EXIT_VALID
 
 
 def _cmd_anchor(args: argparse.Namespace) -> int:
@@ -289,7 +340,12 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("source", nargs="+", help="a directory of daily files, or files")
     verify.add_argument("--since", metavar="DAY", help="first day to verify (YYYY-MM-DD)")
     verify.add_argument("--until", metavar="DAY", help="last day to verify (YYYY-MM-DD)")
-    verify.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    verify.add_argument(
+        "--format",
+        choices=("text", "json", "html"),
+        default="text",
+        help="output format (html: a standalone page to hand over, e.g. '> report.html')",
+    )
     _add_key_options(verify)
     verify.add_argument(
         "--anchor",
@@ -334,6 +390,16 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--verification-key", required=True, metavar="FILE", help="the auditor's key")
     gen.add_argument("--start", metavar="DAY", help="first UTC day (default: today)")
     gen.set_defaults(func=_cmd_keygen)
+
+    books = sub.add_parser(
+        "notebooks",
+        help="copy the bundled notebooks and their sample data into a folder",
+        description="Copy the example notebooks and the data they read into DIR "
+        "(created if needed), to run them there, e.g. with 'jupyter lab'.",
+    )
+    books.add_argument("dir", metavar="DIR", help="where to copy them")
+    books.add_argument("--force", action="store_true", help="replace files that exist")
+    books.set_defaults(func=_cmd_notebooks)
     return parser
 
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from enum import Enum
 from itertools import repeat
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, cast, overload
 
 from pydantic_core import from_json
 
@@ -216,6 +216,7 @@ def read_audit_log(
     progress: bool | None = ...,
     workers: Workers = ...,
     engine: Literal["processes"] | None = ...,
+    verify: bool = ...,
 ) -> pd.DataFrame: ...
 
 
@@ -231,6 +232,7 @@ def read_audit_log(
     progress: bool | None = ...,
     engine: Literal["dask"],
     client: Any = ...,
+    verify: Literal[False] = ...,
 ) -> dd.DataFrame: ...
 
 
@@ -246,6 +248,7 @@ def read_audit_log(
     workers: Workers = None,
     engine: Engine = None,
     client: Any = None,
+    verify: bool = False,
 ) -> pd.DataFrame | dd.DataFrame:
     """Load the events of ``source`` as a DataFrame, one row per event, in chain order.
 
@@ -266,16 +269,25 @@ def read_audit_log(
     returns a ``dask.dataframe.DataFrame`` with the same columns and dtypes,
     one partition per file, held on the cluster.
 
+    ``verify=True`` also verifies the same files and days and adds an
+    ``integrity`` column: the finding kinds (comma-separated, sorted) placed
+    at each row, empty for a sound row. A finding about a line that holds no
+    event (deleted, malformed) marks the next event of its file, as
+    :func:`~fapilog_notebook.plots.locate_findings` places it.
+
     :raises FileNotFoundError: the source does not exist.
     :raises ValueError: no audit file to read, or bad bounds.
     """
+    if verify and engine == "dask":
+        raise ValueError("verify=True needs an in-memory frame; it cannot be used with dask")
     resolved = resolve_source(source, since=since, until=until)
     with _gc_paused():
         if workers is None and engine is None and client is None:
-            return _load(resolved, event_types, columns, flatten_metadata, progress)
+            frame = _load(resolved, event_types, columns, flatten_metadata, progress)
+            return _with_integrity(frame, source, since, until, progress) if verify else frame
         from .parallel import load_frame
 
-        return load_frame(
+        loaded = load_frame(
             resolved,
             event_types=event_types,
             columns=columns,
@@ -285,6 +297,34 @@ def read_audit_log(
             engine=engine,
             client=client,
         )
+        if verify:  # not dask (refused above): a pandas frame
+            return _with_integrity(cast("pd.DataFrame", loaded), source, since, until, progress)
+        return loaded
+
+
+def _with_integrity(
+    frame: pd.DataFrame,
+    source: SourceLike,
+    since: DayBound,
+    until: DayBound,
+    progress: bool | None,
+) -> pd.DataFrame:
+    """``frame`` with an ``integrity`` column naming the finding kinds placed at each row."""
+    import pandas as pd
+
+    from .plots import locate_findings
+    from .verify import verify_audit_log
+
+    report = verify_audit_log(source, since=since, until=until, progress=progress)
+    kinds: list[set[str]] = [set() for _ in range(len(frame))]
+    positions = locate_findings(report.findings, frame)
+    for position, kind in zip(positions.tolist(), report.findings["kind"].tolist(), strict=True):
+        if position >= 0:
+            kinds[position].add(str(kind))
+    frame["integrity"] = pd.Series(
+        [", ".join(sorted(k)) for k in kinds], index=frame.index, dtype=object
+    )
+    return frame
 
 
 @contextmanager

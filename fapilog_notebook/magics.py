@@ -3,14 +3,18 @@
 - ``%audit_verify SOURCE`` verifies a trail and returns the
   :class:`~fapilog_notebook.VerificationReport` (shown as HTML in a notebook,
   as text in a terminal; ``report = %audit_verify SOURCE`` keeps it);
+  ``--key-file``, ``--key-env``, ``--anchor`` (repeatable), ``--since`` and
+  ``--until`` work as on the command line;
 - ``%audit_tail SOURCE [N]`` returns the last ``N`` events (default 10) as a
-  DataFrame, reading only the newest files it needs.
+  DataFrame, reading only the newest files it needs; it leads with when, what,
+  who and the message (:data:`TAIL_LEADING`), so a narrow display shows them.
 
 ``SOURCE`` is a path, or the name of a variable that holds one.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import shlex
 from pathlib import Path
@@ -25,15 +29,34 @@ if TYPE_CHECKING:
 
     from .verify import VerificationReport
 
-__all__ = ["AuditMagics", "load_ipython_extension", "tail_events"]
+__all__ = ["TAIL_LEADING", "AuditMagics", "load_ipython_extension", "tail_events"]
+
+#: The columns ``tail_events`` puts first: when, what, who, and the message.
+TAIL_LEADING = ("timestamp", "event_type", "log_level", "user_id", "message")
+VERIFY_OPTIONS = ("since", "until", "key-file", "key-env", "anchor")
+VERIFY_USAGE = (
+    "%audit_verify SOURCE [--since YYYY-MM-DD] [--until YYYY-MM-DD] "
+    "[--key-file FILE | --key-env NAME] [--anchor FILE ...]"
+)
 
 
 def tail_events(source: str | os.PathLike[str], count: int = 10) -> pd.DataFrame:
     """The last ``count`` events of ``source`` (a directory or a file), oldest first.
 
     In a directory only the newest daily files are read, back to the one
-    that completes ``count`` events.
+    that completes ``count`` events. The columns in :data:`TAIL_LEADING` come
+    first, the rest in their usual order.
     """
+    return _lead(_tail(source, count))
+
+
+def _lead(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the :data:`TAIL_LEADING` columns first."""
+    first = [c for c in TAIL_LEADING if c in frame.columns]
+    return frame[first + [c for c in frame.columns if c not in first]]
+
+
+def _tail(source: str | os.PathLike[str], count: int) -> pd.DataFrame:
     import pandas as pd
 
     from .frame import read_audit_log
@@ -62,8 +85,8 @@ def _plain_report(report: VerificationReport, printer: Any, cycle: bool) -> None
     printer.text(str(report))
 
 
-def _split(line: str, usage: str) -> tuple[list[str], dict[str, str]]:
-    """Positional words and ``--name value`` options of a magic's line."""
+def _split(line: str, usage: str) -> tuple[list[str], dict[str, list[str]]]:
+    """Positional words and ``--name value`` options (each with every value given)."""
     from IPython.core.error import UsageError
 
     try:
@@ -71,13 +94,13 @@ def _split(line: str, usage: str) -> tuple[list[str], dict[str, str]]:
     except ValueError as exc:
         raise UsageError(f"{exc}; usage: {usage}") from None
     positional: list[str] = []
-    options: dict[str, str] = {}
+    options: dict[str, list[str]] = {}
     while words:
         word = words.pop(0)
         if word.startswith("--"):
             if not words:
                 raise UsageError(f"{word} needs a value; usage: {usage}")
-            options[word[2:]] = words.pop(0)
+            options.setdefault(word[2:], []).append(words.pop(0))
         else:
             positional.append(word)
     return positional, options
@@ -99,19 +122,50 @@ class AuditMagics(Magics):
     def audit_verify(self, line: str) -> VerificationReport:
         """Verify an audit trail's hash chain and show the report.
 
-        Usage: ``%audit_verify SOURCE [--since YYYY-MM-DD] [--until YYYY-MM-DD]``
+        Usage: ``%audit_verify SOURCE [--since YYYY-MM-DD] [--until YYYY-MM-DD]
+        [--key-file FILE | --key-env NAME] [--anchor FILE ...]``, as
+        ``fapilog-notebook verify``: the key is read from a file or an
+        environment variable, never typed into the notebook.
         """
         from IPython.core.error import UsageError
 
+        from .cli import _load_anchors, _load_key
+        from .keys import AuditKeyError
         from .verify import verify_audit_log
 
-        usage = "%audit_verify SOURCE [--since YYYY-MM-DD] [--until YYYY-MM-DD]"
-        words, options = _split(line, usage)
-        unknown = set(options) - {"since", "until"}
+        words, options = _split(line, VERIFY_USAGE)
+        unknown = sorted(set(options) - set(VERIFY_OPTIONS))
         if len(words) != 1 or unknown:
-            raise UsageError(f"usage: {usage}")
+            extra = f"unknown option --{unknown[0]}; " if unknown else ""
+            raise UsageError(f"{extra}usage: {VERIFY_USAGE}")
+        for name in ("since", "until", "key-file", "key-env"):
+            if len(options.get(name, ())) > 1:
+                raise UsageError(f"--{name} given twice; usage: {VERIFY_USAGE}")
+        if "key-file" in options and "key-env" in options:
+            raise UsageError(f"give --key-file or --key-env, not both; usage: {VERIFY_USAGE}")
+
+        def one(name: str) -> str | None:
+            values = options.get(name)
+            return values[0] if values else None
+
+        try:
+            key_file = one("key-file")
+            # The command line's own readers, so both accept the same files.
+            key = _load_key(
+                argparse.Namespace(
+                    key_file=os.path.expanduser(key_file) if key_file is not None else None,
+                    key_env=one("key-env"),
+                )
+            )
+            anchors = _load_anchors([os.path.expanduser(a) for a in options.get("anchor", [])])
+        except (OSError, ValueError, AuditKeyError) as exc:
+            raise UsageError(str(exc)) from None
         return verify_audit_log(
-            self._source(words[0]), since=options.get("since"), until=options.get("until")
+            self._source(words[0]),
+            since=one("since"),
+            until=one("until"),
+            key=key,
+            anchors=anchors,
         )
 
     @line_magic

@@ -520,6 +520,7 @@ class AuditTrail:
 
         self._started = False
         self._starting: asyncio.Task[None] | None = None  # the start under way, if any
+        self._stopped = False  # stop() ran and start() has not run since
         self._dir_lock = storage.DirectoryLock(self.storage_path)
         self._files: storage.DayFiles | None = None
         self._sealing = False  # True while the chain head on disk is known
@@ -594,6 +595,7 @@ class AuditTrail:
                 if self.on_write_error == "raise":
                     raise self._write_error(exc) from exc
             self._started = True
+            self._stopped = False
         finally:
             if self._starting is asyncio.current_task():
                 self._starting = None
@@ -605,6 +607,7 @@ class AuditTrail:
         await self.drain()
         await self._exclusive(self._close_storage)
         self._started = False
+        self._stopped = True
         with self._lock:
             left = len(self._pending)
             acknowledged = self._acknowledged_unwritten
@@ -732,6 +735,13 @@ class AuditTrail:
         else:
             event_id = payload["event_id"]
         if not self._started:
+            if self._stopped:
+                # Reopening silently would take the directory back from a writer
+                # that started after this one stopped.
+                raise AuditTrailError(
+                    f"trail was stopped; create a new AuditTrail or call start() again "
+                    f"to log to {self.storage_path}"
+                )
             await self.start()
         queued = self._enqueue(payload, now, kind, level, asyncio.get_running_loop())
         if queued is not None:
@@ -1492,7 +1502,8 @@ class AuditTrail:
                     "compliance_level": self.policy.level.value,
                     "enabled": self.policy.enabled,
                     "retention_days": self.policy.retention_days,
-                    "encryption_enabled": self.policy.encrypt_audit_logs,
+                    # Lines are written as plain JSON whatever the policy asks.
+                    "encryption_enabled": False,
                 },
             }
 

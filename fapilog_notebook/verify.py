@@ -1970,6 +1970,25 @@ def _printable(text: str) -> str:
     )
 
 
+#: Cells of the findings table wrap (JupyterLab's default is one line, cut at the edge);
+#: short codes stay whole, long values (paths, ids, messages) break where they must.
+_CELL_STYLE = "text-align:left;vertical-align:top;white-space:normal;overflow-wrap:anywhere"
+_CODE_STYLE = "text-align:left;vertical-align:top;white-space:nowrap"
+_CODE_COLUMNS = frozenset({"kind", "severity", "line", "sequence_number"})
+
+
+def _now_text() -> str:
+    """The current UTC time to the second, as an ISO 8601 string (when a report was made)."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+def _tool_version() -> str:
+    """This package's version, recorded in every report."""
+    from . import __version__
+
+    return __version__
+
+
 @dataclass(frozen=True, eq=False)
 class VerificationReport:
     """What :func:`verify_audit_log` found: the verdict, counts, segments, findings.
@@ -1999,6 +2018,8 @@ class VerificationReport:
     manifests_checked: int = 0
     anchors_checked: int = 0
     checks_skipped: tuple[str, ...] = ()
+    verified_at: str = field(default_factory=_now_text)
+    tool_version: str = field(default_factory=_tool_version)
 
     @property
     def mac_status(self) -> str:
@@ -2116,6 +2137,8 @@ class VerificationReport:
         """The whole report as JSON-ready data."""
         return {
             "source": self.source,
+            "verified_at": self.verified_at,
+            "tool_version": self.tool_version,
             "valid": self.valid,
             "events_checked": self.events_checked,
             "files_checked": self.files_checked,
@@ -2141,6 +2164,23 @@ class VerificationReport:
     def to_json(self, *, indent: int | None = 2) -> str:
         """:meth:`to_dict` as a JSON string."""
         return json.dumps(self.to_dict(), indent=indent)
+
+    def to_html(
+        self, path: str | os.PathLike[str] | None = None, *, title: str | None = None
+    ) -> str:
+        """The report as a standalone, printable HTML page; written to ``path`` when given.
+
+        The page has inline CSS only (it opens offline), the verdict first,
+        the source as given, the verification time and tool version, and
+        every finding in file-and-line order with its full message.
+        Returns the HTML.
+        """
+        from ._html import report_page
+
+        page = report_page(self, title=title)
+        if path is not None:
+            Path(path).write_text(page, encoding="utf-8")
+        return page
 
     def _repr_html_(self) -> str:
         esc = html.escape
@@ -2172,15 +2212,20 @@ class VerificationReport:
         ]
         if self.finding_list:
             limit = 200
-            parts.append("<table><thead><tr>")
-            parts.extend(f"<th>{esc(column)}</th>" for column in FINDING_COLUMNS)
+            parts.append("<table style='table-layout:auto;width:100%'><thead><tr>")
+            parts.extend(
+                f"<th style='text-align:left'>{esc(column)}</th>" for column in FINDING_COLUMNS
+            )
             parts.append("</tr></thead><tbody>")
             for finding in self.finding_list[:limit]:
                 cells = finding.to_dict()
                 parts.append("<tr>")
                 for column in FINDING_COLUMNS:
                     value = cells[column]
-                    parts.append(f"<td>{esc('' if value is None else str(value))}</td>")
+                    style = _CODE_STYLE if column in _CODE_COLUMNS else _CELL_STYLE
+                    parts.append(
+                        f"<td style='{style}'>{esc('' if value is None else str(value))}</td>"
+                    )
                 parts.append("</tr>")
             parts.append("</tbody></table>")
             if len(self.finding_list) > limit:

@@ -1,0 +1,37 @@
+"""Compliance analyses over a loaded audit trail (the frame of ``read_audit_log``).
+
+Importing this package registers the ``frame.audit`` pandas accessor.
+"""
+
+from . import _accessor
+from ._analyses import (
+    after_termination,
+    bulk_access,
+    completeness,
+    disclosures,
+    failed_logins,
+    first_seen,
+    off_hours,
+    privileged_actions,
+    pseudonymize,
+    retention,
+    sensitive_access,
+    silences,
+)
+
+__all__ = [
+    "after_termination",
+    "bulk_access",
+    "completeness",
+    "disclosures",
+    "failed_logins",
+    "first_seen",
+    "off_hours",
+    "privileged_actions",
+    "pseudonymize",
+    "retention",
+    "sensitive_access",
+    "silences",
+]
+
+del _accessor

@@ -394,6 +394,9 @@ class AuditTrail:
         key: a static key (32+ bytes): each event is MACed with HMAC-SHA256.
         key_file: a forward-secure writer key made by ``fapilog-notebook
             keygen``; it evolves one way at each UTC day boundary.
+        record_lifecycle: record a ``system_startup`` event at :meth:`start`
+            and a ``system_shutdown`` event at :meth:`stop` (PCI DSS 10.2.1.6,
+            start and stop of logging). Off by default, as in fapilog.
 
     After every batch the trail seals its head (``.fapilog-notebook.seal.json``)
     and, when it leaves a day file, records that day's manifest; both are
@@ -411,6 +414,7 @@ class AuditTrail:
         clock: Callable[[], datetime] | None = None,
         key: bytes | None = None,
         key_file: Path | str | None = None,
+        record_lifecycle: bool = False,
     ) -> None:
         if on_write_error not in ("contain", "raise"):
             raise ValueError(f"on_write_error must be 'contain' or 'raise', not {on_write_error!r}")
@@ -426,6 +430,7 @@ class AuditTrail:
         if clock is not None and not callable(clock):
             raise TypeError(f"clock must be a callable returning a datetime, not {clock!r}")
         self._clock = clock
+        self.record_lifecycle = bool(record_lifecycle)
         if key is not None and key_file is not None:
             raise ValueError(
                 "pass either key (a static key) or key_file (forward-secure), not both"
@@ -499,11 +504,15 @@ class AuditTrail:
             if self.on_write_error == "raise":
                 raise self._write_error(exc) from exc
         self._started = True
+        if self.record_lifecycle:
+            await self._log_lifecycle(AuditEventType.SYSTEM_STARTUP, "Audit trail started")
 
     async def stop(self) -> None:
         """Write everything queued, then close the files and release the directory."""
         if not self._started:
             return
+        if self.record_lifecycle:
+            await self._log_lifecycle(AuditEventType.SYSTEM_SHUTDOWN, "Audit trail stopped")
         await self.drain()
         await self._exclusive(self._close_storage)
         self._started = False
@@ -516,6 +525,16 @@ class AuditTrail:
                 AuditWriteWarning,
                 stacklevel=2,
             )
+
+    async def _log_lifecycle(self, kind: AuditEventType, message: str) -> None:
+        """Record the start or stop of logging (``record_lifecycle=True``)."""
+        await self.log_event(
+            kind,
+            message,
+            component="fapilog_notebook.AuditTrail",
+            operation=kind.value,
+            storage_path=str(self.storage_path),
+        )
 
     async def drain(self) -> None:
         """Wait until every event logged before this call is on disk (or has failed)."""

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 from pydantic_core import from_json
 
+from ._access import check_access_args, record_access
 from ._progress import track
 from .chain import loads
 from .events import AuditEventType, AuditLogLevel, ComplianceLevel
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .parallel import Engine, Workers
+    from .trail import AuditTrail
 
 __all__ = ["AuditLogWarning", "read_audit_log"]
 
@@ -216,6 +218,8 @@ def read_audit_log(
     progress: bool | None = ...,
     workers: Workers = ...,
     engine: Literal["processes"] | None = ...,
+    access_log: AuditTrail | None = ...,
+    user_id: str | None = ...,
 ) -> pd.DataFrame: ...
 
 
@@ -231,6 +235,8 @@ def read_audit_log(
     progress: bool | None = ...,
     engine: Literal["dask"],
     client: Any = ...,
+    access_log: AuditTrail | None = ...,
+    user_id: str | None = ...,
 ) -> dd.DataFrame: ...
 
 
@@ -246,6 +252,8 @@ def read_audit_log(
     workers: Workers = None,
     engine: Engine = None,
     client: Any = None,
+    access_log: AuditTrail | None = None,
+    user_id: str | None = None,
 ) -> pd.DataFrame | dd.DataFrame:
     """Load the events of ``source`` as a DataFrame, one row per event, in chain order.
 
@@ -266,10 +274,23 @@ def read_audit_log(
     returns a ``dask.dataframe.DataFrame`` with the same columns and dtypes,
     one partition per file, held on the cluster.
 
+    ``access_log=`` (an :class:`~fapilog_notebook.AuditTrail`) records an
+    ``audit_log_access`` event there first: who (``user_id``, default the OS
+    user), what source and which days.
+
     :raises FileNotFoundError: the source does not exist.
     :raises ValueError: no audit file to read, or bad bounds.
     """
+    check_access_args(access_log, user_id)
     resolved = resolve_source(source, since=since, until=until)
+    record_access(
+        access_log,
+        action="read_audit_log",
+        source=source,
+        since=since,
+        until=until,
+        user_id=user_id,
+    )
     with _gc_paused():
         if workers is None and engine is None and client is None:
             return _load(resolved, event_types, columns, flatten_metadata, progress)

@@ -3,7 +3,7 @@
 Importing this package registers the ``frame.audit`` pandas accessor.
 """
 
-from . import _accessor
+from ._accessor import AuditAccessor
 from ._analyses import (
     after_termination,
     bulk_access,
@@ -20,6 +20,7 @@ from ._analyses import (
 )
 
 __all__ = [
+    "AuditAccessor",
     "after_termination",
     "bulk_access",
     "completeness",
@@ -33,5 +34,3 @@ __all__ = [
     "sensitive_access",
     "silences",
 ]
-
-del _accessor

@@ -181,7 +181,8 @@ class ComplianceReport:
             return "INCOMPLETE"
         return "PASS"
 
-    def _headline(self) -> str:
+    def headline(self) -> str:
+        """The first line of every rendering: INVALID first when the trail is not intact."""
         counts = self.counts
         text = (
             f"{counts['controls']} controls: {counts[PASS]} pass, {counts[EXCEPTIONS]} with "
@@ -199,7 +200,7 @@ class ComplianceReport:
         head = self.integrity.head
         counted = self.integrity.summary().splitlines()[1].strip()
         return [
-            ("verdict", self._headline()),
+            ("verdict", self.headline()),
             ("period", f"{self.period[0] or '(start)'} to {self.period[1] or '(end)'}"),
             ("sources", ", ".join(self.sources)),
             (
@@ -221,7 +222,7 @@ class ComplianceReport:
         )
 
     def __str__(self) -> str:
-        lines = [self._headline(), "", "Compliance report"]
+        lines = [self.headline(), "", "Compliance report"]
         lines += [f"  {name}: {value}" for name, value in self._meta()[1:]]
         lines += ["", self.integrity.format_text(limit=None), "", "Controls:"]
         with pd.option_context(
@@ -275,7 +276,7 @@ class ComplianceReport:
     def _html_body(self) -> str:
         parts: list[str] = []
         if not self.valid:
-            parts.append(f'<div class="fnc-invalid">{html.escape(self._headline())}</div>')
+            parts.append(f'<div class="fnc-invalid">{html.escape(self.headline())}</div>')
         parts.append("<h1>Compliance report</h1>")
         parts.append('<table class="fnc-meta">')
         for name, value in self._meta():
@@ -630,9 +631,10 @@ def compliance_report(
         not_run["retention"] = "the source is not one directory of daily files"
     sections = {name: _lead(section, frame.columns) for name, section in sections.items()}
     kinds = frame["event_type"].astype("string") if len(frame) else pd.Series([], dtype="string")
-    sections["sign_offs"] = frame[(kinds == "compliance_check").to_numpy(dtype=bool)].reset_index(
-        drop=True
+    signed = (kinds == "compliance_check") & (
+        frame["operation"].astype("string") == "sign_off" if "operation" in frame.columns else False
     )
+    sections["sign_offs"] = frame[signed.fillna(False).to_numpy(dtype=bool)].reset_index(drop=True)
     counts = {str(k): int(v) for k, v in kinds.value_counts().items()}
     evidence = Evidence(
         sections=sections,

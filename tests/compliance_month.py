@@ -300,6 +300,11 @@ async def _write(directory: Path, events: list[Event]) -> None:
             )
 
 
+def write_events(directory: Path | str, events: list[Event]) -> None:
+    """Write ``events`` (in time order) to ``directory`` with a trail, each at its time."""
+    asyncio.run(_write(Path(directory), events))
+
+
 def write_month(directory: Path | str, *, planted: bool = True, seed: int = 13) -> Month:
     """Write the month to ``directory`` (new or empty) and return it with its ground truth."""
     rng = random.Random(seed)

@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
+from ..frame import _string_dtype
 from ..keys import check_key_bytes
 from ..storage import day_of, list_audit_files
 
@@ -81,6 +82,8 @@ OFF_HOURS_REASONS = ("holiday", "weekend", "before_hours", "after_hours")
 RETENTION_RULES = ("oldest_day", "newest_day", "missing_days", "past_keep_days", "offline_days")
 PROVENANCE = ("sequence_number", "source_file", "source_line")
 _UTC_DTYPE = pd.DatetimeTZDtype("us", "UTC")
+#: Text columns of results: the dtype pandas gives a list of strings (as the frame's).
+_TEXT: Any = _string_dtype() or "object"
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 _PSEUDONYM_HEX = 32
 
@@ -260,13 +263,13 @@ def failed_logins(
     gap = _duration(window, "window")
     other = "user_id" if by == "client_ip" else "client_ip"
     columns: dict[str, Any] = {
-        by: "object",
+        by: _TEXT,
         "start": _UTC_DTYPE,
         "end": _UTC_DTYPE,
         "failures": "int64",
         "first_sequence": "Int64",
         "last_sequence": "Int64",
-        "source_file": "object",
+        "source_file": _TEXT,
         "source_line": "int64",
         f"{other}s": "object",
         f"distinct_{other}s": "int64",
@@ -317,8 +320,9 @@ def failed_logins(
             f"{other}s": [value if isinstance(value, tuple) else () for value in found],
         }
     )
-    out[f"distinct_{other}s"] = out[f"{other}s"].map(len).astype(np.int64)
-    return out.sort_values(["start", by], kind="stable").reset_index(drop=True)
+    out[f"distinct_{other}s"] = out[f"{other}s"].map(len)
+    out = out.astype(columns).sort_values(["start", by], kind="stable")
+    return out.reset_index(drop=True)
 
 
 def _clock_time(value: object, name: str) -> int:
@@ -435,7 +439,7 @@ def sensitive_access(frame: pd.DataFrame, *, by: str = "user_id") -> pd.DataFram
     _check_frame(frame, (), what)
     by = _column_name(by, "by", frame)
     columns: dict[str, Any] = {
-        by: "object",
+        by: _TEXT,
         "events": "int64",
         "phi_events": "int64",
         "pii_events": "int64",
@@ -443,7 +447,7 @@ def sensitive_access(frame: pd.DataFrame, *, by: str = "user_id") -> pd.DataFram
         "first": _UTC_DTYPE,
         "last": _UTC_DTYPE,
         "first_sequence": "Int64",
-        "source_file": "object",
+        "source_file": _TEXT,
         "source_line": "int64",
     }
     if len(frame) == 0:
@@ -503,14 +507,14 @@ def bulk_access(
     length = _duration(per, "per")
     threshold = _positive_int(threshold, "threshold")
     columns: dict[str, Any] = {
-        by: "object",
+        by: _TEXT,
         "period": _UTC_DTYPE,
         "events": "int64",
         "distinct_resources": "int64",
         "exports": "int64",
         "first_sequence": "Int64",
         "last_sequence": "Int64",
-        "source_file": "object",
+        "source_file": _TEXT,
         "source_line": "int64",
     }
     if len(frame) == 0:
@@ -570,12 +574,12 @@ def first_seen(
     _check_frame(frame, (), what)
     names = _column_names(columns, "columns", frame)
     span = _duration(baseline, "baseline")
-    spec: dict[str, Any] = {name: "object" for name in names}
+    spec: dict[str, Any] = {name: _TEXT for name in names}
     spec.update(
         {
             "first": _UTC_DTYPE,
             "first_sequence": "Int64",
-            "source_file": "object",
+            "source_file": _TEXT,
             "source_line": "int64",
             "events": "int64",
         }
@@ -640,9 +644,9 @@ def silences(frame: pd.DataFrame, *, min_gap: str | timedelta = "1h") -> pd.Data
         "duration": "timedelta64[us]",
         "before_sequence": "Int64",
         "after_sequence": "Int64",
-        "before_file": "object",
+        "before_file": _TEXT,
         "before_line": "int64",
-        "after_file": "object",
+        "after_file": _TEXT,
         "after_line": "int64",
     }
     if len(frame) < 2:
@@ -685,8 +689,8 @@ def completeness(frame: pd.DataFrame) -> pd.DataFrame:
     what = "completeness"
     _check_frame(frame, (), what)
     columns: dict[str, Any] = {
-        "event_type": "object",
-        "field": "object",
+        "event_type": _TEXT,
+        "field": _TEXT,
         "missing": "int64",
         "events": "int64",
         "share_missing": "float64",
@@ -972,7 +976,9 @@ def retention(
         listed=True,
     )
     out = pd.DataFrame(rows)
-    return out.astype({"count": "int64", "first": _UTC_DTYPE, "last": _UTC_DTYPE})
+    for name in ("first", "last"):
+        out[name] = pd.to_datetime(out[name], utc=True).astype(_UTC_DTYPE)
+    return out.astype({"rule": _TEXT, "status": _TEXT, "count": "int64", "detail": _TEXT})
 
 
 def pseudonymize(

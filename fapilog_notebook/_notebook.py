@@ -44,7 +44,7 @@ def explore(
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext fapilog_notebook``: register ``%audit_verify`` and ``%audit_tail``."""
+    """``%load_ext fapilog_notebook``: register the ``%audit_*`` magics (see :mod:`.magics`)."""
     from .magics import load_ipython_extension as _load
 
     _load(ipython)

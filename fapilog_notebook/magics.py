@@ -4,7 +4,10 @@
   :class:`~fapilog_notebook.VerificationReport` (shown as HTML in a notebook,
   as text in a terminal; ``report = %audit_verify SOURCE`` keeps it);
 - ``%audit_tail SOURCE [N]`` returns the last ``N`` events (default 10) as a
-  DataFrame, reading only the newest files it needs.
+  DataFrame, reading only the newest files it needs;
+- ``%audit_report SOURCE [--framework a,b] [--since DAY] [--until DAY] [--tz ZONE]
+  [--html FILE] [--json FILE]`` runs the compliance review and returns the
+  :class:`~fapilog_notebook.compliance.ComplianceReport`.
 
 ``SOURCE`` is a path, or the name of a variable that holds one.
 """
@@ -23,6 +26,7 @@ from . import storage
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .compliance import ComplianceReport
     from .verify import VerificationReport
 
 __all__ = ["AuditMagics", "load_ipython_extension", "tail_events"]
@@ -58,7 +62,7 @@ def tail_events(source: str | os.PathLike[str], count: int = 10) -> pd.DataFrame
     return frame.tail(count).reset_index(drop=True)
 
 
-def _plain_report(report: VerificationReport, printer: Any, cycle: bool) -> None:
+def _plain_report(report: VerificationReport | ComplianceReport, printer: Any, cycle: bool) -> None:
     printer.text(str(report))
 
 
@@ -85,7 +89,7 @@ def _split(line: str, usage: str) -> tuple[list[str], dict[str, str]]:
 
 @magics_class
 class AuditMagics(Magics):
-    """``%audit_verify`` and ``%audit_tail``."""
+    """``%audit_verify``, ``%audit_tail`` and ``%audit_report``."""
 
     def _source(self, text: str) -> str | os.PathLike[str]:
         """A path as typed, or the value of the variable of that name when it holds one."""
@@ -134,6 +138,42 @@ class AuditMagics(Magics):
             raise UsageError(f"N must be zero or more, not {count}")
         return tail_events(self._source(words[0]), count)
 
+    @line_magic
+    def audit_report(self, line: str) -> ComplianceReport:
+        """Run the compliance review of a trail and show the report.
+
+        Usage: ``%audit_report SOURCE [--framework pci-dss,hipaa] [--since YYYY-MM-DD]
+        [--until YYYY-MM-DD] [--tz ZONE] [--html FILE] [--json FILE]``
+        """
+        from IPython.core.error import UsageError
+
+        from .compliance import compliance_report
+
+        usage = (
+            "%audit_report SOURCE [--framework NAME[,NAME...]] [--since YYYY-MM-DD] "
+            "[--until YYYY-MM-DD] [--tz ZONE] [--html FILE] [--json FILE]"
+        )
+        words, options = _split(line, usage)
+        unknown = set(options) - {"framework", "since", "until", "tz", "html", "json"}
+        if len(words) != 1 or unknown:
+            raise UsageError(f"usage: {usage}")
+        frameworks = options.get("framework", "pci-dss,hipaa,soc2,sox,gdpr")
+        try:
+            report = compliance_report(
+                self._source(words[0]),
+                frameworks=[name.strip() for name in frameworks.split(",") if name.strip()],
+                since=options.get("since"),
+                until=options.get("until"),
+                tz=options.get("tz", "UTC"),
+            )
+        except ValueError as exc:
+            raise UsageError(f"{exc}; usage: {usage}") from None
+        if "html" in options:
+            report.to_html(os.path.expanduser(options["html"]))
+        if "json" in options:
+            Path(os.path.expanduser(options["json"])).write_text(report.to_json(), encoding="utf-8")
+        return report
+
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics, and show reports as full text in terminals."""
@@ -142,3 +182,4 @@ def load_ipython_extension(ipython: Any) -> None:
     ipython.register_magics(AuditMagics)
     plain = ipython.display_formatter.formatters["text/plain"]
     plain.for_type(VerificationReport, _plain_report)
+    plain.for_type_by_name("fapilog_notebook.compliance._report", "ComplianceReport", _plain_report)

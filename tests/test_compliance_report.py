@@ -403,3 +403,25 @@ def test_access_is_recorded_for_the_report(clean_dir: Path, tmp_path: Path) -> N
     assert event["user_id"] == "auditor"
     assert event["metadata"]["since"] == str(_weekday(1))
     asyncio.run(trail.stop())
+
+
+def test_retention_is_judged_as_of_the_given_day(clean_dir: Path) -> None:
+    later = datetime.now(UTC).date() + timedelta(days=400)
+    report = compliance_report(clean_dir, frameworks=["pci-dss"], as_of=later)
+    status = _status(report)
+    assert status["PCI DSS 10.5.1"] == ("exceptions", DAYS)  # every file is now past 365 days
+    assert report.parameters["as_of"] == later.isoformat()
+
+
+async def test_a_later_report_counts_earlier_sign_offs(clean_dir: Path, tmp_path: Path) -> None:
+    directory = tmp_path / "trail"
+    shutil.copytree(clean_dir, directory)
+    first = compliance_report(directory, frameworks=["pci-dss"])
+    async with AuditTrail(storage_path=directory) as trail:
+        await first.sign_off(trail, reviewer="auditor")
+    second = compliance_report(directory, frameworks=["pci-dss"])
+    assert len(second.sections["sign_offs"]) == 1
+    # (The sign-off, written now, also ends in a silence since the trail's last event.)
+    assert "1 earlier sign-offs in the period" in str(
+        second.controls.set_index("control").loc["PCI DSS 10.4.3", "detail"]
+    )

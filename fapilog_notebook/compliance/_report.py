@@ -96,6 +96,8 @@ def _text_value(value: Any) -> str:
     data = _json_value(value)
     if data is None:
         return ""
+    if isinstance(data, list) and all(isinstance(v, str | int | float) for v in data):
+        return ", ".join(str(v) for v in data)
     if isinstance(data, dict | list):
         return json.dumps(data, sort_keys=True, ensure_ascii=False)
     return str(data)
@@ -556,6 +558,7 @@ def compliance_report(
     resources: Iterable[str] = (),
     keep_days: int = 365,
     online_days: int = 90,
+    as_of: date | datetime | str | None = None,
     progress: bool | None = False,
     access_log: AuditTrail | None = None,
     user_id: str | None = None,
@@ -566,8 +569,10 @@ def compliance_report(
     ``sox``, ``gdpr``); ``since``/``until`` the days; ``tz``,
     ``business_hours`` and ``holidays`` define off hours; ``roster`` (user_id,
     terminated_at) enables the terminated-user control; ``resources`` lists
-    records to account for (HIPAA 164.528); ``key`` and ``anchors`` go to the
-    verifier; ``access_log`` records an ``audit_log_access`` event.
+    records to account for (HIPAA 164.528); ``keep_days`` and ``online_days``
+    are the retention policy, judged as of ``as_of`` (default: today, UTC);
+    ``key`` and ``anchors`` go to the verifier; ``access_log`` records an
+    ``audit_log_access`` event (who: ``user_id``, default the OS user).
 
     :raises FileNotFoundError: the source does not exist.
     :raises ValueError, TypeError: bad arguments, named.
@@ -625,7 +630,10 @@ def compliance_report(
     directory = _retention_dir(source)
     if directory is not None:
         sections["retention"] = analyses.retention(
-            directory, keep_days=keep_days, online_days=online_days, now=created.date()
+            directory,
+            keep_days=keep_days,
+            online_days=online_days,
+            now=created.date() if as_of is None else as_of,
         )
     else:
         not_run["retention"] = "the source is not one directory of daily files"
@@ -680,6 +688,7 @@ def compliance_report(
         "resources": list(records),
         "keep_days": keep_days,
         "online_days": online_days,
+        "as_of": _bound(as_of) or created.date().isoformat(),
         "key_given": key is not None,
         "anchors": len(tuple(anchors or ())),
     }

@@ -431,6 +431,7 @@ class AuditTrail:
             raise TypeError(f"clock must be a callable returning a datetime, not {clock!r}")
         self._clock = clock
         self.record_lifecycle = bool(record_lifecycle)
+        self._os_user: str | None = None
         if key is not None and key_file is not None:
             raise ValueError(
                 "pass either key (a static key) or key_file (forward-secure), not both"
@@ -527,10 +528,19 @@ class AuditTrail:
             )
 
     async def _log_lifecycle(self, kind: AuditEventType, message: str) -> None:
-        """Record the start or stop of logging (``record_lifecycle=True``)."""
+        """Record the start or stop of logging (``record_lifecycle=True``).
+
+        The user is the OS account running the writer (looked up once, in a
+        worker thread: it may read the password database).
+        """
+        if self._os_user is None:
+            from ._access import os_user
+
+            self._os_user = await asyncio.to_thread(os_user)
         await self.log_event(
             kind,
             message,
+            user_id=self._os_user,
             component="fapilog_notebook.AuditTrail",
             operation=kind.value,
             storage_path=str(self.storage_path),

@@ -41,7 +41,9 @@ async def test_record_lifecycle_writes_startup_and_shutdown(tmp_path: Path) -> N
         pass
     types = [e["event_type"] for e in lines_on_disk(tmp_path)]
     assert types[3:] == ["system_startup", "system_shutdown"]
-    assert lines_on_disk(tmp_path)[0]["metadata"]["storage_path"] == str(tmp_path)
+    first = lines_on_disk(tmp_path)[0]
+    assert first["metadata"]["storage_path"] == str(tmp_path)
+    assert first["user_id"] == getpass.getuser()  # PCI DSS 10.2.2: who started logging
 
 
 async def test_lifecycle_is_off_by_default(tmp_path: Path) -> None:

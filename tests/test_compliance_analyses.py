@@ -767,3 +767,20 @@ def test_results_keep_their_dtypes_when_empty_or_full(frame: pd.DataFrame) -> No
         for column in full.columns:
             if isinstance(full[column].dtype, pd.DatetimeTZDtype):
                 assert str(full[column].dt.tz) == "UTC"
+
+
+def test_a_frame_with_repeated_index_labels_gives_the_same_findings(
+    month: Month, frame: pd.DataFrame
+) -> None:
+    joined = pd.concat([frame.iloc[:3000], frame.iloc[3000:]])
+    joined.index = pd.Index([0] * len(joined))
+    assert seqs(c.after_termination(joined, month.roster)) == month.expected["after_termination"]
+    assert (
+        list(c.disclosures(joined, "/patients/4").sequence_number)
+        == (month.expected["disclosures"])
+    )
+    assert seqs(c.off_hours(joined, tz=TZ)) == set(month.expected["off_hours"])
+    for analysis in (c.failed_logins, c.bulk_access, c.first_seen, c.sensitive_access):
+        pd.testing.assert_frame_equal(analysis(joined), analysis(frame))
+    pseudonyms = c.pseudonymize(joined, key=KEY)
+    assert list(pseudonyms.user_id) == list(c.pseudonymize(frame, key=KEY).user_id)

@@ -25,6 +25,7 @@ import hmac
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import repeat
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -206,11 +207,17 @@ def resources(frame: pd.DataFrame) -> pd.Series:
     if "metadata.resource" in frame.columns:
         values = frame["metadata.resource"]
     elif "metadata" in frame.columns and len(frame):
-        values = frame["metadata"].str.get("resource")
+        metadata = frame["metadata"].to_numpy(dtype=object)
+        if set(map(type, metadata)) == {dict}:  # as read_audit_log gives: dicts only
+            found = list(map(dict.get, metadata, repeat("resource")))
+            values = pd.Series(found, index=frame.index, dtype=object)
+        else:
+            values = frame["metadata"].str.get("resource")
     else:
         return pd.Series(pd.NA, index=frame.index, dtype="string")
-    text = values.where(values.map(type, na_action="ignore").isin([str]).to_numpy(), None)
-    return text.astype("string")
+    if not set(map(type, values.to_numpy(dtype=object))) <= {str, type(None)}:
+        values = values.where(values.map(type, na_action="ignore").isin([str]).to_numpy(), None)
+    return values.astype("string")
 
 
 def _first_rows(frame: pd.DataFrame, groups: np.ndarray) -> np.ndarray:
@@ -277,8 +284,11 @@ def failed_logins(
     if len(frame) == 0:
         return _empty(columns)
     _check_frame(frame, ("event_type", "timestamp", by, other, *PROVENANCE), what)
-    keep = _is_type(frame, ("authentication_failed",)) & ~_missing(frame[by])
-    failed = frame.loc[keep.to_numpy(), ["timestamp", by, other, *PROVENANCE]]
+    failed = frame.loc[
+        _is_type(frame, ("authentication_failed",)).to_numpy(),
+        ["timestamp", by, other, *PROVENANCE],
+    ]
+    failed = failed[~_missing(failed[by]).to_numpy()]
     if len(failed) == 0:
         return _empty(columns)
     failed = failed.assign(timestamp=_utc(failed["timestamp"]), _key=failed[by].astype(str))
@@ -520,26 +530,31 @@ def bulk_access(
     if len(frame) == 0:
         return _empty(columns)
     _check_frame(frame, ("timestamp", "event_type", by, *PROVENANCE), what)
-    keep = (_is_type(frame, DATA_EVENTS) & ~_missing(frame[by])).to_numpy()
-    if not keep.any():
+    data = _is_type(frame, DATA_EVENTS).to_numpy()
+    keep = np.flatnonzero(data)[~_missing(frame.loc[data, by]).to_numpy()]
+    if len(keep) == 0:
         return _empty(columns)
-    rows = frame.loc[keep, ["timestamp", "event_type", by, *PROVENANCE]]
+    rows = frame.iloc[keep][["timestamp", "event_type", by, *PROVENANCE]]
     stamps = _utc(rows["timestamp"])
     epoch = stamps.to_numpy(dtype="datetime64[us]").astype(np.int64)
     step = length.to_timedelta64().astype("timedelta64[us]").astype(np.int64)
-    period = pd.to_datetime((epoch // step) * step, unit="us", utc=True).astype(_UTC_DTYPE)
+    period = ((epoch // step) * step).astype("datetime64[us]")
     rows = rows.assign(
         timestamp=stamps,
-        _key=rows[by].astype(str),
-        period=np.asarray(period),
-        _export=(rows["event_type"].astype(object) == "data_export").to_numpy(dtype=np.int64),
-        _resource=resources(frame.loc[keep]),
+        _key=rows[by] if pd.api.types.is_string_dtype(rows[by].dtype) else rows[by].astype(str),
+        period=pd.Series(period, index=rows.index).dt.tz_localize("UTC"),
+        _position=keep,
     )
-    rows = rows.sort_values("timestamp", kind="stable")
     counts = rows.groupby(["_key", "period"], sort=False)["timestamp"].transform("size")
     rows = rows[(counts >= threshold).to_numpy()]
     if len(rows) == 0:
         return _empty(columns)
+    positions = rows["_position"].to_numpy()
+    rows = rows.assign(
+        _export=(rows["event_type"] == "data_export").fillna(False).to_numpy(dtype=np.int64),
+        _resource=resources(frame.iloc[positions]).to_numpy(),
+    )
+    rows = rows.sort_values("timestamp", kind="stable")
     out = rows.groupby(["_key", "period"], sort=False).agg(
         events=("timestamp", "size"),
         distinct_resources=("_resource", "nunique"),
@@ -552,7 +567,8 @@ def bulk_access(
     out = out.reset_index().rename(columns={"_key": by})
     out = out.astype(columns)
     out = out.sort_values(["period", by], kind="stable")
-    return out[list(columns)].reset_index(drop=True)
+    result: pd.DataFrame = out[list(columns)].reset_index(drop=True)
+    return result
 
 
 def first_seen(
@@ -594,7 +610,10 @@ def first_seen(
         known &= ~_missing(frame[name]).to_numpy()
     rows = frame.loc[known, list(PROVENANCE)].assign(timestamp=stamps[known])
     for number, name in enumerate(names):
-        rows[f"_k{number}"] = frame.loc[known, name].astype(str).to_numpy(dtype=object)
+        values = frame.loc[known, name]
+        if not pd.api.types.is_string_dtype(values.dtype):
+            values = values.astype(str)
+        rows[f"_k{number}"] = values
     keys = [f"_k{number}" for number in range(len(names))]
     rows = rows.sort_values("timestamp", kind="stable")
     out = rows.groupby(keys, sort=False).agg(
@@ -815,10 +834,10 @@ def after_termination(
         return frame.iloc[0:0].assign(terminated_at=pd.Series([], dtype=_UTC_DTYPE))
     _check_frame(frame, ("timestamp", "user_id", *PROVENANCE), what)
     users = frame["user_id"]
-    known = ~_missing(users).to_numpy()
+    named = users.isin(ended.index).fillna(False).to_numpy(dtype=bool)
     cut = pd.Series(pd.NaT, index=frame.index, dtype=_UTC_DTYPE)
-    if known.any() and len(ended):
-        cut[known] = users[known].astype(str).str.strip().map(ended).astype(_UTC_DTYPE)
+    if named.any():
+        cut.iloc[np.flatnonzero(named)] = users[named].map(ended).astype(_UTC_DTYPE).to_numpy()
     late = (cut.notna() & (_utc(frame["timestamp"]) >= cut)).to_numpy()
     out = _events(frame, late)
     out["terminated_at"] = cut[late]

@@ -10,7 +10,13 @@ from typing import Any
 
 import pytest
 
-from fapilog_notebook import AuditTrail, AuditWriteError, read_audit_log, verify_audit_log
+from fapilog_notebook import (
+    AuditTrail,
+    AuditWriteError,
+    AuditWriteWarning,
+    read_audit_log,
+    verify_audit_log,
+)
 from fapilog_notebook._access import record_access
 
 from .trail_helpers import assert_chain_intact, lines_on_disk
@@ -127,3 +133,26 @@ def test_a_failing_access_log_raises_instead_of_reading(tmp_path: Path) -> None:
     trail = AuditTrail(storage_path=blocker, on_write_error="raise")
     with pytest.raises(AuditWriteError, match="not-a-directory"):
         read_audit_log(source, access_log=trail)
+
+
+async def test_an_access_blocked_by_this_loop_warns_and_is_written_later(tmp_path: Path) -> None:
+    # A task of this loop has claimed the next commit and yielded before handing it to
+    # the worker thread: a synchronous caller on this loop cannot wait for it.
+    trail = AuditTrail(storage_path=tmp_path)
+    await trail.start()
+    leader = asyncio.ensure_future(trail.log_event("data_access", "claimed first"))
+    await asyncio.sleep(0)
+    with pytest.warns(AuditWriteWarning, match="stays queued"):
+        event_id = record_access(trail, action="explore", source="x", timeout=0.5)
+    assert event_id == ""
+    await leader
+    await trail.drain()
+    for _ in range(100):  # the helper thread's own loop learns of the commit
+        if len(lines_on_disk(tmp_path)) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert [e["event_type"] for e in lines_on_disk(tmp_path)] == [
+        "data_access",
+        "audit_log_access",
+    ]
+    await trail.stop()

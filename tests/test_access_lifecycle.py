@@ -156,3 +156,20 @@ async def test_an_access_blocked_by_this_loop_warns_and_is_written_later(tmp_pat
         "audit_log_access",
     ]
     await trail.stop()
+
+
+def test_explore_records_the_access(tmp_path: Path) -> None:
+    pytest.importorskip("ipywidgets")
+    from fapilog_notebook import explore
+
+    source = _copy_fixture(tmp_path)
+    trail = AuditTrail(storage_path=tmp_path / "access")
+    explore(source, access_log=trail, user_id="dana")
+    explore(read_audit_log(source), access_log=trail)
+    first, second = _access_events(tmp_path / "access")
+    assert (first["operation"], first["user_id"]) == ("explore", "dana")
+    assert first["metadata"]["source"] == str(source)
+    assert second["metadata"]["source"] == sorted(
+        str(path) for path in source.glob("audit_*.jsonl")
+    )
+    asyncio.run(trail.stop())

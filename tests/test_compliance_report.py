@@ -425,3 +425,15 @@ async def test_a_later_report_counts_earlier_sign_offs(clean_dir: Path, tmp_path
     assert "1 earlier sign-offs in the period" in str(
         second.controls.set_index("control").loc["PCI DSS 10.4.3", "detail"]
     )
+
+
+def test_no_key_material_in_any_rendering(clean_dir: Path, tmp_path: Path) -> None:
+    key = bytes(range(32))
+    report = compliance_report(clean_dir, frameworks=["pci-dss"], key=key)
+    assert not report.valid  # unkeyed events checked with a key: no downgrade
+    texts = [report.to_json(), str(report), repr(report), report._repr_html_()]
+    texts.append(report.to_html(tmp_path / "r.html").read_text(encoding="utf-8"))
+    for text in texts:
+        assert key.hex() not in text
+        assert repr(key) not in text
+    assert report.parameters["key_given"] is True

@@ -437,3 +437,13 @@ def test_no_key_material_in_any_rendering(clean_dir: Path, tmp_path: Path) -> No
         assert key.hex() not in text
         assert repr(key) not in text
     assert report.parameters["key_given"] is True
+
+
+def test_a_period_without_events_passes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "audit_2026-03-01.jsonl").write_bytes(b"")
+    report = compliance_report(tmp_path, as_of="2026-03-02")
+    status = _status(report)
+    assert status.pop("PCI DSS 10.5.1") == ("pass", 0)
+    assert set(status.values()) == {("not_evaluated", 0)}
+    assert "no events in the period" in report.controls["detail"].iloc[0]
+    assert report.verdict == "INCOMPLETE"

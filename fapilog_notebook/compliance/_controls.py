@@ -375,6 +375,13 @@ def select(frameworks: Any) -> tuple[str, ...]:
 def evaluate(evidence: Evidence, frameworks: tuple[str, ...]) -> list[tuple[Control, Outcome]]:
     """Every control of ``frameworks``, in catalogue order, with its outcome."""
     chosen = [c for c in CONTROLS if c.framework in frameworks]
+    if evidence.events == 0:
+        # Nothing was logged in the period: no control can pass on that (only
+        # the retention of the files, which is judged from their names).
+        empty = Outcome(NOT_EVALUATED, 0, "no events in the period: nothing to evaluate")
+        return [
+            (c, c.rule(evidence) if c.section == "retention" and c.rule else empty) for c in chosen
+        ]
     judged = {c.control: c.rule(evidence) for c in chosen if c.rule is not None}
     done = [(c, judged[c.control]) for c in chosen if c.rule is not None]
     results: list[tuple[Control, Outcome]] = []

@@ -75,6 +75,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     damaged = verify_audit_log(tampered, anchors=anchors, progress=False)
     print(_indent(str(damaged)))
 
+    from .compliance import compliance_report
+
+    print(f"\nCompliance review of {directory}/ (PCI DSS controls) ...")
+    review = compliance_report(directory, frameworks=("pci-dss",))
+    print(_indent(_report_summary(review)))
+    print(f"  the evidence as a web page: fapilog-notebook report {directory} --html report.html")
+
     print("\nVerdicts:")
     print(f"  {directory}: {report.verdict}")
     print(f"  {tampered}: {damaged.verdict}")

@@ -100,3 +100,15 @@ def test_exit_2_on_a_missing_or_unreadable_source(
     with pytest.raises(SystemExit) as stop:
         main(["report", str(tmp_path), "--framework", "iso"])
     assert stop.value.code == 2
+
+
+def test_demo_ends_with_a_compliance_review(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = tmp_path / "demo"
+    assert main(["demo", "--dir", str(directory), "--producers", "3", "--events", "10"]) == 0
+    out = capsys.readouterr().out
+    review = out.split(f"Compliance review of {directory}/ (PCI DSS controls) ...")[1]
+    assert review.splitlines()[1].lstrip().startswith(("PASS", "EXCEPTIONS", "INCOMPLETE"))
+    assert "PCI DSS 10.2.1.4" in review
+    assert "HIPAA" not in review

@@ -784,3 +784,23 @@ def test_a_frame_with_repeated_index_labels_gives_the_same_findings(
         pd.testing.assert_frame_equal(analysis(joined), analysis(frame))
     pseudonyms = c.pseudonymize(joined, key=KEY)
     assert list(pseudonyms.user_id) == list(c.pseudonymize(frame, key=KEY).user_id)
+
+
+def test_sensitive_access_without_resources_or_users(tmp_path: Path) -> None:
+    t0 = at("2026-03-02T10:00:00")
+    events = [
+        Event(t0, "authentication_failed", "u1", "10.0.0.1", contains_pii=True),
+        Event(t0 + timedelta(minutes=1), "security_violation", None, "10.0.0.2", contains_phi=True),
+        Event(t0 + timedelta(minutes=2), "security_violation", None, None, contains_pii=True),
+        Event(t0 + timedelta(minutes=3), "authentication_failed", "u1", "10.0.0.1"),
+    ]
+    found = c.sensitive_access(small(tmp_path, events))
+    rows = {
+        (r.user_id if isinstance(r.user_id, str) else None): (r.events, r.phi_events, r.pii_events)
+        for r in found.itertuples()
+    }
+    assert rows == {None: (2, 1, 1), "u1": (1, 0, 1)}
+    assert found.distinct_resources.tolist() == [0, 0]
+    assert found.user_id.isna().tolist()[0]  # two events: the most active first
+    by_ip = c.sensitive_access(small(tmp_path / "again", events), by="client_ip")
+    assert sorted(by_ip.events.tolist()) == [1, 1, 1]

@@ -174,12 +174,19 @@ def _column_names(value: object, name: str, frame: pd.DataFrame) -> tuple[str, .
 
 
 def _missing(values: pd.Series) -> pd.Series:
-    """True where a text field is absent: null or empty (whitespace only)."""
-    missing = np.array(values.isna(), dtype=bool)
-    present = values[~missing]
-    if len(present):
-        blank = present.astype(str).str.strip().eq("").to_numpy(dtype=bool)
-        missing[np.flatnonzero(~missing)[blank]] = True
+    """True where a text field is absent: null or empty (whitespace only).
+
+    A string column is checked with its own (vectorised) string methods; any
+    other column through its distinct values, so Python sees each value once.
+    """
+    if isinstance(values.dtype, pd.StringDtype):
+        blank = values.str.strip().eq("").to_numpy(dtype=bool, na_value=True)
+        return pd.Series(blank | values.isna().to_numpy(dtype=bool), index=values.index)
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
+    empty = np.fromiter(
+        (not str(value).strip() for value in uniques), dtype=bool, count=len(uniques)
+    )
+    missing = np.append(empty, True)[codes]  # code -1 (null) picks the appended True
     return pd.Series(missing, index=values.index)
 
 
@@ -197,27 +204,38 @@ def _flag(frame: pd.DataFrame, name: str) -> pd.Series:
     return frame[name].fillna(False).astype(bool)
 
 
-def resources(frame: pd.DataFrame) -> pd.Series:
+def resources(frame: pd.DataFrame, rows: np.ndarray | None = None) -> pd.Series:
+    """Each event's resource as a string Series (see :func:`_resource_objects`)."""
+    return _resource_objects(frame, rows).astype("string")
+
+
+def _resource_objects(frame: pd.DataFrame, rows: np.ndarray | None = None) -> pd.Series:
     """Each event's resource (``metadata["resource"]``), null where there is none.
 
-    A ``metadata.resource`` column (``read_audit_log(flatten_metadata=True)``)
-    is used as it is; otherwise the key is read from the metadata dicts.
-    Non-string resources are null: a resource is a path such as ``/patients/4``.
+    ``rows`` (positions or a boolean mask) limits the work to those events;
+    only the metadata column is read. A ``metadata.resource`` column
+    (``read_audit_log(flatten_metadata=True)``) is used as it is; otherwise
+    the key is read from the metadata dicts. Non-string resources are null: a
+    resource is a path such as ``/patients/4``.
     """
+    index = frame.index if rows is None else frame.index[rows]
     if "metadata.resource" in frame.columns:
-        values = frame["metadata.resource"]
-    elif "metadata" in frame.columns and len(frame):
+        column = frame["metadata.resource"]
+        values = column if rows is None else column.iloc[rows]
+    elif "metadata" in frame.columns and len(index):
         metadata = frame["metadata"].to_numpy(dtype=object)
+        if rows is not None:
+            metadata = metadata[rows]
         if set(map(type, metadata)) == {dict}:  # as read_audit_log gives: dicts only
             found = list(map(dict.get, metadata, repeat("resource")))
-            values = pd.Series(found, index=frame.index, dtype=object)
+            values = pd.Series(found, index=index, dtype=object)
         else:
-            values = frame["metadata"].str.get("resource")
+            values = pd.Series(metadata, index=index, dtype=object).str.get("resource")
     else:
-        return pd.Series(pd.NA, index=frame.index, dtype="string")
+        return pd.Series(None, index=index, dtype=object)
     if not set(map(type, values.to_numpy(dtype=object))) <= {str, type(None)}:
         values = values.where(values.map(type, na_action="ignore").isin([str]).to_numpy(), None)
-    return values.astype("string")
+    return values.astype(object)
 
 
 def _first_rows(frame: pd.DataFrame, groups: np.ndarray) -> np.ndarray:
@@ -236,9 +254,44 @@ def _empty(columns: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series([], dtype=dtype) for name, dtype in columns.items()})
 
 
+def _codes(values: pd.Series) -> np.ndarray:
+    """One int64 code per row, equal for equal values; -1 where the value is missing."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    blank = np.append(_missing(pd.Series(uniques)).to_numpy(dtype=bool), True)
+    out = np.asarray(codes, dtype=np.int64)
+    out[blank[out]] = -1  # code -1 (null) picks the appended True
+    return out
+
+
+def _pair(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """One code per pair of codes (numbered 0..n-1 again); -1 where either is -1."""
+    if len(first) == 0:
+        return first.copy()
+    bad = (first < 0) | (second < 0)
+    codes, _ = pd.factorize(first * (int(second.max()) + 1) + second)
+    out = np.asarray(codes, dtype=np.int64)
+    out[bad] = -1
+    return out
+
+
+def _sorted_groups(codes: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows with a code (>= 0) ordered by code, then time, then position; and where each starts."""
+    valid = np.flatnonzero(codes >= 0)
+    order = valid[np.lexsort((times[valid], codes[valid]))]
+    if len(order) == 0:
+        return order, order
+    ordered = codes[order]
+    return order, np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+
+
+def _micros(stamps: pd.Series) -> np.ndarray:
+    """UTC timestamps as int64 microseconds since the epoch."""
+    return _utc(stamps).to_numpy(dtype="datetime64[us]").view(np.int64)
+
+
 def _events(frame: pd.DataFrame, mask: pd.Series | np.ndarray) -> pd.DataFrame:
-    """The rows of ``frame`` where ``mask`` holds (a copy, index kept)."""
-    return frame.loc[np.asarray(mask, dtype=bool)].copy()
+    """The rows of ``frame`` where ``mask`` holds: a new frame (taken once), index kept."""
+    return frame.take(np.flatnonzero(np.asarray(mask, dtype=bool)))
 
 
 # ------------------------------------------------------------------ the analyses
@@ -467,31 +520,43 @@ def sensitive_access(frame: pd.DataFrame, *, by: str = "user_id") -> pd.DataFram
     keep = (phi | pii).to_numpy()
     if not keep.any():
         return _empty(columns)
-    rows = frame.loc[keep, ["timestamp", by, *PROVENANCE]]
-    rows = rows.assign(
-        timestamp=_utc(rows["timestamp"]),
-        _key=rows[by].astype(object).where(~_missing(rows[by]), None),
-        _phi=phi[keep].to_numpy(dtype=np.int64),
-        _pii=pii[keep].to_numpy(dtype=np.int64),
-        _resource=resources(frame.loc[keep]),
+    rows = np.flatnonzero(keep)
+    keys = frame[by].iloc[rows]
+    codes = _codes(keys)
+    codes[codes < 0] = int(codes.max()) + 1  # events without a key: one group, key null
+    times = _micros(frame["timestamp"].iloc[rows])
+    order, starts = _sorted_groups(codes, times)
+    ends = np.r_[starts[1:], len(order)]
+    firsts, lasts = order[starts], order[ends - 1]
+    group = np.empty(len(codes), dtype=np.int64)
+    group[order] = np.repeat(np.arange(len(starts)), ends - starts)
+    resource = _codes(_resource_objects(frame, rows))
+    named = resource >= 0
+    width = max(int(resource.max()), 0) + 1
+    pairs = pd.unique(group[named] * width + resource[named])
+    distinct = np.bincount(pairs // width, minlength=len(starts))
+    at = rows[firsts]
+    missing_key = _missing(keys).to_numpy()[firsts]
+    out = pd.DataFrame(
+        {
+            by: np.where(missing_key, None, keys.iloc[firsts].to_numpy(dtype=object)),
+            "events": ends - starts,
+            "phi_events": np.add.reduceat(phi.to_numpy(dtype=np.int64)[rows][order], starts),
+            "pii_events": np.add.reduceat(pii.to_numpy(dtype=np.int64)[rows][order], starts),
+            "distinct_resources": distinct,
+            "first": times[firsts].astype("datetime64[us]"),
+            "last": times[lasts].astype("datetime64[us]"),
+            "first_sequence": frame["sequence_number"].iloc[at].to_numpy(),
+            "source_file": frame["source_file"].iloc[at].to_numpy(dtype=object),
+            "source_line": frame["source_line"].iloc[at].to_numpy(),
+        }
     )
-    rows = rows.sort_values("timestamp", kind="stable")
-    grouped = rows.groupby("_key", sort=False, dropna=False)
-    out = grouped.agg(
-        events=("timestamp", "size"),
-        phi_events=("_phi", "sum"),
-        pii_events=("_pii", "sum"),
-        distinct_resources=("_resource", "nunique"),
-        first=("timestamp", "min"),
-        last=("timestamp", "max"),
-        first_sequence=("sequence_number", "first"),
-        source_file=("source_file", "first"),
-        source_line=("source_line", "first"),
-    )
-    out = out.reset_index().rename(columns={"_key": by})
+    out["first"] = out["first"].dt.tz_localize("UTC")
+    out["last"] = out["last"].dt.tz_localize("UTC")
     out = out.astype(columns)
     out = out.sort_values(["events", "first"], ascending=[False, True], kind="stable")
-    return out[list(columns)].reset_index(drop=True)
+    result: pd.DataFrame = out[list(columns)].reset_index(drop=True)
+    return result
 
 
 def bulk_access(
@@ -530,29 +595,28 @@ def bulk_access(
     if len(frame) == 0:
         return _empty(columns)
     _check_frame(frame, ("timestamp", "event_type", by, *PROVENANCE), what)
-    data = _is_type(frame, DATA_EVENTS).to_numpy()
-    keep = np.flatnonzero(data)[~_missing(frame.loc[data, by]).to_numpy()]
+    data = np.flatnonzero(_is_type(frame, DATA_EVENTS).to_numpy())
+    step = length.to_timedelta64().astype("timedelta64[us]").astype(np.int64)
+    periods = _micros(frame["timestamp"].iloc[data]) // step
+    groups = _pair(_codes(frame[by].iloc[data]), periods - periods.min() if len(data) else periods)
+    sizes = np.bincount(groups[groups >= 0]) if (groups >= 0).any() else np.zeros(0, np.int64)
+    big = np.zeros(len(groups), dtype=bool)
+    big[groups >= 0] = sizes[groups[groups >= 0]] >= threshold
+    keep = data[big]
     if len(keep) == 0:
         return _empty(columns)
-    rows = frame.iloc[keep][["timestamp", "event_type", by, *PROVENANCE]]
-    stamps = _utc(rows["timestamp"])
-    epoch = stamps.to_numpy(dtype="datetime64[us]").astype(np.int64)
-    step = length.to_timedelta64().astype("timedelta64[us]").astype(np.int64)
-    period = ((epoch // step) * step).astype("datetime64[us]")
+    rows = frame[["timestamp", "event_type", by, *PROVENANCE]].iloc[keep]
+    period = (periods[big] * step).astype("datetime64[us]")
     rows = rows.assign(
-        timestamp=stamps,
+        timestamp=_utc(rows["timestamp"]),
         _key=rows[by] if pd.api.types.is_string_dtype(rows[by].dtype) else rows[by].astype(str),
         period=pd.Series(period, index=rows.index).dt.tz_localize("UTC"),
         _position=keep,
     )
-    counts = rows.groupby(["_key", "period"], sort=False)["timestamp"].transform("size")
-    rows = rows[(counts >= threshold).to_numpy()]
-    if len(rows) == 0:
-        return _empty(columns)
     positions = rows["_position"].to_numpy()
     rows = rows.assign(
         _export=(rows["event_type"] == "data_export").fillna(False).to_numpy(dtype=np.int64),
-        _resource=resources(frame.iloc[positions]).to_numpy(),
+        _resource=_resource_objects(frame, positions).to_numpy(),
     )
     rows = rows.sort_values("timestamp", kind="stable")
     out = rows.groupby(["_key", "period"], sort=False).agg(
@@ -603,30 +667,24 @@ def first_seen(
     if len(frame) == 0:
         return _empty(spec)
     _check_frame(frame, ("timestamp", *names, *PROVENANCE), what)
-    stamps = _utc(frame["timestamp"])
-    cutoff = stamps.min() + span
-    known = np.ones(len(frame), dtype=bool)
-    for name in names:
-        known &= ~_missing(frame[name]).to_numpy()
-    rows = frame.loc[known, list(PROVENANCE)].assign(timestamp=stamps[known])
-    for number, name in enumerate(names):
-        values = frame.loc[known, name]
-        if not pd.api.types.is_string_dtype(values.dtype):
-            values = values.astype(str)
-        rows[f"_k{number}"] = values
-    keys = [f"_k{number}" for number in range(len(names))]
-    rows = rows.sort_values("timestamp", kind="stable")
-    out = rows.groupby(keys, sort=False).agg(
-        first=("timestamp", "first"),
-        first_sequence=("sequence_number", "first"),
-        source_file=("source_file", "first"),
-        source_line=("source_line", "first"),
-        events=("timestamp", "size"),
-    )
-    out = out[(out["first"] >= cutoff).to_numpy()]
-    if len(out) == 0:
+    times = _micros(frame["timestamp"])
+    cutoff = times.min() + span.to_timedelta64().astype("timedelta64[us]").astype(np.int64)
+    codes = _codes(frame[names[0]])
+    for name in names[1:]:
+        codes = _pair(codes, _codes(frame[name]))
+    order, starts = _sorted_groups(codes, times)
+    firsts = order[starts]
+    counts = np.diff(np.r_[starts, len(order)])
+    new = times[firsts] >= cutoff
+    at = firsts[new]
+    if len(at) == 0:
         return _empty(spec)
-    out = out.reset_index().rename(columns=dict(zip(keys, names, strict=True)))
+    out = pd.DataFrame({name: frame[name].iloc[at].to_numpy(dtype=object) for name in names})
+    out["first"] = _utc(frame["timestamp"].iloc[at]).to_numpy()
+    out["first_sequence"] = frame["sequence_number"].iloc[at].to_numpy()
+    out["source_file"] = frame["source_file"].iloc[at].to_numpy(dtype=object)
+    out["source_line"] = frame["source_line"].iloc[at].to_numpy()
+    out["events"] = counts[new]
     out = out.astype(spec).sort_values(["first", *names], kind="stable")
     result: pd.DataFrame = out[list(spec)].reset_index(drop=True)
     return result
@@ -723,38 +781,32 @@ def completeness(frame: pd.DataFrame) -> pd.DataFrame:
             return np.ones(len(frame), dtype=bool)
         return _missing(frame[name]).to_numpy()
 
-    kinds = frame["event_type"].astype(object).where(frame["event_type"].notna(), "(none)")
+    codes, names = pd.factorize(frame["event_type"], use_na_sentinel=True)
+    kinds = [str(name) for name in names] + ["(none)"]
+    codes = np.where(codes < 0, len(names), codes)
     data = _is_type(frame, DATA_EVENTS).to_numpy()
     resource = np.zeros(len(frame), dtype=bool)
     if data.any():
-        resource[data] = _missing(resources(frame.loc[data])).to_numpy()
-    table = pd.DataFrame(
-        {
-            "event_type": kinds.astype(str).to_numpy(dtype=object),
-            "_data": data,
-            "user_id": absent("user_id"),
-            "origin": absent("client_ip") & absent("hostname"),
-            "resource": resource,
-        }
-    )
-    sums = table.groupby("event_type", sort=True).agg(
-        events=("user_id", "size"),
-        data=("_data", "max"),
-        user_id=("user_id", "sum"),
-        origin=("origin", "sum"),
-        resource=("resource", "sum"),
-    )
-    long = sums.reset_index().melt(
-        id_vars=["event_type", "events", "data"],
-        value_vars=["user_id", "origin", "resource"],
-        var_name="field",
-        value_name="missing",
-    )
-    long = long[(long["field"] != "resource") | long["data"].astype(bool)]
+        resource[data] = _missing(_resource_objects(frame, data)).to_numpy()
+    counts = {
+        "user_id": absent("user_id"),
+        "origin": absent("client_ip") & absent("hostname"),
+        "resource": resource,
+    }
+    size = len(kinds)
+    events = np.bincount(codes, minlength=size)
+    has_data = np.bincount(codes, weights=data, minlength=size) > 0
+    rows: list[tuple[str, str, int, int]] = []
+    for field, flags in counts.items():
+        missing = np.bincount(codes, weights=flags, minlength=size).astype(np.int64)
+        for kind in np.flatnonzero(events):
+            if field != "resource" or has_data[kind]:
+                rows.append((kinds[kind], field, int(missing[kind]), int(events[kind])))
     order = {"user_id": 0, "origin": 1, "resource": 2}
-    long = long.assign(_order=long["field"].map(order)).sort_values(["event_type", "_order"])
-    long["share_missing"] = long["missing"] / long["events"]
-    return long[list(columns)].astype(columns).reset_index(drop=True)
+    rows.sort(key=lambda row: (row[0], order[row[1]]))
+    out = pd.DataFrame(rows, columns=["event_type", "field", "missing", "events"])
+    out["share_missing"] = out["missing"] / out["events"]
+    return out.astype(columns)
 
 
 def _roster(roster: object) -> pd.Series:
@@ -864,10 +916,14 @@ def disclosures(frame: pd.DataFrame, resource: str) -> pd.DataFrame:
     data = _is_type(frame, DATA_EVENTS).to_numpy()
     hit = np.zeros(len(frame), dtype=bool)
     if data.any():
-        names = resources(frame.loc[data])
         below = base if base.endswith("/") else base + "/"
-        match = names.eq(base) | names.str.startswith(below)
-        hit[data] = match.fillna(False).to_numpy(dtype=bool)
+        codes, names = pd.factorize(_resource_objects(frame, data).to_numpy(), use_na_sentinel=True)
+        match = np.fromiter(
+            (name == base or name.startswith(below) for name in names),
+            dtype=bool,
+            count=len(names),
+        )
+        hit[data] = np.append(match, False)[codes]  # a null resource (code -1) never matches
     out = _events(frame, hit)
     order = np.argsort(out["timestamp"].to_numpy(dtype="datetime64[us]"), kind="stable")
     return out.iloc[order]

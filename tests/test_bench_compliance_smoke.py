@@ -32,7 +32,9 @@ def test_compliance_benchmark_runs_every_analysis_and_prints_the_targets(tmp_pat
     table = bench_compliance.markdown(data)
     assert "| read_audit_log |" in table
     assert "every analysis <= 1.0x read_audit_log" in table
-    assert "peak < 1.5x the frame" in table
+    assert "each analysis peaks < 1.5x the frame" in table
+    assert data["kept_x_frame"] >= 1.0
+    assert all(row["peak_added_mb"] >= 0 for row in data["analyses"])
     assert any("read_audit_log of 400 events" in line for line in lines)
 
 

@@ -264,20 +264,28 @@ def _codes(values: pd.Series) -> np.ndarray:
 
 
 def _pair(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """One code per pair of codes (numbered 0..n-1 again); -1 where either is -1."""
+    """One code per pair of codes (distinct pairs, distinct codes); -1 where either is -1."""
     if len(first) == 0:
         return first.copy()
     bad = (first < 0) | (second < 0)
-    codes, _ = pd.factorize(first * (int(second.max()) + 1) + second)
-    out = np.asarray(codes, dtype=np.int64)
+    width = int(second.max()) + 1
+    out: np.ndarray
+    if (int(first.max()) + 1) * width < 2**62:  # the product is a code already
+        out = first * width + second
+    else:
+        codes, _ = pd.factorize(first * width + second)
+        out = np.asarray(codes, dtype=np.int64)
     out[bad] = -1
     return out
 
 
 def _sorted_groups(codes: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rows with a code (>= 0) ordered by code, then time, then position; and where each starts."""
-    valid = np.flatnonzero(codes >= 0)
-    order = valid[np.lexsort((times[valid], codes[valid]))]
+    if len(codes) and codes.min() >= 0:
+        order = np.lexsort((times, codes))
+    else:
+        valid = np.flatnonzero(codes >= 0)
+        order = valid[np.lexsort((times[valid], codes[valid]))]
     if len(order) == 0:
         return order, order
     ordered = codes[order]
@@ -473,19 +481,27 @@ def off_hours(
     if len(frame) == 0:
         return frame.iloc[0:0].assign(reason=pd.Series([], dtype=reasons))
     _check_frame(frame, ("timestamp", "event_type", *PROVENANCE), what)
-    local = frame["timestamp"].dt.tz_convert(zone)
-    wall = local.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
-    day = wall.astype("datetime64[D]")
-    clock = (wall - day).astype(np.int64)
-    weekday = (day.astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday (3)
-    holiday = np.isin(day, days)
-    weekend = (weekday >= 5) & weekends
-    before = clock < first
-    after = clock >= last
-    codes = np.select([holiday, weekend, before, after], [0, 1, 2, 3], default=-1)
+    day_us = 86_400_000_000
+    wall = frame["timestamp"].dt.tz_convert(zone).dt.tz_localize(None)
+    micros = wall.to_numpy(dtype="datetime64[us]").view(np.int64)
+    del wall
+    days_since_epoch = micros // day_us
+    clock = micros - days_since_epoch * day_us
+    del micros
+    codes = np.full(len(frame), -1, dtype=np.int8)  # filled from the weakest reason up
+    codes[clock >= last] = 3
+    codes[clock < first] = 2
+    del clock
+    if weekends:
+        codes[(days_since_epoch + 3) % 7 >= 5] = 1  # 1970-01-01 was a Thursday (3)
+    if len(days):
+        codes[np.isin(days_since_epoch, days.astype(np.int64))] = 0
+    del days_since_epoch
     flagged = (codes >= 0) & ~_is_type(frame, OFF_HOURS_EXEMPT).to_numpy()
+    reason = codes[flagged]
+    del codes
     out = _events(frame, flagged)
-    out["reason"] = pd.Categorical.from_codes(codes[flagged], dtype=reasons)
+    out["reason"] = pd.Categorical.from_codes(reason, dtype=reasons)
     return out
 
 

@@ -804,3 +804,12 @@ def test_sensitive_access_without_resources_or_users(tmp_path: Path) -> None:
     assert found.user_id.isna().tolist()[0]  # two events: the most active first
     by_ip = c.sensitive_access(small(tmp_path / "again", events), by="client_ip")
     assert sorted(by_ip.events.tolist()) == [1, 1, 1]
+
+
+def test_a_flattened_resource_column_is_used(month: Month) -> None:
+    flat = read_audit_log(month.directory, flatten_metadata=True)
+    assert "metadata.resource" in flat.columns
+    found = c.disclosures(flat.drop(columns=["metadata"]), "/patients/4")
+    assert list(found.sequence_number) == month.expected["disclosures"]
+    rows = c.completeness(flat.drop(columns=["metadata"]))
+    assert rows[rows.field == "resource"].missing.sum() == 0

@@ -51,7 +51,6 @@ __all__ = [
     "off_hours",
     "privileged_actions",
     "pseudonymize",
-    "resources",
     "retention",
     "sensitive_access",
     "silences",
@@ -204,11 +203,6 @@ def _flag(frame: pd.DataFrame, name: str) -> pd.Series:
     return frame[name].fillna(False).astype(bool)
 
 
-def resources(frame: pd.DataFrame, rows: np.ndarray | None = None) -> pd.Series:
-    """Each event's resource as a string Series (see :func:`_resource_objects`)."""
-    return _resource_objects(frame, rows).astype("string")
-
-
 def _resource_objects(frame: pd.DataFrame, rows: np.ndarray | None = None) -> pd.Series:
     """Each event's resource (``metadata["resource"]``), null where there is none.
 
@@ -236,14 +230,6 @@ def _resource_objects(frame: pd.DataFrame, rows: np.ndarray | None = None) -> pd
     if not set(map(type, values.to_numpy(dtype=object))) <= {str, type(None)}:
         values = values.where(values.map(type, na_action="ignore").isin([str]).to_numpy(), None)
     return values.astype(object)
-
-
-def _first_rows(frame: pd.DataFrame, groups: np.ndarray) -> np.ndarray:
-    """Positions of each group's first row (groups numbered 0..n-1, rows in order)."""
-    if len(groups) == 0:
-        return np.zeros(0, dtype=np.int64)
-    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
-    return starts
 
 
 def _sequences(values: pd.Series) -> pd.Series:

@@ -1,7 +1,10 @@
-"""The ``fapilog-notebook`` command: ``demo``, ``verify``, ``anchor``, ``keygen``, ``notebooks``.
+"""The ``fapilog-notebook`` command: ``demo``, ``verify``, ``report``, ``anchor``, ``keygen``,
+``notebooks``.
 
 ``verify`` exits 0 when the trail is valid, 1 when it is not, and 2 for a
-usage error or a source that cannot be read, with a one-line message. Keys
+usage error or a source that cannot be read, with a one-line message.
+``report`` exits 0 when the trail is valid and no control has exceptions,
+1 when a control has exceptions or the trail is invalid, 2 as ``verify``. Keys
 are read from a file (``--key-file``) or a named environment variable
 (``--key-env``), never from an argument, and never printed.
 """
@@ -73,6 +76,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     anchors = [result.anchor] if result.anchor is not None else []
     damaged = verify_audit_log(tampered, anchors=anchors, progress=False)
     print(_indent(str(damaged)))
+
+    from .compliance import compliance_report
+
+    print(f"\nCompliance review of {directory}/ (PCI DSS controls) ...")
+    review = compliance_report(directory, frameworks=("pci-dss",))
+    print(_indent(_report_summary(review)))
+    print(f"  the evidence as a web page: fapilog-notebook report {directory} --html report.html")
 
     print("\nVerdicts:")
     print(f"  {directory}: {report.verdict}")
@@ -249,6 +259,51 @@ def _cmd_notebooks(args: argparse.Namespace) -> int:
     return EXIT_VALID
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .compliance import compliance_report
+
+    try:
+        hours = tuple(args.business_hours.split("-"))
+        if len(hours) != 2:
+            raise ValueError(
+                f"--business-hours must be START-END such as 08:00-18:00, not "
+                f"{args.business_hours!r}"
+            )
+        report = compliance_report(
+            args.source,
+            frameworks=args.framework or ("pci-dss", "hipaa", "soc2", "sox", "gdpr"),
+            since=args.since,
+            until=args.until,
+            tz=args.tz,
+            business_hours=(hours[0], hours[1]),
+            holidays=args.holiday,
+            roster=args.roster,
+            resources=args.resource,
+            key=_load_key(args),
+            anchors=_load_anchors(args.anchor),
+            progress=args.progress,
+        )
+        if args.html is not None:
+            report.to_html(args.html)
+        if args.json is not None:
+            Path(args.json).write_text(report.to_json(), encoding="utf-8")
+    except (OSError, ValueError, TypeError) as exc:
+        print(f"fapilog-notebook report: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    print(_report_summary(report))
+    exceptions = bool((report.controls["status"] == "exceptions").any())
+    return EXIT_INVALID if exceptions or not report.valid else EXIT_VALID
+
+
+def _report_summary(report: Any) -> str:
+    """The verdict, the integrity summary and one line per control."""
+    lines = [report.headline(), _indent(report.integrity.summary()), "controls:"]
+    for row in report.controls.to_dict("records"):
+        count = f" ({row['exceptions']})" if row["status"] == "exceptions" else ""
+        lines.append(f"  {row['status'].upper():13} {row['control']}{count}: {row['detail']}")
+    return "\n".join(lines)
+
+
 def _cmd_anchor(args: argparse.Namespace) -> int:
     try:
         report = verify_audit_log(args.source, key=_load_key(args), progress=False)
@@ -369,6 +424,56 @@ def _parser() -> argparse.ArgumentParser:
     )
     verify.set_defaults(func=_cmd_verify)
 
+    report = sub.add_parser(
+        "report",
+        help="a compliance review: controls, exceptions and evidence; exit 0 all pass, "
+        "1 exceptions or invalid trail, 2 usage error",
+        description="Verify and load a trail, run the compliance analyses and map them to "
+        "controls (PCI DSS, HIPAA, SOC 2, SOX, GDPR). Prints the verdict and one line per "
+        "control; --html and --json write the full evidence. Exit status: 0 the trail is "
+        "valid and no control has exceptions, 1 exceptions or an invalid trail, 2 usage "
+        "error or unreadable source.",
+    )
+    report.add_argument("source", nargs="+", help="a directory of daily files, or files")
+    report.add_argument(
+        "--framework",
+        action="append",
+        choices=("pci-dss", "hipaa", "soc2", "sox", "gdpr"),
+        help="a framework to report on; repeat for several (default: all)",
+    )
+    report.add_argument("--since", metavar="DAY", help="first day (YYYY-MM-DD)")
+    report.add_argument("--until", metavar="DAY", help="last day (YYYY-MM-DD)")
+    report.add_argument("--tz", default="UTC", help="time zone of business hours (default UTC)")
+    report.add_argument(
+        "--business-hours", default="08:00-18:00", metavar="START-END", help="default 08:00-18:00"
+    )
+    report.add_argument(
+        "--holiday", action="append", default=[], metavar="DAY", help="a holiday; repeatable"
+    )
+    report.add_argument(
+        "--roster", metavar="CSV", help="user_id,terminated_at: checks terminated-user access"
+    )
+    report.add_argument(
+        "--resource",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a record to account disclosures for (HIPAA 164.528); repeatable",
+    )
+    _add_key_options(report)
+    report.add_argument(
+        "--anchor", metavar="FILE", action="append", default=[], help="a JSON anchor; repeatable"
+    )
+    report.add_argument("--html", metavar="FILE", help="write the self-contained HTML report")
+    report.add_argument("--json", metavar="FILE", help="write the JSON report")
+    report.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="show progress bars",
+    )
+    report.set_defaults(func=_cmd_report)
+
     anchor = sub.add_parser(
         "anchor",
         help="print the trail's head as a JSON anchor to record outside the system",
@@ -406,7 +511,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = _parser().parse_args(argv)
-    if args.command == "verify":
+    if args.command in ("verify", "report"):
         args.source = args.source[0] if len(args.source) == 1 else args.source
     code: int = args.func(args)
     return code

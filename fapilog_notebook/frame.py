@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, cast, overload
 
 from pydantic_core import from_json
 
+from ._access import check_access_args, record_access
 from ._progress import track
 from .chain import loads
 from .events import AuditEventType, AuditLogLevel, ComplianceLevel
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .parallel import Engine, Workers
+    from .trail import AuditTrail
 
 __all__ = ["AuditLogWarning", "read_audit_log"]
 
@@ -217,6 +219,8 @@ def read_audit_log(
     workers: Workers = ...,
     engine: Literal["processes"] | None = ...,
     verify: bool = ...,
+    access_log: AuditTrail | None = ...,
+    user_id: str | None = ...,
 ) -> pd.DataFrame: ...
 
 
@@ -233,6 +237,8 @@ def read_audit_log(
     engine: Literal["dask"],
     client: Any = ...,
     verify: Literal[False] = ...,
+    access_log: AuditTrail | None = ...,
+    user_id: str | None = ...,
 ) -> dd.DataFrame: ...
 
 
@@ -249,6 +255,8 @@ def read_audit_log(
     engine: Engine = None,
     client: Any = None,
     verify: bool = False,
+    access_log: AuditTrail | None = None,
+    user_id: str | None = None,
 ) -> pd.DataFrame | dd.DataFrame:
     """Load the events of ``source`` as a DataFrame, one row per event, in chain order.
 
@@ -274,13 +282,25 @@ def read_audit_log(
     at each row, empty for a sound row. A finding about a line that holds no
     event (deleted, malformed) marks the next event of its file, as
     :func:`~fapilog_notebook.plots.locate_findings` places it.
+    ``access_log=`` (an :class:`~fapilog_notebook.AuditTrail`) records an
+    ``audit_log_access`` event there first: who (``user_id``, default the OS
+    user), what source and which days.
 
     :raises FileNotFoundError: the source does not exist.
     :raises ValueError: no audit file to read, or bad bounds.
     """
     if verify and engine == "dask":
         raise ValueError("verify=True needs an in-memory frame; it cannot be used with dask")
+    check_access_args(access_log, user_id)
     resolved = resolve_source(source, since=since, until=until)
+    record_access(
+        access_log,
+        action="read_audit_log",
+        source=source,
+        since=since,
+        until=until,
+        user_id=user_id,
+    )
     with _gc_paused():
         if workers is None and engine is None and client is None:
             frame = _load(resolved, event_types, columns, flatten_metadata, progress)

@@ -7,7 +7,10 @@
   ``--until`` work as on the command line;
 - ``%audit_tail SOURCE [N]`` returns the last ``N`` events (default 10) as a
   DataFrame, reading only the newest files it needs; it leads with when, what,
-  who and the message (:data:`TAIL_LEADING`), so a narrow display shows them.
+  who and the message (:data:`TAIL_LEADING`), so a narrow display shows them;
+- ``%audit_report SOURCE [--framework a,b] [--since DAY] [--until DAY] [--tz ZONE]
+  [--html FILE] [--json FILE]`` runs the compliance review and returns the
+  :class:`~fapilog_notebook.compliance.ComplianceReport`.
 
 ``SOURCE`` is a path, or the name of a variable that holds one.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +31,7 @@ from . import storage
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .compliance import ComplianceReport
     from .verify import VerificationReport
 
 __all__ = ["TAIL_LEADING", "AuditMagics", "load_ipython_extension", "tail_events"]
@@ -81,7 +86,7 @@ def _tail(source: str | os.PathLike[str], count: int) -> pd.DataFrame:
     return frame.tail(count).reset_index(drop=True)
 
 
-def _plain_report(report: VerificationReport, printer: Any, cycle: bool) -> None:
+def _plain_report(report: VerificationReport | ComplianceReport, printer: Any, cycle: bool) -> None:
     printer.text(str(report))
 
 
@@ -106,9 +111,26 @@ def _split(line: str, usage: str) -> tuple[list[str], dict[str, list[str]]]:
     return positional, options
 
 
+def _single_options(
+    options: dict[str, list[str]], names: tuple[str, ...], usage: str
+) -> Callable[[str], str | None]:
+    """Refuse a repeated option among ``names``; return a getter of each one's value."""
+    from IPython.core.error import UsageError
+
+    for name in names:
+        if len(options.get(name, ())) > 1:
+            raise UsageError(f"--{name} given twice; usage: {usage}")
+
+    def one(name: str) -> str | None:
+        values = options.get(name)
+        return values[0] if values else None
+
+    return one
+
+
 @magics_class
 class AuditMagics(Magics):
-    """``%audit_verify`` and ``%audit_tail``."""
+    """``%audit_verify``, ``%audit_tail`` and ``%audit_report``."""
 
     def _source(self, text: str) -> str | os.PathLike[str]:
         """A path as typed, or the value of the variable of that name when it holds one."""
@@ -138,15 +160,9 @@ class AuditMagics(Magics):
         if len(words) != 1 or unknown:
             extra = f"unknown option --{unknown[0]}; " if unknown else ""
             raise UsageError(f"{extra}usage: {VERIFY_USAGE}")
-        for name in ("since", "until", "key-file", "key-env"):
-            if len(options.get(name, ())) > 1:
-                raise UsageError(f"--{name} given twice; usage: {VERIFY_USAGE}")
+        one = _single_options(options, ("since", "until", "key-file", "key-env"), VERIFY_USAGE)
         if "key-file" in options and "key-env" in options:
             raise UsageError(f"give --key-file or --key-env, not both; usage: {VERIFY_USAGE}")
-
-        def one(name: str) -> str | None:
-            values = options.get(name)
-            return values[0] if values else None
 
         try:
             key_file = one("key-file")
@@ -188,6 +204,44 @@ class AuditMagics(Magics):
             raise UsageError(f"N must be zero or more, not {count}")
         return tail_events(self._source(words[0]), count)
 
+    @line_magic
+    def audit_report(self, line: str) -> ComplianceReport:
+        """Run the compliance review of a trail and show the report.
+
+        Usage: ``%audit_report SOURCE [--framework pci-dss,hipaa] [--since YYYY-MM-DD]
+        [--until YYYY-MM-DD] [--tz ZONE] [--html FILE] [--json FILE]``
+        """
+        from IPython.core.error import UsageError
+
+        from .compliance import compliance_report
+
+        usage = (
+            "%audit_report SOURCE [--framework NAME[,NAME...]] [--since YYYY-MM-DD] "
+            "[--until YYYY-MM-DD] [--tz ZONE] [--html FILE] [--json FILE]"
+        )
+        words, options = _split(line, usage)
+        unknown = set(options) - {"framework", "since", "until", "tz", "html", "json"}
+        if len(words) != 1 or unknown:
+            raise UsageError(f"usage: {usage}")
+        one = _single_options(options, ("framework", "since", "until", "tz", "html", "json"), usage)
+        frameworks = one("framework") or "pci-dss,hipaa,soc2,sox,gdpr"
+        try:
+            report = compliance_report(
+                self._source(words[0]),
+                frameworks=[name.strip() for name in frameworks.split(",") if name.strip()],
+                since=one("since"),
+                until=one("until"),
+                tz=one("tz") or "UTC",
+            )
+        except ValueError as exc:
+            raise UsageError(f"{exc}; usage: {usage}") from None
+        html, json_path = one("html"), one("json")
+        if html is not None:
+            report.to_html(os.path.expanduser(html))
+        if json_path is not None:
+            Path(os.path.expanduser(json_path)).write_text(report.to_json(), encoding="utf-8")
+        return report
+
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics, and show reports as full text in terminals."""
@@ -196,3 +250,4 @@ def load_ipython_extension(ipython: Any) -> None:
     ipython.register_magics(AuditMagics)
     plain = ipython.display_formatter.formatters["text/plain"]
     plain.for_type(VerificationReport, _plain_report)
+    plain.for_type_by_name("fapilog_notebook.compliance._report", "ComplianceReport", _plain_report)

@@ -466,6 +466,9 @@ class AuditTrail:
         key: a static key (32+ bytes): each event is MACed with HMAC-SHA256.
         key_file: a forward-secure writer key made by ``fapilog-notebook
             keygen``; it evolves one way at each UTC day boundary.
+        record_lifecycle: record a ``system_startup`` event at :meth:`start`
+            and a ``system_shutdown`` event at :meth:`stop` (PCI DSS 10.2.1.6,
+            start and stop of logging). Off by default, as in fapilog.
 
     After every batch the trail seals its head (``.fapilog-notebook.seal.json``)
     and, when it leaves a day file, records that day's manifest; both are
@@ -483,6 +486,7 @@ class AuditTrail:
         clock: Callable[[], datetime] | None = None,
         key: bytes | None = None,
         key_file: Path | str | None = None,
+        record_lifecycle: bool = False,
     ) -> None:
         if on_write_error not in ("contain", "raise"):
             raise ValueError(f"on_write_error must be 'contain' or 'raise', not {on_write_error!r}")
@@ -498,6 +502,8 @@ class AuditTrail:
         if clock is not None and not callable(clock):
             raise TypeError(f"clock must be a callable returning a datetime, not {clock!r}")
         self._clock = clock
+        self.record_lifecycle = bool(record_lifecycle)
+        self._os_user: str | None = None
         if key is not None and key_file is not None:
             raise ValueError(
                 "pass either key (a static key) or key_file (forward-secure), not both"
@@ -596,6 +602,8 @@ class AuditTrail:
                     raise self._write_error(exc) from exc
             self._started = True
             self._stopped = False
+            if self.record_lifecycle:
+                await self._log_lifecycle(AuditEventType.SYSTEM_STARTUP, "Audit trail started")
         finally:
             if self._starting is asyncio.current_task():
                 self._starting = None
@@ -604,6 +612,8 @@ class AuditTrail:
         """Write everything queued, then close the files and release the directory."""
         if not self._started:
             return
+        if self.record_lifecycle:
+            await self._log_lifecycle(AuditEventType.SYSTEM_SHUTDOWN, "Audit trail stopped")
         await self.drain()
         await self._exclusive(self._close_storage)
         self._started = False
@@ -619,6 +629,25 @@ class AuditTrail:
                 AuditWriteWarning,
                 stacklevel=2,
             )
+
+    async def _log_lifecycle(self, kind: AuditEventType, message: str) -> None:
+        """Record the start or stop of logging (``record_lifecycle=True``).
+
+        The user is the OS account running the writer (looked up once, in a
+        worker thread: it may read the password database).
+        """
+        if self._os_user is None:
+            from ._access import os_user
+
+            self._os_user = await asyncio.to_thread(os_user)
+        await self.log_event(
+            kind,
+            message,
+            user_id=self._os_user,
+            component="fapilog_notebook.AuditTrail",
+            operation=kind.value,
+            storage_path=str(self.storage_path),
+        )
 
     async def drain(self) -> None:
         """Wait until every event logged before this call is on disk (or has failed)."""

@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, cast
 
 from . import storage
+from ._access import check_access_args, record_access
 from ._progress import track
 from .chain import (
     ALG_FORWARD_SECURE,
@@ -78,7 +79,7 @@ from .scan import (
 )
 from .scan import resolve_source as _resolve_source
 from .storage import day_of, to_day
-from .trail import AuditChainVerificationResult
+from .trail import AuditChainVerificationResult, AuditTrail
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -2265,6 +2266,8 @@ def verify_audit_log(
     workers: Workers = None,
     engine: Engine = None,
     client: Any = None,
+    access_log: AuditTrail | None = None,
+    user_id: str | None = None,
 ) -> VerificationReport:
     """Verify the hash chain of ``source`` and report every problem, located.
 
@@ -2290,12 +2293,25 @@ def verify_audit_log(
     (``client=``, else the default client). The report is the same, finding
     for finding (see :mod:`.parallel`).
 
+    ``access_log=`` (an :class:`~fapilog_notebook.AuditTrail`) records an
+    ``audit_log_access`` event there first: who (``user_id``, default the OS
+    user), what source and which days.
+
     :raises FileNotFoundError: the source does not exist.
     :raises ValueError: no audit file to verify (see :mod:`.scan`), bad bounds.
     """
+    check_access_args(access_log, user_id)
     keyring = None if key is None else Keyring(key)
     anchor_list = tuple(Anchor.from_value(a) for a in anchors)
     resolved = _resolve_source(source, since=since, until=until)
+    record_access(
+        access_log,
+        action="verify_audit_log",
+        source=source,
+        since=since,
+        until=until,
+        user_id=user_id,
+    )
     verifier = _Verifier(resolved, keyring, anchor_list)
     verifier.prepare(to_day(since, name="since"), to_day(until, name="until"))
     verifier.seed()

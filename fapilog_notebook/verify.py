@@ -1950,7 +1950,7 @@ def findings_frame(findings: list[Finding] | tuple[Finding, ...]) -> pd.DataFram
         "severity": pd.Series([f.severity.value for f in findings], dtype=object),
         "file": pd.Series([f.file for f in findings], dtype=object),
         "line": pd.array([f.line for f in findings], dtype="Int64"),
-        "sequence_number": pd.array([f.sequence_number for f in findings], dtype="Int64"),
+        "sequence_number": _integers([f.sequence_number for f in findings]),
         "event_id": pd.Series([f.event_id for f in findings], dtype=object),
         "message": pd.Series([f.message for f in findings], dtype=object),
     }
@@ -1962,8 +1962,22 @@ def _segments_frame(rows: tuple[dict[str, Any], ...]) -> pd.DataFrame:
 
     frame = pd.DataFrame(rows, columns=list(SEGMENT_COLUMNS))
     for column in ("first_sequence", "last_sequence", "events"):
-        frame[column] = frame[column].astype("Int64")
+        frame[column] = _integers(list(frame[column]))
     return frame
+
+
+_INT64_MAX = 2**63 - 1
+
+
+def _integers(values: list[Any]) -> Any:
+    """Whole numbers as a nullable ``Int64`` array, or exact Python ints (``object``)
+    when one is beyond 64 bits: a hostile file can hold any integer JSON allows,
+    and its findings must still be shown."""
+    import pandas as pd
+
+    if all(v is None or v is pd.NA or -_INT64_MAX - 1 <= v <= _INT64_MAX for v in values):
+        return pd.array(values, dtype="Int64")
+    return pd.array([None if v is pd.NA else v for v in values], dtype=object)
 
 
 # ----------------------------------------------------------------- the report

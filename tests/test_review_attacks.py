@@ -70,3 +70,32 @@ async def test_a_logged_value_never_becomes_a_formula_in_the_excel_report(tmp_pa
     assert formulas == []
     texts = {cell.value for sheet in book.worksheets for row in sheet.iter_rows() for cell in row}
     assert hostile in texts
+
+
+def test_a_sequence_number_beyond_64_bits_is_reported_not_a_traceback(tmp_path: Path) -> None:
+    """JSON integers have no bound: an event numbered 10**30 (its checksum
+    recomputed, as anyone can without a key) must give findings that can be
+    shown, in the frame, the text, JSON, HTML and from the command line."""
+    from fapilog_notebook import verify_audit_log
+    from fapilog_notebook.chain import seal as seal_line
+    from fapilog_notebook.cli import main
+    from tests.logbuilder import build_log
+
+    directory = build_log([3]).write(tmp_path / "trail")
+    path = next(directory.glob("audit_*.jsonl"))
+    lines = path.read_bytes().splitlines()
+    last = json.loads(lines[-1])
+    last.pop("checksum")
+    line, _ = seal_line(last, sequence_number=10**30, previous_hash=last["previous_hash"])
+    path.write_bytes(b"".join(x + b"\n" for x in lines[:-1]) + line)
+
+    report = verify_audit_log(directory)
+
+    assert not report.valid
+    gaps = report.findings[report.findings["kind"] == "sequence_gap"]
+    assert list(gaps["sequence_number"]) == [10**30]
+    assert report.segments["last_sequence"].tolist() == [10**30]
+    assert str(10**30) in str(report)
+    assert str(10**30) in report.to_json()
+    assert str(10**30) in report.to_html()
+    assert main(["verify", str(directory)]) == 1

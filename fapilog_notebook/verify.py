@@ -127,6 +127,7 @@ class FindingKind(StrEnum):
     ANCHOR_MISMATCH = "anchor_mismatch"
     UNREADABLE_FILE = "unreadable_file"
     UNSEALED_EVENTS = "unsealed_events"
+    UNCHECKED_MAC = "unchecked_mac"
     NON_CANONICAL_LINE = "non_canonical_line"
     TORN_LINE = "torn_line"
     CHAIN_RESTART = "chain_restart"
@@ -153,6 +154,7 @@ _SEVERITY = {
     FindingKind.ANCHOR_MISMATCH: Severity.ERROR,
     FindingKind.UNREADABLE_FILE: Severity.ERROR,
     FindingKind.UNSEALED_EVENTS: Severity.WARNING,
+    FindingKind.UNCHECKED_MAC: Severity.WARNING,
     FindingKind.NON_CANONICAL_LINE: Severity.WARNING,
     FindingKind.TORN_LINE: Severity.WARNING,
     FindingKind.CHAIN_RESTART: Severity.WARNING,
@@ -830,6 +832,11 @@ class _Verifier:
         self.watch: set[int] = {a.sequence_number for a in anchors}
         self.seen: dict[int, set[str]] = {}
         self.file_tallies: list[dict[str, Any]] = []
+        #: Without a key: the runs of events whose MACs were left unchecked (where
+        #: each starts, its first sequence, how many), and the events hashed bare.
+        self.unchecked_runs: list[tuple[_At, int, int]] = []
+        self.hashed_events = 0
+        self._last_mac_state: int | None = None
         self.head_time: Any = None
         self.since: date | None = None
         self.until: date | None = None
@@ -877,6 +884,38 @@ class _Verifier:
         if at[0] == -1:
             return f"the end of {short}, before the range"
         return f"{short}:{at[1]}" if at[1] is not None else short
+
+    def _mac_run(self, state: int, at: _At | None, seq: int, count: int) -> None:
+        """Count events hashed bare and the runs of events whose MAC went unchecked."""
+        if state == MAC_NONE:
+            self.hashed_events += count
+        elif state == MAC_UNCHECKED:
+            if self._last_mac_state == MAC_UNCHECKED and self.unchecked_runs:
+                start, first, n = self.unchecked_runs[-1]
+                self.unchecked_runs[-1] = (start, first, n + count)
+            else:
+                assert at is not None, "a routine batch continues the run its first line began"
+                self.unchecked_runs.append((at, seq, count))
+        self._last_mac_state = state
+
+    def _check_unchecked_macs(self) -> None:
+        """Without a key, events that carry a MAC beside events hashed bare: the
+        content of those events is not checked at all, so an edited line marked
+        as MACed would pass unseen. Said once per run of such events."""
+        if not self.hashed_events:
+            return
+        for at, first, count in self.unchecked_runs:
+            span = f"sequence {first}" if count == 1 else f"sequences {first}..{first + count - 1}"
+            self.add(
+                FindingKind.UNCHECKED_MAC,
+                at,
+                first,
+                f"expected every event to be checked; found {count} event"
+                f"{'s' if count != 1 else ''} ({span}) carrying a MAC that could not be checked "
+                f"(no key given) in a trail whose other {self.hashed_events} events have bare "
+                "checksums: their content is not verified (a key switched on at a restart "
+                "explains it; so would an edited line marked as MACed). Verify with the key",
+            )
 
     def add(self, kind: FindingKind, at: _At, seq: int | None, message: str) -> None:
         finding = Finding(kind, kind.severity, self._file_name(at[0]), at[1], seq, at[2], message)
@@ -985,6 +1024,7 @@ class _Verifier:
             self.mac_days[label] = self.mac_days.get(label, 0) + 1
         elif state == MAC_UNCHECKED:
             self.macs_unchecked += 1
+        self._mac_run(state, (index, info.number, info.event_id), seq, 1)
         tally = self.file_tallies[index]
         tally["count"] += 1
         if state != MAC_NONE:
@@ -1100,6 +1140,7 @@ class _Verifier:
             self.mac_days[label] = self.mac_days.get(label, 0) + count
         elif state == MAC_UNCHECKED:
             self.macs_unchecked += count
+        self._mac_run(state, None, first_seq, count)
         tally = self.file_tallies[index]
         tally["count"] += count
         bounds = self.manifest_bounds.get(index)
@@ -1735,6 +1776,7 @@ class _Verifier:
                 f"{path.name!r} is {reason}; it was not read",
             )
             self.findings.append(((len(self.files), 0, len(self.findings)), finding))
+        self._check_unchecked_macs()
         self._check_seal()
         self._check_manifests()
         self._check_day_series()

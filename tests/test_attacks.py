@@ -342,6 +342,17 @@ def re_lay_out_an_event(trail: Trail) -> None:
     write_lines(path, lines)
 
 
+def edit_one_field_and_mark_it_maced(trail: Trail) -> None:
+    """Edit an event and give it a ``mac`` object, keeping its checksum: without
+    a key a MAC cannot be checked, so only the verifier's warning shows it."""
+    path = day_file(trail, 1)
+    lines = read_lines(path)
+    obj = edit(lines[2], message="forged")
+    obj.setdefault("mac", {"alg": "hmac-sha256"})
+    lines[2] = dump(obj)
+    write_lines(path, lines)
+
+
 def insert_garbage_mid_file(trail: Trail) -> None:
     path = day_file(trail, 1)
     lines = read_lines(path)
@@ -407,6 +418,12 @@ TABLE: dict[Callable[[Trail], None], dict[str, str]] = {
         ANCHORED: WARN + "non_canonical_line",
     },
     insert_garbage_mid_file: dict.fromkeys(MODES, "malformed_line"),
+    edit_one_field_and_mark_it_maced: {
+        UNKEYED: WARN + "unchecked_mac",
+        KEYED: "checksum_mismatch",
+        FORWARD_SECURE: "checksum_mismatch",
+        ANCHORED: WARN + "unchecked_mac",
+    },
 }
 
 CELLS = [

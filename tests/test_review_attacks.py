@@ -99,3 +99,42 @@ def test_a_sequence_number_beyond_64_bits_is_reported_not_a_traceback(tmp_path: 
     assert str(10**30) in report.to_json()
     assert str(10**30) in report.to_html()
     assert main(["verify", str(directory)]) == 1
+
+
+async def test_an_edited_event_marked_as_maced_is_not_silently_valid(tmp_path: Path) -> None:
+    """Unkeyed trail, no key: edit an event and add a ``mac`` object, keeping its
+    checksum (so every link still holds). A MAC cannot be checked without a key,
+    but the event must not pass as verified: a warning names it."""
+    from fapilog_notebook import verify_audit_log
+    from tests.test_attacks import UNKEYED, dump, edit, write_lines
+
+    trail = await write_trail(tmp_path, UNKEYED)
+    path = day_file(trail, 1)
+    lines = read_lines(path)
+    forged = edit(lines[2], message="forged", mac={"alg": "hmac-sha256"})
+    lines[2] = dump(forged)
+    write_lines(path, lines)
+
+    report = verify_audit_log(trail.directory)
+
+    unchecked = report.findings[report.findings["kind"] == "unchecked_mac"]
+    assert len(unchecked) == 1
+    row = unchecked.iloc[0]
+    assert (row["severity"], Path(row["file"]).name, row["line"]) == ("warning", path.name, 3)
+    assert row["sequence_number"] == forged["sequence_number"]
+
+
+async def test_a_keyed_trail_verified_without_its_key_gets_no_unchecked_mac_warning(
+    tmp_path: Path,
+) -> None:
+    """Every event keyed and no key given: the report says the MACs were not
+    checked, and no event stands out."""
+    from fapilog_notebook import verify_audit_log
+    from tests.test_attacks import KEYED
+
+    trail = await write_trail(tmp_path, KEYED)
+
+    report = verify_audit_log(trail.directory)
+
+    assert report.valid
+    assert "unchecked_mac" not in _kinds(report)

@@ -7,6 +7,7 @@ checks that what the README promises is what the verifier and writer do.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -138,3 +139,35 @@ async def test_a_keyed_trail_verified_without_its_key_gets_no_unchecked_mac_warn
 
     assert report.valid
     assert "unchecked_mac" not in _kinds(report)
+
+
+@pytest.mark.parametrize("planted", ["fifo", "directory"])
+async def test_a_fifo_or_directory_as_the_writer_key_file_is_a_clear_error(
+    tmp_path: Path, planted: str
+) -> None:
+    """The forward-secure key file sits beside the trail, where whoever can write
+    the files can put a FIFO in its place: reading it must not hang the writer."""
+    import asyncio
+    import os
+    from datetime import date
+
+    from fapilog_notebook.keys import AuditKeyError, keygen
+
+    writer_key, _ = keygen(tmp_path / "w.key", tmp_path / "a.key", start=date(2026, 1, 1))
+    writer_key.unlink()
+    if planted == "fifo":
+        os.mkfifo(writer_key)
+    else:
+        writer_key.mkdir()
+    trail = AuditTrail(storage_path=tmp_path / "trail", key_file=writer_key)
+    try:
+        with pytest.raises(
+            AuditKeyError, match=rf"w\.key.*{'FIFO' if planted == 'fifo' else 'a directory'}"
+        ):
+            await asyncio.wait_for(trail.log_event(AuditEventType.DATA_ACCESS, "x"), 20)
+    finally:
+        if planted == "fifo":
+            # Release a reader stuck on the FIFO (a regression) so the test ends.
+            with contextlib.suppress(OSError):
+                os.close(os.open(writer_key, os.O_WRONLY | os.O_NONBLOCK))
+        await trail.stop()

@@ -11,6 +11,7 @@ import contextlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -171,3 +172,45 @@ async def test_a_fifo_or_directory_as_the_writer_key_file_is_a_clear_error(
             with contextlib.suppress(OSError):
                 os.close(os.open(writer_key, os.O_WRONLY | os.O_NONBLOCK))
         await trail.stop()
+
+
+@pytest.mark.parametrize("planted", ["link", "fifo"])
+async def test_a_newest_file_swapped_after_the_listing_is_never_written_through(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, planted: str
+) -> None:
+    """The writer lists the audit files, then opens the newest to read the head
+    (and may terminate a torn last line). A link or FIFO swapped in between
+    must be refused by the open itself: never written through, never a hang."""
+    import asyncio
+    import os
+
+    directory = tmp_path / "trail"
+    async with AuditTrail(storage_path=directory) as trail:
+        await trail.log_event(AuditEventType.DATA_ACCESS, "before")
+    newest = sorted(directory.glob("audit_*.jsonl"))[-1]
+    target = tmp_path / "precious.txt"
+    target.write_bytes(b"not the writer's to touch")  # no newline: a 'torn' tail
+    real = storage.list_audit_files
+
+    def list_then_swap(*args: Any, **kwargs: Any) -> Any:
+        found = real(*args, **kwargs)
+        if newest.is_file() and not newest.is_symlink():
+            newest.unlink()
+            if planted == "link":
+                newest.symlink_to(target)
+            else:
+                os.mkfifo(newest)
+        return found
+
+    monkeypatch.setattr(storage, "list_audit_files", list_then_swap)
+    writer = AuditTrail(storage_path=directory, on_write_error="raise")
+    try:
+        with pytest.raises(Exception, match="not a regular file"):
+            await asyncio.wait_for(writer.start(), 20)
+    finally:
+        if planted == "fifo":
+            with contextlib.suppress(OSError):  # release a reader stuck on it (a regression)
+                os.close(os.open(newest, os.O_WRONLY | os.O_NONBLOCK))
+        with contextlib.suppress(Exception):
+            await writer.stop()
+    assert target.read_bytes() == b"not the writer's to touch"

@@ -214,3 +214,39 @@ async def test_a_newest_file_swapped_after_the_listing_is_never_written_through(
         with contextlib.suppress(Exception):
             await writer.stop()
     assert target.read_bytes() == b"not the writer's to touch"
+
+
+def test_a_line_nested_very_deep_does_not_crash_the_loader(tmp_path: Path) -> None:
+    """pyarrow's JSON reader overflows its stack (the process dies) on a line
+    nested tens of thousands deep. read_audit_log must leave such a line out
+    with its warning, in a process that lives on (run apart, so a crash shows
+    as a failure rather than ending the test run)."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("pyarrow")
+    from tests.logbuilder import build_log
+
+    directory = build_log([4]).write(tmp_path / "trail")
+    path = next(directory.glob("audit_*.jsonl"))
+    lines = path.read_bytes().splitlines(keepends=True)
+    depth = 200_000
+    lines.insert(2, b'{"a":' + b"[" * depth + b"]" * depth + b"}\n")
+    path.write_bytes(b"".join(lines))
+    script = (
+        "import sys, warnings\n"
+        "from fapilog_notebook import read_audit_log\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        f"    frame = read_audit_log({str(directory)!r}, progress=False)\n"
+        "print(len(frame), any('left out' in str(w.message) for w in caught))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["4", "True"]

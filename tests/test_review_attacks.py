@@ -250,3 +250,56 @@ def test_a_line_nested_very_deep_does_not_crash_the_loader(tmp_path: Path) -> No
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["4", "True"]
+
+
+async def test_compliance_analyses_take_objects_where_names_belong(tmp_path: Path) -> None:
+    """An unkeyed trail's events can be rewritten with their checksums recomputed
+    (the trail still verifies): a JSON object or list as ``user_id`` or
+    ``client_ip`` must be grouped as a value, not end the report in a
+    ``TypeError: unhashable type``."""
+    import warnings
+
+    import pandas as pd
+
+    from fapilog_notebook import compliance as c
+    from fapilog_notebook import read_audit_log
+    from fapilog_notebook.chain import seal_record
+
+    directory = tmp_path / "trail"
+    moments = iter(datetime(2026, 3, 2, 3, 0, tzinfo=UTC) + timedelta(minutes=n) for n in range(20))
+    async with AuditTrail(storage_path=directory, clock=lambda: next(moments)) as trail:
+        for _ in range(6):
+            await trail.log_security_event(
+                AuditEventType.AUTHENTICATION_FAILED, "bad", user_id="x", client_ip="10.0.0.1"
+            )
+        for n in range(3):
+            await trail.log_data_access(f"/p/{n}", "export", user_id="x", contains_phi=True)
+    path = next(directory.glob("audit_*.jsonl"))
+    previous, lines = None, []
+    for number, raw in enumerate(path.read_bytes().splitlines()):
+        event = json.loads(raw)
+        event.pop("checksum")
+        event["previous_hash"] = previous
+        event["user_id"] = {"name": ["x"]} if number % 2 else ["x"]
+        event["client_ip"] = {"ip": 1}
+        event["hostname"] = [1]
+        line, previous = seal_record(event)
+        lines.append(line)
+    path.write_bytes(b"".join(lines))
+    for record in directory.glob(".fapilog-notebook.*"):
+        if "lock" not in record.name:
+            record.unlink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        frame = read_audit_log(directory)
+    roster = pd.DataFrame({"user_id": ['["x"]'], "terminated_at": ["2026-03-01"]})
+
+    assert len(c.failed_logins(frame, threshold=2)) == 2  # one cluster per distinct user value
+    assert len(c.bulk_access(frame, threshold=1)) >= 1
+    assert len(c.first_seen(frame, baseline="1min")) >= 0
+    assert c.completeness(frame)["missing"].sum() >= 0
+    assert len(c.pseudonymize(frame, key=b"k" * 32)) == len(frame)
+    assert len(c.after_termination(frame, roster)) == 0  # a list is not the name '["x"]'
+    report = c.compliance_report(directory, roster=roster, resources=["/p/1"])
+    assert '"verdict": "EXCEPTIONS"' in report.to_json()
+    report.to_html(tmp_path / "r.html")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
@@ -181,7 +182,7 @@ def _missing(values: pd.Series) -> pd.Series:
     if isinstance(values.dtype, pd.StringDtype):
         blank = values.str.strip().eq("").to_numpy(dtype=bool, na_value=True)
         return pd.Series(blank | values.isna().to_numpy(dtype=bool), index=values.index)
-    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
+    codes, uniques = pd.factorize(_hashable(values).to_numpy(dtype=object), use_na_sentinel=True)
     empty = np.fromiter(
         (not str(value).strip() for value in uniques), dtype=bool, count=len(uniques)
     )
@@ -240,9 +241,26 @@ def _empty(columns: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series([], dtype=dtype) for name, dtype in columns.items()})
 
 
+def _hashable(values: pd.Series) -> pd.Series:
+    """``values`` with each JSON object or list (a hostile event can put one
+    where a name belongs) replaced by its canonical JSON text, so it can be
+    grouped and compared like any other value instead of failing as unhashable."""
+    if values.dtype != object:
+        return values
+    nested = values.map(lambda v: isinstance(v, (dict, list)), na_action="ignore")
+    nested = nested.fillna(False).to_numpy(dtype=bool)
+    if not nested.any():
+        return values
+    out = values.copy()
+    out[nested] = [
+        json.dumps(v, sort_keys=True, separators=(",", ":"), default=str) for v in values[nested]
+    ]
+    return out
+
+
 def _codes(values: pd.Series) -> np.ndarray:
     """One int64 code per row, equal for equal values; -1 where the value is missing."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    codes, uniques = pd.factorize(_hashable(values), use_na_sentinel=True)
     blank = np.append(_missing(pd.Series(uniques)).to_numpy(dtype=bool), True)
     out = np.asarray(codes, dtype=np.int64)
     out[blank[out]] = -1  # code -1 (null) picks the appended True
@@ -611,7 +629,9 @@ def bulk_access(
     period = (periods[big] * step).astype("datetime64[us]")
     rows = rows.assign(
         timestamp=_utc(rows["timestamp"]),
-        _key=rows[by] if pd.api.types.is_string_dtype(rows[by].dtype) else rows[by].astype(str),
+        _key=_hashable(rows[by])
+        if pd.api.types.is_string_dtype(rows[by].dtype)
+        else rows[by].astype(str),
         period=pd.Series(period, index=rows.index).dt.tz_localize("UTC"),
         _position=keep,
     )
@@ -1085,7 +1105,7 @@ def pseudonymize(
     _check_frame(frame, names, what)
     for name in names:
         values = frame[name]
-        codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+        codes, uniques = pd.factorize(_hashable(values.astype(object)), use_na_sentinel=True)
         hashed = np.array(
             [
                 hmac.new(secret, str(value).encode("utf-8"), hashlib.sha256).hexdigest()[

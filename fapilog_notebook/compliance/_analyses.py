@@ -247,8 +247,8 @@ def _hashable(values: pd.Series) -> pd.Series:
     grouped and compared like any other value instead of failing as unhashable."""
     if values.dtype != object:
         return values
-    nested = values.map(lambda v: isinstance(v, (dict, list)), na_action="ignore")
-    nested = nested.fillna(False).to_numpy(dtype=bool)
+    found = values.map(lambda v: isinstance(v, (dict, list)), na_action="ignore")
+    nested = found.fillna(False).to_numpy(dtype=bool)
     if not nested.any():
         return values
     out = values.copy()

@@ -303,3 +303,38 @@ async def test_compliance_analyses_take_objects_where_names_belong(tmp_path: Pat
     report = c.compliance_report(directory, roster=roster, resources=["/p/1"])
     assert '"verdict": "EXCEPTIONS"' in report.to_json()
     report.to_html(tmp_path / "r.html")
+
+
+async def test_a_future_day_file_found_at_start_leaves_the_days_it_skips_recorded(
+    tmp_path: Path,
+) -> None:
+    """An empty file named for a later day (planted, or left by a clock that ran
+    ahead) moves a restarted forward-secure writer to that day. Every day its key
+    skips must still be recorded with its own key: the untouched trail stays
+    valid (only the events' days are reported as misplaced)."""
+    from datetime import date
+
+    from fapilog_notebook import verify_audit_log
+    from fapilog_notebook.keys import VerificationKey, keygen
+
+    writer_key, auditor_key = keygen(
+        tmp_path / "w.key", tmp_path / "a.key", start=date(2026, 3, 29)
+    )
+    directory = tmp_path / "trail"
+    moments = iter(datetime(2026, 3, 29, 1, tzinfo=UTC) + timedelta(hours=4 * n) for n in range(20))
+    async with AuditTrail(
+        storage_path=directory, clock=lambda: next(moments), key_file=writer_key
+    ) as trail:
+        for n in range(6):
+            await trail.log_event(AuditEventType.DATA_ACCESS, f"e{n}")
+    storage.file_for_day(directory, date(2026, 4, 10)).write_bytes(b"")
+    async with AuditTrail(
+        storage_path=directory, clock=lambda: next(moments), key_file=writer_key
+    ) as trail:
+        for n in range(6):
+            await trail.log_event(AuditEventType.DATA_ACCESS, f"later {n}")
+
+    report = verify_audit_log(directory, key=VerificationKey.load(auditor_key))
+
+    assert report.valid, report.format_text()
+    assert set(_kinds(report)) == {"misplaced_event"}

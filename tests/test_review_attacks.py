@@ -338,3 +338,19 @@ async def test_a_future_day_file_found_at_start_leaves_the_days_it_skips_recorde
 
     assert report.valid, report.format_text()
     assert set(_kinds(report)) == {"misplaced_event"}
+
+
+async def test_crlf_line_ends_are_line_ends_as_the_readme_says(tmp_path: Path) -> None:
+    """A file whose line ends were converted to CRLF verifies as before, keyed
+    too: the ``\\r`` is read as part of the line end, not of the line."""
+    from tests.test_attacks import KEYED, write_lines
+
+    trail = await write_trail(tmp_path, KEYED)
+    path = day_file(trail, 1)
+    write_lines(path, [line + b"\r" for line in read_lines(path)])
+
+    report = trail.verify()
+
+    assert report.valid
+    assert report.finding_list == ()
+    assert report.macs_checked == report.events_checked

@@ -354,3 +354,30 @@ async def test_crlf_line_ends_are_line_ends_as_the_readme_says(tmp_path: Path) -
     assert report.valid
     assert report.finding_list == ()
     assert report.macs_checked == report.events_checked
+
+
+def test_retention_of_files_named_for_years_far_apart_stays_small(tmp_path: Path) -> None:
+    """Two empty files named for the years 1 and 9999 (planted, or a clock gone
+    wrong) span 3.65 million days: the missing days are counted exactly, and
+    the report lists a bounded number of them instead of every one (which took
+    minutes and a 150 MB JSON)."""
+    from datetime import date
+
+    from fapilog_notebook.compliance import compliance_report, retention
+    from fapilog_notebook.compliance._analyses import RETENTION_DAYS_LISTED
+    from tests.logbuilder import build_log
+
+    directory = build_log([2, 2]).write(tmp_path / "trail")
+    for day in (date(1, 1, 1), date(9999, 12, 31)):
+        storage.file_for_day(directory, day).write_bytes(b"")
+    present = len(list(directory.glob("audit_*.jsonl")))
+
+    rows = retention(directory, now="2026-04-01").set_index("rule")
+
+    missing = rows.loc["missing_days"]
+    assert missing["count"] == (date(9999, 12, 31) - date(1, 1, 1)).days + 1 - present
+    assert len(missing["days"]) == RETENTION_DAYS_LISTED
+    assert missing["first"].date() == date(1, 1, 2)
+    assert missing["last"].date() == date(9999, 12, 30)
+    assert f"the first {RETENTION_DAYS_LISTED} are listed" in missing["detail"]
+    assert len(compliance_report(directory, as_of="2026-04-01").to_json()) < 2_000_000

@@ -972,6 +972,11 @@ def _midnight(day: date) -> pd.Timestamp:
     return pd.Timestamp(day.isoformat(), tz="UTC").as_unit("us")
 
 
+#: The most days a ``retention`` row lists in ``days`` (its count, first and
+#: last are always exact).
+RETENTION_DAYS_LISTED = 1000
+
+
 def retention(
     source: str | PathLike[str],
     *,
@@ -1010,15 +1015,31 @@ def retention(
         raise ValueError(f"source {str(directory)!r} cannot be listed: {exc}") from None
     rows: list[dict[str, Any]] = []
 
-    def add(rule: str, status: str, found: Sequence[date], detail: str, *, listed: bool) -> None:
+    def add(
+        rule: str,
+        status: str,
+        found: Sequence[date],
+        detail: str,
+        *,
+        listed: bool,
+        count: int | None = None,
+        last: date | None = None,
+    ) -> None:
+        """One rule's row; ``found`` may be the first days only, with the full
+        ``count`` and ``last`` given (a span of millions of days is not listed)."""
+        total = len(found) if count is None else count
+        final = last if last is not None else (found[-1] if found else None)
+        shown = found[:RETENTION_DAYS_LISTED] if listed else []
+        if listed and total > len(shown):
+            detail += f" (the first {len(shown)} are listed in days)"
         rows.append(
             {
                 "rule": rule,
                 "status": status,
-                "count": len(found),
+                "count": total,
                 "first": _midnight(found[0]) if found else pd.NaT,
-                "last": _midnight(found[-1]) if found else pd.NaT,
-                "days": tuple(_midnight(day) for day in found) if listed else (),
+                "last": _midnight(final) if final is not None else pd.NaT,
+                "days": tuple(_midnight(day) for day in shown),
                 "detail": detail,
             }
         )
@@ -1045,14 +1066,24 @@ def retention(
             f"{today.isoformat()}",
             listed=False,
         )
-    span = pd.date_range(days[0], days[-1], freq="D").date if days else np.array([], dtype=object)
-    absent = sorted(set(span) - set(days))
+    # Day numbers, not objects: two files named for years far apart (planted,
+    # or a clock gone wrong) span millions of days.
+    if days:
+        span = np.arange(
+            np.datetime64(days[0], "D"), np.datetime64(days[-1], "D") + 1, dtype="datetime64[D]"
+        )
+        gaps = np.flatnonzero(~np.isin(span, np.array(days, dtype="datetime64[D]")))
+    else:
+        span, gaps = np.array([], dtype="datetime64[D]"), np.array([], dtype=np.int64)
+    absent = [span[i].astype(date) for i in gaps[:RETENTION_DAYS_LISTED]]
     add(
         "missing_days",
-        "exceptions" if absent else "pass",
+        "exceptions" if len(gaps) else "pass",
         absent,
-        f"{len(absent)} days between the oldest and newest file have no file",
+        f"{len(gaps)} days between the oldest and newest file have no file",
         listed=True,
+        count=len(gaps),
+        last=span[gaps[-1]].astype(date) if len(gaps) else None,
     )
     limit = today - timedelta(days=keep)
     old = [day for day in days if day < limit]

@@ -1789,10 +1789,12 @@ class _Verifier:
         day's own key. Someone holding today's key cannot make one for an
         earlier day, so a deleted day (its file and its manifest) shows.
         """
-        keyring, directory = self.keyring, self.source.directory
+        keyring, directory = self.keyring, self.record_dir
         verification = keyring.verification if keyring is not None else None
         if directory is None or verification is None or not verification.promises_day_series:
             return
+        ranged = self.since is not None or self.until is not None
+        files_given = self.source.directory is None
         covered = {day for day, _, _, _ in self.manifests}
         # A day file with keyed events stands for its day here: without its manifest
         # it is reported by _check_manifests. A file without them (empty, planted)
@@ -1813,6 +1815,8 @@ class _Verifier:
                 covered.add(day)
                 used.append(day)
                 continue
+            if (ranged and not self._in_range(day)) or files_given:
+                continue  # outside what was verified: it only fails to cover its day
             self.findings.append(
                 (
                     (len(self.files), 0, len(self.findings)),
@@ -1831,13 +1835,16 @@ class _Verifier:
         newest = max((d for d in used if d is not None), default=None)
         if newest is None:
             return
-        first = max(verification.start, self.since) if self.since else verification.start
+        # From the key's first day, even for a range or files given: the chain
+        # runs across the days before them, and a day deleted there (its file
+        # and record) must show, as when the whole directory is verified.
+        first = verification.start
         last = newest - timedelta(days=1)
         if self.until is not None:
             last = min(last, self.until)
         day = first
         while day <= last:
-            if day not in covered:
+            if day not in covered and not self._recorded_elsewhere(directory, day):
                 self.findings.append(
                     (
                         (len(self.files), 0, len(self.findings)),
@@ -1858,9 +1865,26 @@ class _Verifier:
                 )
             day += timedelta(days=1)
 
+    def _recorded_elsewhere(self, directory: Path, day: date) -> bool:
+        """Whether ``day``, outside the files verified, has a day manifest MACed with
+        its own key (read bounded; anything else there does not cover it)."""
+        partial = self.since is not None or self.until is not None
+        if not partial and self.source.directory is not None:
+            return False  # the whole directory was verified: its manifests are known
+        try:
+            record = storage.read_record(storage.manifest_path(directory, day))
+        except (OSError, ValueError):
+            return False
+        return (
+            record is not None
+            and self._record_check(record) is None
+            and record.get("kind") == "manifest"
+            and _mac_day(record) == day.isoformat()
+        )
+
     def _empty_days(self, directory: Path) -> Iterator[tuple[date, Path, str | None]]:
-        """The empty-day records in ``directory`` within the range, each with why it
-        cannot be trusted (``None`` when it checks out with its own day's key)."""
+        """The empty-day records in ``directory``, each with why it cannot be
+        trusted (``None`` when it checks out with its own day's key)."""
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError:
@@ -1872,8 +1896,6 @@ class _Verifier:
             try:
                 day = date.fromisoformat(match[1])
             except ValueError:
-                continue
-            if (self.since or self.until) and not self._in_range(day):
                 continue
             path = Path(entry.path)
             try:

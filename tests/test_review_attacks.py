@@ -381,3 +381,44 @@ def test_retention_of_files_named_for_years_far_apart_stays_small(tmp_path: Path
     assert missing["last"].date() == date(9999, 12, 30)
     assert f"the first {RETENTION_DAYS_LISTED} are listed" in missing["detail"]
     assert len(compliance_report(directory, as_of="2026-04-01").to_json()) < 2_000_000
+
+
+async def test_a_deleted_day_shows_when_only_some_files_or_days_are_verified(
+    tmp_path: Path,
+) -> None:
+    """With today's stolen key: yesterday's file and manifest deleted, today's
+    events renumbered and re-MACed, today's manifest and the seal rewritten.
+    The version-2 verification key requires yesterday's record whether the
+    auditor verifies the directory, today's file alone, a list of files or a
+    range starting today; the untouched trail is valid each way."""
+    import shutil
+
+    from fapilog_notebook import verify_audit_log
+
+    trail = await write_trail(tmp_path, FORWARD_SECURE)
+    pristine = tmp_path / "pristine"
+    shutil.copytree(trail.directory, pristine)
+
+    def ways(directory: Path) -> list[Any]:
+        """Today's file; the two newest files there are; a range from today; all."""
+        today = storage.file_for_day(directory, DAYS[3])
+        before = sorted(directory.glob("audit_*.jsonl"))[-2]
+        return [
+            verify_audit_log(today, key=trail.verify_key),
+            verify_audit_log([before, today], key=trail.verify_key),
+            verify_audit_log(directory, key=trail.verify_key, since=DAYS[3]),
+            verify_audit_log(directory, key=trail.verify_key),
+        ]
+
+    for report in ways(pristine):
+        assert report.valid, report.format_text()
+
+    day_file(trail, 2).unlink()
+    storage.manifest_path(trail.directory, DAYS[2]).unlink()
+    before = json.loads(read_lines(day_file(trail, 1))[-1])
+    forge_today(trail, before["sequence_number"], before["checksum"])
+
+    for report in ways(trail.directory):
+        assert not report.valid
+        missing = report.findings[report.findings["kind"] == "manifest_mismatch"]
+        assert any(DAYS[2].isoformat() in message for message in missing["message"])

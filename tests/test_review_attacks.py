@@ -174,6 +174,7 @@ async def test_a_fifo_or_directory_as_the_writer_key_file_is_a_clear_error(
         await trail.stop()
 
 
+@pytest.mark.filterwarnings("ignore::fapilog_notebook.AuditWriteWarning")
 @pytest.mark.parametrize("planted", ["link", "fifo"])
 async def test_a_newest_file_swapped_after_the_listing_is_never_written_through(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, planted: str

@@ -22,7 +22,9 @@ and None into NaN; :func:`fapilog_notebook.verify_audit_log` hashes the bytes.
 from __future__ import annotations
 
 import gc
+import os
 import re
+import stat
 import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -972,7 +974,12 @@ def _read_accelerated(path: Any) -> tuple[int, dict[str, Piece | list[Any]]] | N
     if pyarrow_json is None:
         return None
     try:
-        with open(path, "rb") as handle:
+        # Non-blocking and regular only: a FIFO named as an audit file must not
+        # hang the loader (the pure reader says what it is).
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return None
             data = handle.read()
     except OSError:
         return None  # the pure reader says what went wrong

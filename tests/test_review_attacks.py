@@ -423,3 +423,32 @@ async def test_a_deleted_day_shows_when_only_some_files_or_days_are_verified(
         assert not report.valid
         missing = report.findings[report.findings["kind"] == "manifest_mismatch"]
         assert any(DAYS[2].isoformat() in message for message in missing["message"])
+
+
+def test_a_fifo_named_as_an_audit_file_does_not_hang_the_loader(tmp_path: Path) -> None:
+    """A FIFO among the files given to read_audit_log (a glob of a directory
+    someone can write to) is left out with a warning, as the verifier reports
+    it as unreadable: never a reader blocked for good."""
+    import os
+    import warnings
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fapilog_notebook import read_audit_log
+    from tests.logbuilder import build_log
+
+    pytest.importorskip("pyarrow")
+    directory = build_log([3]).write(tmp_path / "trail")
+    fifo = directory / "audit_2026-05-01.jsonl"
+    os.mkfifo(fifo)
+    files = sorted(directory.glob("audit_*.jsonl"))
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            frame = pool.submit(read_audit_log, files, progress=False).result(timeout=30)
+    finally:
+        with contextlib.suppress(OSError):  # release a reader stuck on it (a regression)
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        pool.shutdown(wait=True)
+    assert len(frame) == 3
+    assert any(fifo.name in str(w.message) for w in caught)

@@ -247,3 +247,28 @@ def test_an_object_path_never_shows_its_options() -> None:
     error = where.error(RuntimeError(f"signature for {SECRET} did not match"), "cannot read")
     assert SECRET not in str(error)
     assert "s3://bucket/trail" in str(error)
+
+
+def test_explore_and_compliance_report_read_a_url(s3: S3Server, tmp_path: Path) -> None:
+    from fapilog_notebook import explore
+    from fapilog_notebook.compliance import compliance_report
+
+    log = build_log([3, 4])
+    log.files[0].lines[1] = log.files[0].lines[1].replace(b"event 1", b"event X")
+    log.write(tmp_path / "t")
+    s3.bucket("explore")
+    upload(tmp_path / "t", "explore", "t", s3.client)
+    explorer = explore("s3://explore/t", storage_options=s3.options)
+    assert len(explorer.frame) == 7
+    report = explorer.verify()
+    assert report is not None
+    assert [(f.kind, f.file, f.line) for f in report.finding_list] == [
+        ("checksum_mismatch", "s3://explore/t/audit_2026-03-01.jsonl", 2)
+    ]
+    review = compliance_report("s3://explore/t", storage_options=s3.options, as_of="2026-03-03")
+    assert not review.valid
+    assert review.integrity.events_checked == 7
+    assert review.sources == ("s3://explore/t",)
+    rules = review.sections["retention"].set_index("rule")
+    assert rules.loc["object_lock", "status"] == "exceptions"  # a bucket without Object Lock
+    assert SECRET not in review.to_json()

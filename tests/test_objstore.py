@@ -272,3 +272,24 @@ def test_explore_and_compliance_report_read_a_url(s3: S3Server, tmp_path: Path) 
     rules = review.sections["retention"].set_index("rule")
     assert rules.loc["object_lock", "status"] == "exceptions"  # a bucket without Object Lock
     assert SECRET not in review.to_json()
+
+
+def test_days_outside_the_range_are_not_read(s3: S3Server, tmp_path: Path) -> None:
+    log = build_log([300, 300, 300, 300])
+    log.write(tmp_path / "t")
+    s3.bucket("ranged")
+    upload(tmp_path / "t", "ranged", "t", s3.client)
+    third = (tmp_path / "t" / "audit_2026-03-03.jsonl").stat().st_size
+    before = bytes_fetched()
+    report = verify_audit_log(
+        "s3://ranged/t",
+        since="2026-03-03",
+        until="2026-03-03",
+        storage_options=s3.options,
+        progress=False,
+    )
+    assert report.valid
+    assert report.events_checked == 300
+    fetched = bytes_fetched() - before
+    # The day read whole, and at most one 64 KiB tail block of the day before it.
+    assert third < fetched <= third + 64 * 1024

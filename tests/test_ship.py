@@ -227,5 +227,14 @@ def test_ship_to_memory_and_file_urls(tmp_path: Path) -> None:
         shipped = verify_audit_log(url, key=KEY, progress=False)
         assert shipped.valid
         assert ship_trail(trail, url, include_open=True).uploaded == ()
+
+    async def one_more() -> None:  # the writer starts again and the open day grows
+        clock = _Clock(datetime(2026, 4, 1, 10, 0, 0, tzinfo=UTC))
+        async with AuditTrail(storage_path=trail, clock=clock, key=KEY) as again:
+            await again.log_event(AuditEventType.DATA_ACCESS, "later", user_id="u")
+
+    asyncio.run(one_more())
+    grown = ship_trail(trail, f"file://{tmp_path}/copy", include_open=True)
+    assert [d.day.isoformat() for d in grown.uploaded] == ["2026-04-01"]
     receipt = tmp_path / "copy" / ".fapilog-notebook.shipped-2026-03-30.json"
     assert json.loads(receipt.read_text())["file"] == "audit_2026-03-30.jsonl"

@@ -38,7 +38,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeAlias
 
-from . import storage
+from . import objstore, storage
 from .chain import ChainHead, check_line
 from .objstore import ObjectEntry, ObjectPath, is_url, list_entries, open_object
 
@@ -433,6 +433,8 @@ def iter_line_blocks(
     """
     if max_line is None:
         max_line = MAX_LINE_BYTES
+    if isinstance(path, ObjectPath) and block == CHUNK_SIZE:
+        block = objstore.READ_BLOCK  # fewer, larger range requests
     # No read holds more than ``max_line`` bytes, so only a line carried over
     # from one read to the next can be too long: the common path checks nothing.
     block = min(block, max(max_line // 2, 1))
@@ -440,7 +442,7 @@ def iter_line_blocks(
     carry: list[bytes] = []
     carried = 0
     head = b""
-    with open_regular(path) as handle:
+    with open_regular(path, sequential=end is None) as handle:
 
         def read() -> bytes:
             # Whole blocks up to ``end``, then just enough to finish the last
@@ -543,11 +545,12 @@ def iter_line_blocks(
         yield number + 1, [b"".join(carry)], False, line_start
 
 
-def open_regular(path: str | os.PathLike[str]) -> io.RawIOBase:
+def open_regular(path: str | os.PathLike[str], *, sequential: bool = False) -> io.RawIOBase:
     """``path`` opened for reading, unbuffered, if it is a regular file.
 
     An :class:`~.objstore.ObjectPath` is opened through fsspec with no
-    read-ahead (:func:`.objstore.open_object`).
+    read-ahead cache (:func:`.objstore.open_object`); ``sequential`` (it is
+    read to its end) fetches each next read while the current one is used.
 
     Opened without blocking, so a FIFO (or a device) put where an audit file
     should be cannot hang a reader: it is refused with an ``OSError`` instead.
@@ -555,7 +558,7 @@ def open_regular(path: str | os.PathLike[str]) -> io.RawIOBase:
     :raises OSError: it cannot be opened, or it is not a regular file.
     """
     if isinstance(path, ObjectPath):
-        return open_object(path)
+        return open_object(path, prefetch=sequential)
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         mode = os.fstat(fd).st_mode

@@ -11,8 +11,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from fapilog_notebook import objstore, read_audit_log, verify_audit_log
 from fapilog_notebook import parallel as par
-from fapilog_notebook import read_audit_log, verify_audit_log
 from fapilog_notebook import verify as verify_module
 from fapilog_notebook.objstore import ObjectPath, bytes_fetched
 from fapilog_notebook.scan import resolve_source
@@ -152,16 +152,26 @@ def test_memory_urls_read_like_a_directory(tmp_path: Path) -> None:
         assert comparable(verify_audit_log(remote, progress=False, **kwargs)) == local, name
 
 
-def test_a_serial_verification_fetches_each_byte_once(s3: S3Server, tmp_path: Path) -> None:
+@pytest.mark.parametrize("block", [objstore.READ_BLOCK, 64 * 1024, 100_003])
+def test_a_serial_verification_fetches_each_byte_once(
+    s3: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    # Small blocks: many range requests, each next one fetched ahead.
+    monkeypatch.setattr(objstore, "READ_BLOCK", block)
     log = build_log([400, 500, 300])
+    log.files[1].lines[250] = log.files[1].lines[250].replace(b"event", b"EVENT")
     log.write(tmp_path / "t")
-    url = s3.bucket("once")
-    upload(tmp_path / "t", "once", "t", s3.client)
+    bucket = f"once-{block}"
+    s3.bucket(bucket)
+    upload(tmp_path / "t", bucket, "t", s3.client)
     size = sum(p.stat().st_size for p in (tmp_path / "t").iterdir())
     before = bytes_fetched()
-    report = verify_audit_log(f"{url}/t/", storage_options=s3.options, progress=False)
-    assert report.valid
+    report = verify_audit_log(f"s3://{bucket}/t/", storage_options=s3.options, progress=False)
     assert bytes_fetched() - before == size
+    local = verify_audit_log(tmp_path / "t", progress=False)
+    mapping = {str(tmp_path / "t"): f"s3://{bucket}/t"}
+    assert comparable(report) == relocate(comparable(local), mapping)
+    assert ("checksum_mismatch", 251) in [(f.kind, f.line) for f in report.finding_list]
 
 
 def test_storage_options_for_a_local_path_are_refused(tmp_path: Path) -> None:

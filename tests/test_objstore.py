@@ -303,3 +303,63 @@ def test_days_outside_the_range_are_not_read(s3: S3Server, tmp_path: Path) -> No
     fetched = bytes_fetched() - before
     # The day read whole, and at most one 64 KiB tail block of the day before it.
     assert third < fetched <= third + 64 * 1024
+
+
+def test_a_denied_read_is_a_clear_error_naming_the_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto with authorization on: a user without any S3 permission is refused."""
+    pytest.importorskip("s3fs")
+    import json as json_module
+
+    import boto3
+    from moto import settings
+    from moto.server import ThreadedMotoServer
+
+    from .objstore_helpers import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        admin = {
+            "endpoint_url": endpoint,
+            "aws_access_key_id": "AKIAADMINISTRATOR01",
+            "aws_secret_access_key": "admin-secret",
+            "region_name": "us-east-1",
+        }
+        iam = boto3.client("iam", **admin)
+        iam.create_user(UserName="outsider")
+        key = iam.create_access_key(UserName="outsider")["AccessKey"]
+        iam.put_user_policy(
+            UserName="outsider",
+            PolicyName="nothing-in-s3",
+            PolicyDocument=json_module.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Action": ["sqs:ListQueues"], "Resource": "*"}
+                    ],
+                }
+            ),
+        )
+        client = boto3.client("s3", **admin)
+        client.create_bucket(Bucket="denied")
+        build_log([3, 3]).write(tmp_path)
+        upload(tmp_path, "denied", "t", client)
+        monkeypatch.setattr(settings, "INITIAL_NO_AUTH_ACTION_COUNT", 0)  # authorization on
+        secret = key["SecretAccessKey"]
+        options = {
+            "key": key["AccessKeyId"],
+            "secret": secret,
+            "endpoint_url": endpoint,
+            "config_kwargs": {"retries": {"max_attempts": 1}},
+        }
+        with pytest.raises(PermissionError) as denied:
+            verify_audit_log("s3://denied/t", storage_options=options, progress=False)
+        assert "s3://denied/t" in str(denied.value)
+        assert secret not in str(denied.value)
+        assert secret not in repr(denied.value)
+    finally:
+        server.stop()

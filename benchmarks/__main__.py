@@ -7,6 +7,7 @@ Examples::
     python -m benchmarks --only write.blocking
     python -m benchmarks --only verify --only keyed --quick
     python -m benchmarks --only compliance
+    python -m benchmarks --only objstore --quick   # 50,000 events; full: 1,000,000
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from . import (
     bench_compliance,
     bench_explore,
     bench_keyed,
+    bench_objstore,
     bench_parallel,
     bench_verify,
     bench_write,
@@ -50,8 +52,9 @@ BENCHMARKS = (
     "parallel.scaling",
     "explore.filter",
     "compliance.analyses",
+    "objstore.verify",
 )
-GROUPS = ("write", "verify", "keyed", "parallel", "explore", "compliance")
+GROUPS = ("write", "verify", "keyed", "parallel", "explore", "compliance", "objstore")
 
 
 def _cpu_model() -> str:
@@ -220,6 +223,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         compliance = make_c(data_root=args.data_dir)
         runs["compliance"] = (bench_compliance.run(compliance), bench_compliance.markdown)
+    if _parts(selected, "objstore"):
+        make_o = (
+            bench_objstore.ObjstoreConfig.quick if args.quick else bench_objstore.ObjstoreConfig
+        )
+        objstore = make_o(data_root=args.data_dir)
+        runs["objstore"] = (bench_objstore.run(objstore), bench_objstore.markdown)
 
     when = datetime.now(UTC).isoformat(timespec="seconds")
     results: dict[str, dict[str, Any]] = {}

@@ -19,6 +19,7 @@ from .events import (
 from .frame import AuditLogWarning, read_audit_log
 from .keys import AuditKeyError, VerificationKey, keygen
 from .looplag import LoopLagProbe
+from .ship import ShipError, ShippedDay, ShipReport, ship_trail
 from .trail import (
     AuditChainVerificationResult,
     AuditQueueFullError,
@@ -57,11 +58,15 @@ __all__ = [
     "FindingKind",
     "LoopLagProbe",
     "Severity",
+    "ShipError",
+    "ShipReport",
+    "ShippedDay",
     "VerificationKey",
     "VerificationReport",
     "explore",
     "keygen",
     "load_ipython_extension",
     "read_audit_log",
+    "ship_trail",
     "verify_audit_log",
 ]

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from .trail import AuditTrail
     from .verify import VerificationReport
     from .widgets import AuditExplorer
@@ -24,12 +26,14 @@ def explore(
     restore: bool = True,
     access_log: AuditTrail | None = None,
     user_id: str | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> AuditExplorer:
     """Open the audit explorer widget on ``source`` (see :func:`fapilog_notebook.widgets.explore`).
 
     ``source`` is a directory, a file, a list of files or a frame from
     ``read_audit_log``; ``report`` a verification already run;
-    ``access_log`` a trail that records an ``audit_log_access`` event.
+    ``access_log`` a trail that records an ``audit_log_access`` event;
+    ``storage_options`` go with a URL source (``s3://bucket/prefix/``, ...).
     """
     from .widgets import explore as _explore
 
@@ -40,6 +44,7 @@ def explore(
         restore=restore,
         access_log=access_log,
         user_id=user_id,
+        storage_options=storage_options,
     )
 
 

@@ -197,8 +197,9 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             anchors=_load_anchors(args.anchor),
             progress=args.progress,
             workers=args.workers,
+            storage_options=args.storage_options or None,
         )
-    except (OSError, ValueError, TypeError, RecursionError) as exc:
+    except (OSError, ValueError, TypeError, RecursionError, ImportError) as exc:
         print(f"fapilog-notebook verify: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     if args.format == "json":
@@ -282,12 +283,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
             key=_load_key(args),
             anchors=_load_anchors(args.anchor),
             progress=args.progress,
+            storage_options=args.storage_options or None,
         )
         if args.html is not None:
             report.to_html(args.html)
         if args.json is not None:
             Path(args.json).write_text(report.to_json(), encoding="utf-8")
-    except (OSError, ValueError, TypeError) as exc:
+    except (OSError, ValueError, TypeError, ImportError) as exc:
         print(f"fapilog-notebook report: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     print(_report_summary(report))
@@ -306,8 +308,13 @@ def _report_summary(report: Any) -> str:
 
 def _cmd_anchor(args: argparse.Namespace) -> int:
     try:
-        report = verify_audit_log(args.source, key=_load_key(args), progress=False)
-    except (OSError, ValueError, TypeError, RecursionError) as exc:
+        report = verify_audit_log(
+            args.source,
+            key=_load_key(args),
+            progress=False,
+            storage_options=args.storage_options or None,
+        )
+    except (OSError, ValueError, TypeError, RecursionError, ImportError) as exc:
         print(f"fapilog-notebook anchor: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     if report.head is None:
@@ -322,6 +329,86 @@ def _cmd_anchor(args: argparse.Namespace) -> int:
         )
         return EXIT_INVALID
     return EXIT_VALID
+
+
+def _cmd_ship(args: argparse.Namespace) -> int:
+    from .ship import ShipError, ship_trail
+
+    try:
+        report = ship_trail(
+            args.source,
+            args.dest,
+            object_lock_days=args.object_lock,
+            include_open=args.include_open,
+            storage_options=args.storage_options or None,
+        )
+    except ShipError as exc:
+        print(f"fapilog-notebook ship: failed: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_INVALID
+    except (OSError, ValueError, TypeError, ImportError) as exc:
+        print(f"fapilog-notebook ship: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    print(report.summary())
+    return EXIT_VALID
+
+
+#: Option names whose values stay strings (credentials may be all digits).
+_TEXT_OPTIONS = ("key", "secret", "token", "password", "username", "account_key", "sas_token")
+
+
+def _storage_option(text: str) -> tuple[list[str], Any]:
+    """``KEY=VALUE``: ``a.b=VALUE`` nests; true/false/null and numbers are typed,
+    except for credentials (:data:`_TEXT_OPTIONS`), which stay strings."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        # The value is never echoed: it may be a credential.
+        raise argparse.ArgumentTypeError("expected KEY=VALUE, such as endpoint_url=http://...")
+    path = key.strip().split(".")
+    value: Any = raw
+    lowered = raw.lower()
+    if path[-1].lower().endswith(_TEXT_OPTIONS):
+        value = raw
+    elif lowered in ("true", "false"):
+        value = lowered == "true"
+    elif lowered in ("null", "none"):
+        value = None
+    elif raw.lstrip("-").isdigit():
+        value = int(raw)
+    return path, value
+
+
+class _StorageOptions(argparse.Action):
+    """Collect ``--storage-option KEY=VALUE`` into one (nested) dict."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        options = getattr(namespace, self.dest, None) or {}
+        path, value = values
+        target = options
+        for part in path[:-1]:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                parser.error(f"--storage-option {'.'.join(path)}: {part} is not a group")
+        target[path[-1]] = value
+        setattr(namespace, self.dest, options)
+
+
+def _add_storage_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--storage-option",
+        dest="storage_options",
+        action=_StorageOptions,
+        type=_storage_option,
+        default={},
+        metavar="KEY=VALUE",
+        help="an fsspec storage option for a URL source (repeatable; a.b=V nests), "
+        "e.g. endpoint_url=http://127.0.0.1:9000 or anon=true",
+    )
 
 
 def _cmd_keygen(args: argparse.Namespace) -> int:
@@ -368,6 +455,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a number of processes, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
+    return value
+
+
+def _positive_days(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of days, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1 day, got {value}")
     return value
 
 
@@ -422,6 +519,7 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="check lines in N worker processes (default: in this process); same report",
     )
+    _add_storage_option(verify)
     verify.set_defaults(func=_cmd_verify)
 
     report = sub.add_parser(
@@ -472,6 +570,7 @@ def _parser() -> argparse.ArgumentParser:
         default=False,
         help="show progress bars",
     )
+    _add_storage_option(report)
     report.set_defaults(func=_cmd_report)
 
     anchor = sub.add_parser(
@@ -483,7 +582,36 @@ def _parser() -> argparse.ArgumentParser:
     )
     anchor.add_argument("source", help="a directory of daily files")
     _add_key_options(anchor)
+    _add_storage_option(anchor)
     anchor.set_defaults(func=_cmd_anchor)
+
+    ship = sub.add_parser(
+        "ship",
+        help="copy closed days to object storage, verified, resumable",
+        description=(
+            "Copy the closed day files of the trail in SOURCE, with their manifests, "
+            "empty-day records and (when it vouches for a shipped day) the seal, to the URL "
+            "DEST (s3://bucket/prefix/, gs://, az://, file://...). Each file is read back "
+            "and checked against the source and its manifest before the day counts as "
+            "shipped; an unchanged day is never sent again; run it again after an "
+            "interruption. Exit 0 shipped, 1 what arrived does not match, 2 usage or I/O error."
+        ),
+    )
+    ship.add_argument("source", help="the trail's local directory")
+    ship.add_argument("dest", help="where to ship it (a URL)")
+    ship.add_argument(
+        "--object-lock",
+        type=_positive_days,
+        metavar="DAYS",
+        help="S3 Object Lock (compliance mode) for DAYS days: no delete or overwrite until then",
+    )
+    ship.add_argument(
+        "--include-open",
+        action="store_true",
+        help="ship the newest day too (it may still grow; it is shipped again when it does)",
+    )
+    _add_storage_option(ship)
+    ship.set_defaults(func=_cmd_ship)
 
     gen = sub.add_parser(
         "keygen",

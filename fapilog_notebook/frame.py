@@ -27,7 +27,7 @@ import re
 import stat
 import warnings
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
@@ -41,6 +41,7 @@ from ._access import check_access_args, record_access
 from ._progress import track
 from .chain import loads
 from .events import AuditEventType, AuditLogLevel, ComplianceLevel
+from .objstore import ObjectPath
 from .scan import (
     AuditFile,
     DayBound,
@@ -223,6 +224,7 @@ def read_audit_log(
     verify: bool = ...,
     access_log: AuditTrail | None = ...,
     user_id: str | None = ...,
+    storage_options: Mapping[str, Any] | None = ...,
 ) -> pd.DataFrame: ...
 
 
@@ -241,6 +243,7 @@ def read_audit_log(
     verify: Literal[False] = ...,
     access_log: AuditTrail | None = ...,
     user_id: str | None = ...,
+    storage_options: Mapping[str, Any] | None = ...,
 ) -> dd.DataFrame: ...
 
 
@@ -259,6 +262,7 @@ def read_audit_log(
     verify: bool = False,
     access_log: AuditTrail | None = None,
     user_id: str | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame | dd.DataFrame:
     """Load the events of ``source`` as a DataFrame, one row per event, in chain order.
 
@@ -288,13 +292,18 @@ def read_audit_log(
     ``audit_log_access`` event there first: who (``user_id``, default the OS
     user), what source and which days.
 
+    ``source`` may be an fsspec URL (``s3://bucket/prefix/``, ``gs://``,
+    ``az://``, ``memory://``, ``file://``) read in place with
+    ``storage_options`` (see :mod:`.objstore`); the workers and Dask workers
+    then read their files from the store themselves.
+
     :raises FileNotFoundError: the source does not exist.
     :raises ValueError: no audit file to read, or bad bounds.
     """
     if verify and engine == "dask":
         raise ValueError("verify=True needs an in-memory frame; it cannot be used with dask")
     check_access_args(access_log, user_id)
-    resolved = resolve_source(source, since=since, until=until)
+    resolved = resolve_source(source, since=since, until=until, storage_options=storage_options)
     record_access(
         access_log,
         action="read_audit_log",
@@ -306,7 +315,9 @@ def read_audit_log(
     with _gc_paused():
         if workers is None and engine is None and client is None:
             frame = _load(resolved, event_types, columns, flatten_metadata, progress)
-            return _with_integrity(frame, source, since, until, progress) if verify else frame
+            if verify:
+                return _with_integrity(frame, source, since, until, progress, storage_options)
+            return frame
         from .parallel import load_frame
 
         loaded = load_frame(
@@ -320,7 +331,9 @@ def read_audit_log(
             client=client,
         )
         if verify:  # not dask (refused above): a pandas frame
-            return _with_integrity(cast("pd.DataFrame", loaded), source, since, until, progress)
+            return _with_integrity(
+                cast("pd.DataFrame", loaded), source, since, until, progress, storage_options
+            )
         return loaded
 
 
@@ -330,6 +343,7 @@ def _with_integrity(
     since: DayBound,
     until: DayBound,
     progress: bool | None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """``frame`` with an ``integrity`` column naming the finding kinds placed at each row."""
     import pandas as pd
@@ -337,7 +351,9 @@ def _with_integrity(
     from .plots import locate_findings
     from .verify import verify_audit_log
 
-    report = verify_audit_log(source, since=since, until=until, progress=progress)
+    report = verify_audit_log(
+        source, since=since, until=until, progress=progress, storage_options=storage_options
+    )
     kinds: list[set[str]] = [set() for _ in range(len(frame))]
     positions = locate_findings(report.findings, frame)
     for position, kind in zip(positions.tolist(), report.findings["kind"].tolist(), strict=True):
@@ -971,8 +987,8 @@ def _pyarrow_json() -> Any:
 def _read_accelerated(path: Any) -> tuple[int, dict[str, Piece | list[Any]]] | None:
     """A whole file's columns read by pyarrow, or None to read it with the pure reader."""
     pyarrow_json = _pyarrow_json()
-    if pyarrow_json is None:
-        return None
+    if pyarrow_json is None or isinstance(path, ObjectPath):
+        return None  # an object is streamed in bounded reads, never held whole
     try:
         # Non-blocking and regular only: a FIFO named as an audit file must not
         # hang the loader (the pure reader says what it is).

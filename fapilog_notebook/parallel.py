@@ -57,7 +57,8 @@ from .frame import (
     _wanted_types,
     _warn,
 )
-from .scan import AuditFile, Source
+from .objstore import ObjectPath
+from .scan import AuditFile, Source, file_size
 from .verify import (
     CheckedBatch,
     Keyring,
@@ -104,7 +105,7 @@ class Chunk(NamedTuple):
     """The lines of file number ``file`` that start in ``[start, end)`` (``end`` None: to EOF)."""
 
     file: int
-    path: str
+    path: str | ObjectPath  # a URL's path travels as its URL and options, never its data
     start: int
     end: int | None
 
@@ -120,9 +121,9 @@ def plan_chunks(files: Sequence[AuditFile], chunk_bytes: int = CHUNK_BYTES) -> l
         raise ValueError("chunk_bytes must be positive")
     chunks: list[Chunk] = []
     for index, audit_file in enumerate(files):
-        path = str(audit_file.path)
+        path = audit_file.path if isinstance(audit_file.path, ObjectPath) else str(audit_file.path)
         try:
-            size = os.stat(path).st_size
+            size = file_size(audit_file.path)
         except OSError:
             size = 0
         starts = list(range(0, max(size, 1), chunk_bytes))
@@ -226,7 +227,7 @@ def _pack(batch: CheckedBatch) -> bytes:
 
 
 def check_chunk(
-    path: str,
+    path: str | ObjectPath,
     start: int,
     end: int | None,
     keyring: Keyring | None = None,

@@ -17,6 +17,13 @@ Rules a demanding auditor can rely on:
   would be a false assurance. The one exception is a directory this package
   has opened as a trail (it holds the package's lock file) but that holds no
   event yet: that is an empty trail, not a wrong path, and gives no files.
+
+A source may also be an fsspec URL (``s3://bucket/prefix/``, ``memory://``,
+...), with ``storage_options``: it becomes an :class:`~.objstore.ObjectPath`
+and the same rules hold. The reading seam is :func:`list_dir`,
+:func:`open_regular`, :func:`exists`, :func:`file_size`, :func:`last_event`
+and :func:`.storage.read_bounded`: each keeps today's ``os`` code for a local
+path and goes through :mod:`.objstore` for a URL.
 """
 
 from __future__ import annotations
@@ -25,28 +32,34 @@ import errno
 import io
 import os
 import stat
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
-from . import storage
+from . import objstore, storage
 from .chain import ChainHead, check_line
+from .objstore import ObjectEntry, ObjectPath, is_url, list_entries, open_object
 
 __all__ = [
     "MAX_LINE_BYTES",
     "AuditFile",
+    "Location",
     "LongLine",
     "Record",
     "Source",
     "SourceLike",
     "TailEvent",
     "UnreadableFile",
+    "exists",
+    "file_size",
     "iter_line_blocks",
     "iter_line_range",
     "iter_lines",
     "last_event",
+    "list_dir",
+    "location",
     "open_regular",
     "resolve_source",
     "scan",
@@ -55,6 +68,8 @@ __all__ = [
 
 #: What the loaders accept as a source.
 SourceLike: TypeAlias = "str | os.PathLike[str] | Sequence[str | os.PathLike[str]]"
+#: A local path, or an object (or prefix) in object storage.
+Location: TypeAlias = "Path | ObjectPath"
 DayBound: TypeAlias = "date | datetime | str | None"
 
 CHUNK_SIZE = 4 * 1024 * 1024
@@ -84,7 +99,7 @@ _TAIL_READ = 64 * 1024  # read past a range's end to finish its last line
 class AuditFile:
     """One file to read and the UTC day its name says it holds (if it says)."""
 
-    path: Path
+    path: Location
     day: date | None
 
 
@@ -93,7 +108,7 @@ class Record:
     """One line: its file, 1-based line number, bytes without the newline, and
     whether the newline was there (an unterminated last line may be torn)."""
 
-    file: Path
+    file: Location
     line: int
     raw: bytes
     terminated: bool
@@ -103,7 +118,7 @@ class Record:
 class UnreadableFile:
     """A file that could not be opened or read, and why."""
 
-    path: Path
+    path: Location
     error: str
 
 
@@ -112,10 +127,10 @@ class Source:
     """A resolved source: the files to read, in order, and what else was found."""
 
     description: str
-    directory: Path | None
+    directory: Location | None
     files: tuple[AuditFile, ...]
-    foreign: tuple[tuple[Path, str], ...]
-    predecessor: Path | None
+    foreign: tuple[tuple[Location, str], ...]
+    predecessor: Location | None
 
     @property
     def days(self) -> frozenset[date]:
@@ -146,21 +161,83 @@ def _range_text(since: date | None, until: date | None) -> str:
     return f" between {low} and {high}"
 
 
-def _predecessor(directory: Path, first_day: date | None, chosen: set[Path]) -> Path | None:
+def location(
+    value: str | os.PathLike[str], storage_options: Mapping[str, Any] | None = None
+) -> Location:
+    """``value`` as a :class:`~pathlib.Path`, or an :class:`~.objstore.ObjectPath` for a URL.
+
+    :raises TypeError: ``storage_options`` given for a local path (they would be ignored).
+    """
+    if isinstance(value, ObjectPath):
+        return value
+    if is_url(value):
+        return ObjectPath(str(value), storage_options)
+    if storage_options:
+        raise TypeError(
+            "storage_options apply to URLs (s3://, memory://, ...), "
+            f"not to the local path {value!r}"
+        )
+    return Path(value)
+
+
+def list_dir(directory: Location) -> list[os.DirEntry[str]] | list[ObjectEntry]:
+    """The entries of ``directory`` sorted by name (``os.scandir``'s, or a listing's).
+
+    :raises OSError: it cannot be listed.
+    """
+    if isinstance(directory, ObjectPath):
+        return list_entries(directory)
+    return sorted(os.scandir(directory), key=lambda e: e.name)
+
+
+def entry_path(directory: Location, entry: os.DirEntry[str] | ObjectEntry) -> Location:
+    """Where a listed entry is."""
+    if isinstance(entry, ObjectEntry):
+        return entry.path
+    return Path(entry.path)
+
+
+def exists(path: Location) -> bool:
+    """Whether anything is at ``path`` (a link counts, followed or not)."""
+    if isinstance(path, ObjectPath):
+        return path.exists()
+    return os.path.lexists(path)
+
+
+def file_size(path: Location) -> int:
+    """The size of the file or object at ``path``.
+
+    :raises OSError: it is missing or cannot be asked.
+    """
+    if isinstance(path, ObjectPath):
+        return path.size()
+    return os.stat(path).st_size
+
+
+def _predecessor(
+    directory: Location, first_day: date | None, chosen: set[Location]
+) -> Location | None:
     """The newest audit file in ``directory`` older than ``first_day`` and not chosen."""
     if first_day is None:
         return None
     try:
-        older = storage.list_audit_files(directory, None, first_day)
+        if isinstance(directory, ObjectPath):
+            older: list[tuple[date, Location]] = [
+                (day, entry.path)
+                for entry in list_entries(directory)
+                if (day := storage.day_of(entry.name)) is not None and entry.is_file()
+            ]
+        else:
+            older = list(storage.list_audit_files(directory, None, first_day))
     except OSError:
         return None
-    for day, path in reversed(older):
+    for day, path in sorted(older, key=lambda item: item[0], reverse=True):
         if day < first_day and path not in chosen:
             return path
     return None
 
 
-def _describe_foreign(entry: os.DirEntry[str]) -> str:
+def _describe_foreign(entry: os.DirEntry[str] | ObjectEntry) -> str:
     try:
         if entry.is_dir():
             return "a directory, not an audit file"
@@ -173,13 +250,13 @@ def _describe_foreign(entry: os.DirEntry[str]) -> str:
     return "not an audit file (audit files are named audit_YYYY-MM-DD.jsonl)"
 
 
-def _resolve_directory(directory: Path, since: date | None, until: date | None) -> Source:
+def _resolve_directory(directory: Location, since: date | None, until: date | None) -> Source:
     files: list[AuditFile] = []
     all_days: list[date] = []
-    foreign: list[tuple[Path, str]] = []
+    foreign: list[tuple[Location, str]] = []
     has_lock = False
     try:
-        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        entries = list_dir(directory)
     except PermissionError as exc:
         raise PermissionError(
             exc.errno, f"cannot list audit directory {str(directory)!r}"
@@ -194,11 +271,11 @@ def _resolve_directory(directory: Path, since: date | None, until: date | None) 
         except OSError:
             regular = False
         if day is None or not regular:
-            foreign.append((Path(entry.path), _describe_foreign(entry)))
+            foreign.append((entry_path(directory, entry), _describe_foreign(entry)))
             continue
         all_days.append(day)
         if _in_range(day, since, until):
-            files.append(AuditFile(Path(entry.path), day))
+            files.append(AuditFile(entry_path(directory, entry), day))
     files.sort(key=lambda f: (f.day, f.path.name))
     if not files and not (has_lock and not all_days):
         if all_days:
@@ -217,35 +294,54 @@ def _resolve_directory(directory: Path, since: date | None, until: date | None) 
     return Source(str(directory), directory, tuple(files), tuple(foreign), predecessor)
 
 
-def _exists_or_raise(path: Path) -> None:
-    if not os.path.lexists(path):
+def _exists_or_raise(path: Location) -> None:
+    if not exists(path):
         raise FileNotFoundError(errno.ENOENT, "audit source does not exist", str(path))
 
 
-def resolve_source(source: SourceLike, *, since: DayBound = None, until: DayBound = None) -> Source:
+def _is_dir(path: Location) -> bool:
+    return path.is_dir()
+
+
+def _identity(path: Location) -> Location:
+    """What tells two names of one file apart from two files."""
+    return path if isinstance(path, ObjectPath) else path.resolve()
+
+
+def resolve_source(
+    source: SourceLike,
+    *,
+    since: DayBound = None,
+    until: DayBound = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> Source:
     """Turn ``source`` and the day bounds into the ordered files to read.
+
+    ``source`` may be an fsspec URL (or a list of them), read with
+    ``storage_options`` (credentials, endpoint, ...).
 
     :raises FileNotFoundError: the source (or a listed file) does not exist.
     :raises ValueError: no audit file to read, or ``since`` after ``until``.
     :raises TypeError: ``source`` is not a path or a list of paths.
+    :raises OSError: a URL cannot be listed or looked up (naming it).
     """
     low = storage.to_day(since, name="since")
     high = storage.to_day(until, name="until")
     if low is not None and high is not None and low > high:
         raise ValueError(f"since={low.isoformat()} is after until={high.isoformat()}")
     if isinstance(source, str | os.PathLike):
-        path = Path(source)
+        path = location(source, storage_options)
         _exists_or_raise(path)
-        if path.is_dir():
+        if _is_dir(path):
             return _resolve_directory(path, low, high)
-        paths: list[Path] = [path]
+        paths: list[Location] = [path]
         description = str(path)
     elif isinstance(source, Iterable) and not isinstance(source, bytes):
         paths = []
         for item in source:
             if not isinstance(item, str | os.PathLike):
                 raise TypeError(f"a source list holds paths, not {item!r}")
-            paths.append(Path(item))
+            paths.append(location(item, storage_options))
         if not paths:
             raise ValueError("the list of audit files is empty")
         description = f"{len(paths)} files" if len(paths) > 1 else str(paths[0])
@@ -257,19 +353,19 @@ def resolve_source(source: SourceLike, *, since: DayBound = None, until: DayBoun
 
 
 def _resolve_files(
-    paths: list[Path], description: str, since: date | None, until: date | None
+    paths: list[Location], description: str, since: date | None, until: date | None
 ) -> Source:
-    seen: set[Path] = set()
+    seen: set[Location] = set()
     files: list[AuditFile] = []
     for path in paths:
         _exists_or_raise(path)
-        if path.is_dir():
+        if _is_dir(path):
             raise ValueError(f"{str(path)!r} is a directory; pass it alone, not in a list")
-        key = path.resolve()
+        key = _identity(path)
         if key in seen:
             continue
         seen.add(key)
-        day = storage.day_of(path)
+        day = storage.day_of(path.name)
         if _in_range(day, since, until):
             files.append(AuditFile(path, day))
     if not files:
@@ -277,17 +373,19 @@ def _resolve_files(
     if all(f.day is not None for f in files):
         files.sort(key=lambda f: (f.day, str(f.path)))
     first = files[0]
-    chosen = {f.path.resolve() for f in files}
+    chosen = {_identity(f.path) for f in files}
     predecessor = None
     if first.day is not None:
         parent = first.path.parent
         candidate = _predecessor(parent, first.day, set())
-        if candidate is not None and candidate.resolve() not in chosen:
+        if candidate is not None and _identity(candidate) not in chosen:
             predecessor = candidate
     return Source(description, None, tuple(files), (), predecessor)
 
 
-def iter_lines(path: Path, *, chunk_size: int = CHUNK_SIZE) -> Iterator[tuple[int, bytes, bool]]:
+def iter_lines(
+    path: Location, *, chunk_size: int = CHUNK_SIZE
+) -> Iterator[tuple[int, bytes, bool]]:
     """Yield ``(line number, bytes without newline, terminated)`` for each line of ``path``.
 
     Reads in large binary chunks (no decoding: the bytes are what is hashed).
@@ -335,6 +433,8 @@ def iter_line_blocks(
     """
     if max_line is None:
         max_line = MAX_LINE_BYTES
+    if isinstance(path, ObjectPath) and block == CHUNK_SIZE:
+        block = objstore.READ_BLOCK  # fewer, larger range requests
     # No read holds more than ``max_line`` bytes, so only a line carried over
     # from one read to the next can be too long: the common path checks nothing.
     block = min(block, max(max_line // 2, 1))
@@ -342,7 +442,7 @@ def iter_line_blocks(
     carry: list[bytes] = []
     carried = 0
     head = b""
-    with open_regular(path) as handle:
+    with open_regular(path, sequential=end is None) as handle:
 
         def read() -> bytes:
             # Whole blocks up to ``end``, then just enough to finish the last
@@ -445,14 +545,20 @@ def iter_line_blocks(
         yield number + 1, [b"".join(carry)], False, line_start
 
 
-def open_regular(path: str | os.PathLike[str]) -> io.FileIO:
+def open_regular(path: str | os.PathLike[str], *, sequential: bool = False) -> io.RawIOBase:
     """``path`` opened for reading, unbuffered, if it is a regular file.
+
+    An :class:`~.objstore.ObjectPath` is opened through fsspec with no
+    read-ahead cache (:func:`.objstore.open_object`); ``sequential`` (it is
+    read to its end) fetches each next read while the current one is used.
 
     Opened without blocking, so a FIFO (or a device) put where an audit file
     should be cannot hang a reader: it is refused with an ``OSError`` instead.
 
     :raises OSError: it cannot be opened, or it is not a regular file.
     """
+    if isinstance(path, ObjectPath):
+        return open_object(path, prefetch=sequential)
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         mode = os.fstat(fd).st_mode
@@ -493,9 +599,16 @@ _TAIL_BLOCK = 64 * 1024
 
 
 def tail_lines(
-    fd: int, size: int, *, max_line: int | None = None, max_bytes: int | None = None
+    fd: int | Callable[[int, int], bytes],
+    size: int,
+    *,
+    max_line: int | None = None,
+    max_bytes: int | None = None,
 ) -> Iterator[bytes]:
     """The non-empty complete lines of a file, last first, read from its end.
+
+    ``fd`` is a file descriptor, or a function ``(count, offset) -> bytes``
+    that reads a range (an object in object storage).
 
     A line longer than ``max_line`` (default :data:`MAX_LINE_BYTES`) is
     skipped without being held, and at most ``max_bytes`` (default: all) are
@@ -503,6 +616,15 @@ def tail_lines(
     """
     if max_line is None:
         max_line = MAX_LINE_BYTES
+    if isinstance(fd, int):
+        descriptor = fd
+
+        def pread(count: int, offset: int) -> bytes:
+            return os.pread(descriptor, count, offset)
+
+        read_at: Callable[[int, int], bytes] = pread
+    else:
+        read_at = fd
     stop = 0 if max_bytes is None else max(0, size - max_bytes)
     end = size
     pieces: list[bytes] = []  # the current line's pieces, last first
@@ -510,7 +632,7 @@ def tail_lines(
     skipping = False
     while end > stop:
         start = max(stop, end - _TAIL_BLOCK)
-        parts = os.pread(fd, end - start, start).split(b"\n")
+        parts = read_at(end - start, start).split(b"\n")
         end = start
         for index in range(len(parts) - 1, -1, -1):
             if not skipping:
@@ -527,7 +649,7 @@ def tail_lines(
 
 
 def last_event(
-    path: Path, *, max_lines: int = 1000, max_bytes: int | None = None
+    path: Location, *, max_lines: int = 1000, max_bytes: int | None = None
 ) -> TailEvent | None:
     """The last intact event of ``path`` (checksum matches), reading only its tail.
 
@@ -537,6 +659,18 @@ def last_event(
     """
     budget = 4 * MAX_LINE_BYTES if max_bytes is None else max_bytes
     max_line = min(budget, MAX_LINE_BYTES)
+    if isinstance(path, ObjectPath):
+        try:
+            with open_object(path) as handle:
+
+                def read_at(count: int, offset: int) -> bytes:
+                    handle.seek(offset)
+                    return handle.read(count) or b""
+
+                lines = tail_lines(read_at, path.size(), max_line=max_line, max_bytes=budget)
+                return _last_intact(lines, max_lines)
+        except OSError:
+            return None
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
@@ -547,23 +681,28 @@ def last_event(
             return None
         size = info.st_size
         lines = tail_lines(fd, size, max_line=max_line, max_bytes=budget)
-        for index, raw in enumerate(lines):
-            if index >= max_lines:
-                break
-            check = check_line(raw.rstrip(b"\r"))
-            if check.problem is None and check.checksum_ok:
-                assert check.sequence_number is not None
-                assert check.checksum is not None
-                obj = check.obj or {}
-                event_id = obj.get("event_id")
-                timestamp = obj.get("timestamp")
-                return TailEvent(
-                    ChainHead(check.sequence_number, check.checksum),
-                    event_id if isinstance(event_id, str) else None,
-                    timestamp if isinstance(timestamp, str) else None,
-                )
+        return _last_intact(lines, max_lines)
     except OSError:
         return None
     finally:
         os.close(fd)
+
+
+def _last_intact(lines: Iterator[bytes], max_lines: int) -> TailEvent | None:
+    """The first intact event among ``lines`` (read last first), looking at ``max_lines``."""
+    for index, raw in enumerate(lines):
+        if index >= max_lines:
+            break
+        check = check_line(raw.rstrip(b"\r"))
+        if check.problem is None and check.checksum_ok:
+            assert check.sequence_number is not None
+            assert check.checksum is not None
+            obj = check.obj or {}
+            event_id = obj.get("event_id")
+            timestamp = obj.get("timestamp")
+            return TailEvent(
+                ChainHead(check.sequence_number, check.checksum),
+                event_id if isinstance(event_id, str) else None,
+                timestamp if isinstance(timestamp, str) else None,
+            )
     return None

@@ -19,9 +19,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from .chain import ChainHead, check_line
+from .objstore import ObjectPath
+from .objstore import read_bounded as read_object
 
 __all__ = [
     "AUDIT_FILE_PATTERN",
@@ -63,6 +65,8 @@ OWN_FILE_PREFIX = ".fapilog-notebook"
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 _TAIL_BLOCK = 64 * 1024
+#: A local directory or a prefix in object storage.
+_Where = TypeVar("_Where", bound="Path | ObjectPath")
 
 
 def file_name(day: date) -> str:
@@ -70,12 +74,12 @@ def file_name(day: date) -> str:
     return f"audit_{day.isoformat()}.jsonl"
 
 
-def file_for_day(directory: Path, day: date) -> Path:
+def file_for_day(directory: _Where, day: date) -> _Where:
     """The audit file that holds the events of UTC ``day``."""
-    return directory / file_name(day)
+    return cast(_Where, directory / file_name(day))
 
 
-def day_of(path: Path | str) -> date | None:
+def day_of(path: Path | ObjectPath | str) -> date | None:
     """The UTC day an audit file holds, or ``None`` if the name is not an audit file's."""
     match = AUDIT_FILE_PATTERN.match(Path(path).name)
     if match is None:
@@ -86,17 +90,17 @@ def day_of(path: Path | str) -> date | None:
         return None
 
 
-def manifest_path(directory: Path, day: date) -> Path:
+def manifest_path(directory: _Where, day: date) -> _Where:
     """Where the manifest of ``day``'s file is kept."""
-    return directory / f".fapilog-notebook.manifest-{day.isoformat()}.json"
+    return cast(_Where, directory / f".fapilog-notebook.manifest-{day.isoformat()}.json")
 
 
 EMPTY_DAY_PATTERN = re.compile(r"^\.fapilog-notebook\.empty-day-(\d{4}-\d{2}-\d{2})\.json$")
 
 
-def empty_day_path(directory: Path, day: date) -> Path:
+def empty_day_path(directory: _Where, day: date) -> _Where:
     """Where a forward-secure writer records that ``day`` had no events."""
-    return directory / f".fapilog-notebook.empty-day-{day.isoformat()}.json"
+    return cast(_Where, directory / f".fapilog-notebook.empty-day-{day.isoformat()}.json")
 
 
 def is_own_file(name: str) -> bool:
@@ -518,7 +522,9 @@ def _file_kind(mode: int) -> str:
     return "not a regular file"
 
 
-def read_bounded(path: Path, limit: int, *, follow_links: bool = False) -> bytes | None:
+def read_bounded(
+    path: Path | ObjectPath, limit: int, *, follow_links: bool = False
+) -> bytes | None:
     """The bytes of the regular file ``path`` (at most ``limit``), or ``None`` if it is missing.
 
     Opened without following a symbolic link (unless ``follow_links``: for
@@ -530,6 +536,11 @@ def read_bounded(path: Path, limit: int, *, follow_links: bool = False) -> bytes
     :raises UnsafeRecordError: a symbolic link, not a regular file, or larger than ``limit``.
     :raises OSError: it cannot be opened or read (e.g. permission denied).
     """
+    if isinstance(path, ObjectPath):
+        try:
+            return read_object(path, limit)
+        except ValueError as exc:
+            raise UnsafeRecordError(str(exc)) from None
     flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_links else os.O_NOFOLLOW)
     try:
         fd = os.open(path, flags)
@@ -564,7 +575,7 @@ def read_bounded(path: Path, limit: int, *, follow_links: bool = False) -> bytes
         os.close(fd)
 
 
-def read_seals(path: Path) -> list[dict[str, Any] | str]:
+def read_seals(path: Path | ObjectPath) -> list[dict[str, Any] | str]:
     """The seal file's slots: each a record, or a sentence saying why it is unusable.
 
     Returns an empty list when there is no seal file. Reads at most its two
@@ -593,7 +604,7 @@ def read_seals(path: Path) -> list[dict[str, Any] | str]:
     return slots
 
 
-def read_record(path: Path) -> dict[str, Any] | None:
+def read_record(path: Path | ObjectPath) -> dict[str, Any] | None:
     """A manifest (or other small) record, or ``None`` if the file is missing.
 
     Reads at most :data:`MANIFEST_LIMIT` bytes (see :func:`read_bounded`).

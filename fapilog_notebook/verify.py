@@ -41,7 +41,7 @@ import itertools
 import json
 import operator
 import os
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
@@ -68,13 +68,17 @@ from .keys import VerificationKey, check_key_bytes
 from .scan import (
     MAX_LINE_BYTES,
     DayBound,
+    Location,
     LongLine,
     Source,
     SourceLike,
     describe_os_error,
+    entry_path,
+    exists,
     iter_line_blocks,
     iter_lines,
     last_event,
+    list_dir,
     open_regular,
 )
 from .scan import resolve_source as _resolve_source
@@ -845,12 +849,12 @@ class _Verifier:
         self.seal_present = False
         #: Where the seal and manifests are (None: not checked), and whether this
         #: package's writer left its marks there (a seal file or manifests).
-        self.record_dir: Path | None = None
+        self.record_dir: Location | None = None
         self.writer_marks = False
         self.all_days: list[date] = []
         #: Checks that could not run, in sentences, for the report.
         self.notes: list[str] = []
-        self.manifests: list[tuple[date, Path, dict[str, Any] | None, str | None]] = []
+        self.manifests: list[tuple[date, Location, dict[str, Any] | None, str | None]] = []
         self.manifest_bounds: dict[int, tuple[int, int]] = {}
         self.anchors_checked = 0
         self.files = source.files
@@ -1431,7 +1435,7 @@ class _Verifier:
             self.until is None or day <= self.until
         )
 
-    def _record_directory(self) -> Path | None:
+    def _record_directory(self) -> Location | None:
         """Where the seal and manifests of the source are: its directory, or the one
         directory all its files are in (``None``, with a note, when they are in several)."""
         if self.source.directory is not None:
@@ -1444,7 +1448,7 @@ class _Verifier:
         )
         return None
 
-    def _read_seal(self, directory: Path) -> None:
+    def _read_seal(self, directory: Location) -> None:
         """Read the seal's slots and keep the best record that checks out (or why none does)."""
         path = directory / storage.SEAL_NAME
         try:
@@ -1457,7 +1461,7 @@ class _Verifier:
             self.seal_present = True
             self.seal_problem = f"{path.name} could not be read: {describe_os_error(exc)}"
             return
-        self.seal_present = bool(slots) or os.path.lexists(path)
+        self.seal_present = bool(slots) or exists(path)
         good: list[dict[str, Any]] = []
         problems: list[str] = []
         for slot in slots:
@@ -1507,7 +1511,7 @@ class _Verifier:
         self._read_seal(directory)
         by_day = {f.day: index for index, f in enumerate(self.files) if f.day is not None}
         try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+            entries = list_dir(directory)
         except OSError:
             entries = []
         names = {entry.name for entry in entries}
@@ -1527,7 +1531,7 @@ class _Verifier:
                 continue  # the manifest of a file not given
             if not self._in_range(day) and (self.since or self.until):
                 continue
-            path = Path(entry.path)
+            path = entry_path(directory, entry)
             try:
                 record = storage.read_record(path)
             except OSError as exc:
@@ -1865,7 +1869,7 @@ class _Verifier:
                 )
             day += timedelta(days=1)
 
-    def _recorded_elsewhere(self, directory: Path, day: date) -> bool:
+    def _recorded_elsewhere(self, directory: Location, day: date) -> bool:
         """Whether ``day``, outside the files verified, has a day manifest MACed with
         its own key (read bounded; anything else there does not cover it)."""
         partial = self.since is not None or self.until is not None
@@ -1882,11 +1886,11 @@ class _Verifier:
             and _mac_day(record) == day.isoformat()
         )
 
-    def _empty_days(self, directory: Path) -> Iterator[tuple[date, Path, str | None]]:
+    def _empty_days(self, directory: Location) -> Iterator[tuple[date, Location, str | None]]:
         """The empty-day records in ``directory``, each with why it cannot be
         trusted (``None`` when it checks out with its own day's key)."""
         try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+            entries = list_dir(directory)
         except OSError:
             return
         for entry in entries:
@@ -1897,7 +1901,7 @@ class _Verifier:
                 day = date.fromisoformat(match[1])
             except ValueError:
                 continue
-            path = Path(entry.path)
+            path = entry_path(directory, entry)
             try:
                 record = storage.read_record(path)
             except (OSError, ValueError) as exc:
@@ -2353,6 +2357,7 @@ def verify_audit_log(
     client: Any = None,
     access_log: AuditTrail | None = None,
     user_id: str | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> VerificationReport:
     """Verify the hash chain of ``source`` and report every problem, located.
 
@@ -2382,13 +2387,19 @@ def verify_audit_log(
     ``audit_log_access`` event there first: who (``user_id``, default the OS
     user), what source and which days.
 
+    ``source`` may be an fsspec URL (``s3://bucket/prefix/``, ``memory://``,
+    ...) verified in place with ``storage_options``: the same checks, each
+    finding located to the object's URL and line, streamed in bounded reads;
+    workers and Dask workers read their byte ranges from the store.
+
     :raises FileNotFoundError: the source does not exist.
     :raises ValueError: no audit file to verify (see :mod:`.scan`), bad bounds.
+    :raises OSError: a URL cannot be listed (denied, unreachable), naming it.
     """
     check_access_args(access_log, user_id)
     keyring = None if key is None else Keyring(key)
     anchor_list = tuple(Anchor.from_value(a) for a in anchors)
-    resolved = _resolve_source(source, since=since, until=until)
+    resolved = _resolve_source(source, since=since, until=until, storage_options=storage_options)
     record_access(
         access_log,
         action="verify_audit_log",

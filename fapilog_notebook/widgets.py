@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import html
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from pathlib import Path, PurePath
@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import numpy as np
 import pandas as pd
+
+from .objstore import is_url
 
 if TYPE_CHECKING:
     from .trail import AuditTrail
@@ -181,6 +183,8 @@ def _source_key(source: object) -> str:
     if isinstance(source, pd.DataFrame):
         first = str(source["event_id"].iloc[0]) if len(source) and "event_id" in source else ""
         return f"frame:{len(source)}:{first}"
+    if is_url(source):
+        return str(source)
     if isinstance(source, (str, os.PathLike)):
         return os.path.abspath(os.fspath(source))
     return repr(source)
@@ -193,7 +197,7 @@ def _verify_target(source: object, frame: pd.DataFrame) -> Any:
     if "source_file" not in frame.columns:
         return None
     files = sorted({str(f) for f in frame["source_file"].dropna().unique()})
-    return [Path(f) for f in files] or None
+    return [f if is_url(f) else Path(f) for f in files] or None
 
 
 def _cell(value: object) -> str:
@@ -304,10 +308,12 @@ class AuditExplorer(widgets.VBox):  # type: ignore[misc]
         report: VerificationReport | None = None,
         title: str | None = None,
         restore: bool = True,
+        storage_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(layout=widgets.Layout(width="100%"))
         self.frame = frame.reset_index(drop=True)
         self.source = source
+        self._storage_options = dict(storage_options) if storage_options else None
         self.report: VerificationReport | None = None
         self.page = 0
         self.highlight: int | None = None
@@ -817,7 +823,9 @@ class AuditExplorer(widgets.VBox):  # type: ignore[misc]
             return None
         from .verify import verify_audit_log
 
-        self.set_report(verify_audit_log(target, progress=False))
+        self.set_report(
+            verify_audit_log(target, progress=False, storage_options=self._storage_options)
+        )
         return self.report
 
     def _on_finding(self, change: dict[str, Any]) -> None:
@@ -855,8 +863,12 @@ def explore(
     restore: bool = True,
     access_log: AuditTrail | None = None,
     user_id: str | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> AuditExplorer:
     """Open the explorer on ``source``: a directory, a file, a list of files or a frame.
+
+    ``source`` may be an fsspec URL (``s3://bucket/prefix/``, ...) read in
+    place with ``storage_options``; the *Verify* button reads it there too.
 
     A frame must come from :func:`fapilog_notebook.read_audit_log` (or have
     its columns). Give ``report`` to show a verification you already ran;
@@ -875,8 +887,10 @@ def explore(
     else:
         from .frame import read_audit_log
 
-        frame = read_audit_log(source, progress=None)
-    explorer = AuditExplorer(frame, source=source, report=report, restore=restore)
+        frame = read_audit_log(source, progress=None, storage_options=storage_options)
+    explorer = AuditExplorer(
+        frame, source=source, report=report, restore=restore, storage_options=storage_options
+    )
     if auto_display:
         from IPython.display import display
 

@@ -130,3 +130,19 @@ def test_explore_benchmark_runs_on_a_small_frame() -> None:
     data = bench_explore.run(bench_explore.ExploreConfig(events=2_000, repeats=1))
     assert [row["filter"] for row in data["filters"]] == [f[0] for f in bench_explore.FILTERS]
     assert "| event types |" in bench_explore.markdown(data)
+
+
+def test_objstore_benchmark_on_a_tiny_trail(tmp_path: Path) -> None:
+    pytest.importorskip("s3fs")
+    pytest.importorskip("moto.server")
+    from benchmarks import bench_objstore
+
+    data = bench_objstore.run(
+        bench_objstore.ObjstoreConfig(events=2000, days=2, repeats=1, data_root=str(tmp_path)),
+        report=lambda _: None,
+    )
+    assert data["valid"]
+    assert data["each_byte_once"]
+    assert data["bytes_fetched"] == data["bytes"]
+    assert data["s3_events_per_s"] > 0
+    assert "each byte once" in bench_objstore.markdown(data)

@@ -519,7 +519,7 @@ def test_a_file_failing_part_way_is_reported_as_serial_does(
     directory = _write(log, tmp_path)
     target = log.files[1].name
     monkeypatch.setattr(par, "CHUNK_BYTES", 4000)
-    chunks = [c for c in par.plan_chunks(_files(directory), 4000) if c.path.endswith(target)]
+    chunks = [c for c in par.plan_chunks(_files(directory), 4000) if str(c.path).endswith(target)]
     assert len(chunks) > 3
     fail_after = len(list(iter_line_range(chunks[0].path, chunks[0].start, chunks[0].end))) + 1
 

@@ -31,6 +31,10 @@ EXPECTED = {
     "LoopLagProbe",
     "explore",
     "load_ipython_extension",
+    "ShipError",
+    "ShipReport",
+    "ShippedDay",
+    "ship_trail",
 }
 
 

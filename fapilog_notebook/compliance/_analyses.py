@@ -24,7 +24,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import repeat
 from os import PathLike
@@ -37,6 +37,7 @@ import pandas as pd
 
 from ..frame import _string_dtype
 from ..keys import check_key_bytes
+from ..objstore import ObjectPath, is_url, list_entries
 from ..storage import day_of, list_audit_files, to_day
 
 __all__ = [
@@ -972,6 +973,7 @@ def retention(
     keep_days: int = 365,
     online_days: int = 90,
     now: date | datetime | str | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """History kept against the retention policy (PCI DSS 10.5.1), from the trail's file names.
 
@@ -986,6 +988,13 @@ def retention(
     ``rule``, ``status`` (``pass``, ``exceptions``, ``info``), ``count``,
     ``first``, ``last`` (UTC midnights), ``days`` (a tuple of them, for the
     rules that list days), ``detail``.
+
+    ``source`` may be a URL (``s3://bucket/prefix/``, ... with
+    ``storage_options``), e.g. where :func:`~fapilog_notebook.ship_trail`
+    keeps the trail. There one more row, ``object_lock``, reads back each day
+    file's S3 Object Lock retention: ``pass`` when every day file is locked
+    (compliance or governance mode) until after ``now``, ``exceptions``
+    listing the days that are not, ``info`` for a store without Object Lock.
     """
     keep = _positive_int(keep_days, "keep_days")
     online = _positive_int(online_days, "online_days")
@@ -994,14 +1003,32 @@ def retention(
     today = _today(now)
     if not isinstance(source, (str, PathLike)):
         raise TypeError(f"source must be the trail's directory, not {type(source).__name__}")
-    path = Path(source)
-    directory = path.parent if path.is_file() and day_of(path) is not None else path
-    if not directory.is_dir():
-        raise ValueError(f"source {str(path)!r} is not a directory of audit files")
-    try:
-        days = [day for day, _ in list_audit_files(directory)]
-    except OSError as exc:
-        raise ValueError(f"source {str(directory)!r} cannot be listed: {exc}") from None
+    locks: list[tuple[date, datetime | None, str | None]] | None = None
+    if is_url(source):
+        prefix = ObjectPath(str(source), storage_options)
+        if day_of(prefix.name) is not None:
+            prefix = prefix.parent
+        try:
+            entries = [
+                (day, entry.path)
+                for entry in list_entries(prefix)
+                if (day := day_of(entry.name)) is not None and entry.is_file()
+            ]
+        except OSError as exc:
+            raise ValueError(f"source {prefix.url!r} cannot be listed: {exc}") from None
+        days = [day for day, _ in entries]
+        locks = [(day, *_object_lock(path)) for day, path in entries]
+    else:
+        if storage_options:
+            raise TypeError("storage_options apply to URLs (s3://, ...), not to a local path")
+        path = Path(source)
+        directory = path.parent if path.is_file() and day_of(path) is not None else path
+        if not directory.is_dir():
+            raise ValueError(f"source {str(path)!r} is not a directory of audit files")
+        try:
+            days = [day for day, _ in list_audit_files(directory)]
+        except OSError as exc:
+            raise ValueError(f"source {str(directory)!r} cannot be listed: {exc}") from None
     rows: list[dict[str, Any]] = []
 
     def add(
@@ -1092,10 +1119,60 @@ def retention(
         f"{len(offline)} files from before {cold.isoformat()} ({online} days) may be kept offline",
         listed=True,
     )
+    if locks is not None:
+        _lock_row(add, locks, today)
     out = pd.DataFrame(rows)
     for name in ("first", "last"):
         out[name] = pd.to_datetime(out[name], utc=True).astype(_UTC_DTYPE)
     return out.astype({"rule": _TEXT, "status": _TEXT, "count": "int64", "detail": _TEXT})
+
+
+def _object_lock(path: ObjectPath) -> tuple[datetime | None, str | None]:
+    """The S3 Object Lock retention of one object: (retain until, mode), or Nones.
+
+    :raises ValueError: the store cannot be asked, naming the URL.
+    """
+    fs, key = path.filesystem()
+    protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    if not any(p in ("s3", "s3a") for p in protocols):
+        return None, None
+    bucket, name, _ = fs.split_path(key)
+    try:
+        head = fs.call_s3("head_object", Bucket=bucket, Key=name)
+    except Exception as exc:
+        raise ValueError(str(path.error(exc, "cannot read the retention of"))) from None
+    until, mode = head.get("ObjectLockRetainUntilDate"), head.get("ObjectLockMode")
+    return (until if isinstance(until, datetime) else None), (mode if mode else None)
+
+
+def _lock_row(add: Any, locks: list[tuple[date, datetime | None, str | None]], today: date) -> None:
+    """The ``object_lock`` row: which day files are under retention after ``today``."""
+    if not locks:
+        add("object_lock", "info", [], "no day files", listed=False)
+        return
+    horizon = datetime.combine(today, time(), tzinfo=UTC) + timedelta(days=1)
+    unlocked = [day for day, until, _ in locks if until is None or until < horizon]
+    locked = [(day, until, mode) for day, until, mode in locks if day not in unlocked]
+    if unlocked:
+        add(
+            "object_lock",
+            "exceptions",
+            unlocked,
+            f"{len(unlocked)} of {len(locks)} day files are not under Object Lock retention "
+            f"after {today.isoformat()}: they can be deleted or overwritten",
+            listed=True,
+        )
+        return
+    earliest = min(until for _, until, _ in locked if until is not None)
+    modes = ", ".join(sorted({mode or "?" for _, _, mode in locked}))
+    add(
+        "object_lock",
+        "pass",
+        [day for day, _, _ in locked],
+        f"all {len(locked)} day files are under Object Lock ({modes}) until at least "
+        f"{earliest.isoformat(timespec='seconds')}",
+        listed=True,
+    )
 
 
 def pseudonymize(

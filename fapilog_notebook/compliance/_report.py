@@ -28,6 +28,7 @@ import pandas as pd
 
 from .._access import check_access_args, record_access
 from ..frame import read_audit_log
+from ..objstore import is_url
 from ..scan import resolve_source
 from ..storage import day_of
 from ..verify import VerificationReport, verify_audit_log
@@ -573,6 +574,7 @@ def compliance_report(
     progress: bool | None = False,
     access_log: AuditTrail | None = None,
     user_id: str | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> ComplianceReport:
     """Verify ``source``, load it, run every analysis once and map them to controls.
 
@@ -584,6 +586,9 @@ def compliance_report(
     are the retention policy, judged as of ``as_of`` (default: today, UTC);
     ``key`` and ``anchors`` go to the verifier; ``access_log`` records an
     ``audit_log_access`` event (who: ``user_id``, default the OS user).
+    ``source`` may be an fsspec URL read in place with ``storage_options``
+    (see :func:`~fapilog_notebook.read_audit_log`); the retention section
+    then also reads back each day file's S3 Object Lock.
 
     :raises FileNotFoundError: the source does not exist.
     :raises ValueError, TypeError: bad arguments, named.
@@ -604,7 +609,8 @@ def compliance_report(
     records = tuple(resources)
     holiday_list = tuple(holidays)
     created = datetime.now(UTC).replace(microsecond=0)
-    resolve_source(source, since=since, until=until)  # a clear error before anything is recorded
+    # A clear error before anything is recorded:
+    resolved = resolve_source(source, since=since, until=until, storage_options=storage_options)
     record_access(
         access_log,
         action="compliance_report",
@@ -614,9 +620,17 @@ def compliance_report(
         user_id=user_id,
     )
     integrity = verify_audit_log(
-        source, since=since, until=until, key=key, anchors=anchors or (), progress=progress
+        source,
+        since=since,
+        until=until,
+        key=key,
+        anchors=anchors or (),
+        progress=progress,
+        storage_options=storage_options,
     )
-    frame = read_audit_log(source, since=since, until=until, progress=progress)
+    frame = read_audit_log(
+        source, since=since, until=until, progress=progress, storage_options=storage_options
+    )
     start, end = business_hours
     sections: dict[str, pd.DataFrame] = {
         "failed_logins_by_user": analyses.failed_logins(frame, by="user_id"),
@@ -638,13 +652,15 @@ def compliance_report(
         sections["disclosures"] = disclosed[
             ["record", *[c for c in disclosed.columns if c != "record"]]
         ]
-    directory = _retention_dir(source)
+    remote = resolved.directory is not None and is_url(resolved.directory)
+    directory = resolved.directory if remote else _retention_dir(source)
     if directory is not None:
         sections["retention"] = analyses.retention(
             directory,
             keep_days=keep_days,
             online_days=online_days,
             now=created.date() if as_of is None else as_of,
+            storage_options=storage_options if is_url(directory) else None,
         )
     else:
         not_run["retention"] = "the source is not one directory of daily files"

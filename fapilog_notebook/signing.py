@@ -55,6 +55,8 @@ __all__ = [
     "SigningKeyError",
     "SigningKeyFile",
     "certify",
+    "root_public_text",
+    "signing_keygen",
     "walk_certificates",
 ]
 
@@ -205,12 +207,23 @@ class SigningKeyFile:
     Its repr names the file and the key ID, never the key.
     """
 
-    def __init__(self, path: Path, key: SignerKey, day: date, certificates: Sequence[str]) -> None:
-        """Hold ``key`` (the key for ``day``) and its chain; use `load` or `create`."""
+    def __init__(
+        self,
+        path: Path,
+        key: SignerKey,
+        day: date,
+        certificates: Sequence[str],
+        closings: Sequence[str] = (),
+    ) -> None:
+        """Hold ``key`` (the key for ``day``), its chain and the ended periods' closing notes.
+
+        Use `load` or `create`.
+        """
         self.path = path
         self.key = key
         self.day = day
         self.certificates = list(certificates)
+        self.closings = list(closings)
 
     def __repr__(self) -> str:
         return f"SigningKeyFile({str(self.path)!r}, day={self.day}, key={self.key!r})"
@@ -227,6 +240,7 @@ class SigningKeyFile:
                 "day": self.day.isoformat(),
                 "key": self.key.encode(),
                 "certificates": self.certificates,
+                "closings": self.closings,
             },
             indent=1,
         )
@@ -283,6 +297,9 @@ class SigningKeyFile:
             raise SigningKeyError(f"{path} holds no certificate chain")
         if not isinstance(day_text, str) or not _DAY.fullmatch(day_text):
             raise SigningKeyError(f"{path} holds no day")
+        closings = data.get("closings", [])
+        if not isinstance(closings, list) or not all(isinstance(c, str) for c in closings):
+            raise SigningKeyError(f"{path} holds a malformed list of closing checkpoints")
         key_text = data.get("key")
         if not isinstance(key_text, str):
             raise SigningKeyError(f"{path} holds no key")
@@ -291,22 +308,26 @@ class SigningKeyFile:
             day = date.fromisoformat(day_text)
         except (NoteError, ValueError):
             raise SigningKeyError(f"{path} holds a malformed key or day") from None
-        return cls(path, key, day, certs)
+        return cls(path, key, day, certs, closings)
 
     def evolve(self, day: date, closing: Checkpoint) -> str:
         """Move to ``day``'s key: certify a new key with ``closing``, save, destroy the old key.
 
-        The new key and chain are written (temporary file, fsync) before the
-        old file's bytes are scrubbed and replaced, so a crash leaves one
-        usable key. Returns the new certificate (to store beside the trail).
+        The ending key also signs ``closing`` as a checkpoint note (kept in
+        `closings`, to prove the ended period's events later). The new key,
+        chain and notes are written (temporary file, fsync) before the old
+        file's bytes are scrubbed and replaced, so a crash leaves one usable
+        key. Returns the new certificate (to store beside the trail).
         """
         if day <= self.day:
             raise SigningKeyError(f"the signing key is already for {self.day}, not before {day}")
         new_key = SignerKey.generate(self.origin)
         cert = certify(self.key, day, new_key.verifier, closing)
+        note = closing.sign(self.key)
         old = self.key
         self.key, self.day = new_key, day
         self.certificates.append(cert)
+        self.closings.append(note)
         self.save()
         old.destroy()
         return cert
@@ -323,3 +344,61 @@ def parse_root_hash(text: str) -> bytes:
     if len(raw) != HASH_SIZE:
         raise NoteError(f"the root hash is {len(raw)} bytes, not {HASH_SIZE}")
     return raw
+
+
+MAX_ORIGIN = 128
+
+
+def signing_keygen(
+    signing_key: Path | str,
+    public_key: Path | str,
+    *,
+    day: date,
+    origin: str | None = None,
+    root_key: Path | str | None = None,
+) -> tuple[Path, Path]:
+    """Make a root key pair and the writer's first day key, certified by the root.
+
+    Writes the root's verifier key to ``public_key`` (safe to publish) and
+    the day key with its certificate to ``signing_key`` (0600). The root
+    private key is written only to ``root_key`` (0600) when given, else it is
+    kept nowhere. ``origin`` names the trail (a schema-less URL without
+    spaces or ``+``; default ``fapilog-notebook/<random>``). No file may exist.
+    """
+    targets = [Path(signing_key), Path(public_key)] + ([Path(root_key)] if root_key else [])
+    if len({p.resolve() for p in targets}) != len(targets):
+        raise ValueError("the signing key, public key and root key must be different files")
+    for path in targets:
+        if path.exists() or path.is_symlink():
+            raise FileExistsError(f"{str(path)!r} exists already; a key is never overwritten")
+        if not path.parent.is_dir():
+            raise FileNotFoundError(f"directory {str(path.parent)!r} does not exist")
+    name = origin if origin is not None else f"fapilog-notebook/{os.urandom(8).hex()}"
+    if len(name) > MAX_ORIGIN:
+        raise ValueError(f"the origin is longer than {MAX_ORIGIN} characters")
+    try:
+        root = SignerKey.generate(name)
+    except NoteError as exc:
+        raise ValueError(f"origin {name!r} is not a key name: {exc}") from None
+    if root_key is not None:
+        _write_new_private(Path(root_key), root.encode() + "\n")
+    public = Path(public_key)
+    fd = os.open(public, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    try:
+        os.write(fd, root_public_text(root).encode("ascii"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    SigningKeyFile.create(signing_key, root, day)
+    root.destroy()
+    return Path(signing_key), public
+
+
+def _write_new_private(path: Path, text: str) -> None:
+    """Create ``path`` (which must not exist) with mode 0600 holding ``text``."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        os.write(fd, text.encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)

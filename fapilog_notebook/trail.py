@@ -17,6 +17,7 @@ what happened. ``on_write_error="raise"`` makes ``log_event`` fail closed.
 from __future__ import annotations
 
 import asyncio
+import base64
 import concurrent.futures
 import contextlib
 import functools
@@ -50,6 +51,7 @@ from .chain import (
     seal,
     seal_record,
 )
+from .checkpoints import Checkpoint
 from .events import (
     AuditEvent,
     AuditEventType,
@@ -60,6 +62,8 @@ from .events import (
     ErrorContext,
     ErrorSeverity,
 )
+from .signing import SigningKeyFile
+from .treelog import CertificateStore, TreeFile, sign_checkpoint
 
 __all__ = [
     "AuditChainVerificationResult",
@@ -409,6 +413,16 @@ class AuditTrail:
         key: a static key (32+ bytes): each event is MACed with HMAC-SHA256.
         key_file: a forward-secure writer key made by ``fapilog-notebook
             keygen``; it evolves one way at each UTC day boundary.
+        signing_key: a signing key file made by ``fapilog-notebook keygen
+            --signing``: every checkpoint of the trail's Merkle tree is signed
+            with the current day's Ed25519 key, which is certified and then
+            destroyed at each UTC day boundary.
+
+    Every trail keeps an RFC 9162 Merkle tree over its event lines beside
+    them (``.fapilog-notebook.tree``) and records its size and root in each
+    seal and manifest; with ``signing_key`` they also hold the signed
+    checkpoint, and the day-key certificates are kept in
+    ``.fapilog-notebook.certificates.json``.
 
     After every batch the trail seals its head (``.fapilog-notebook.seal.json``)
     and, when it leaves a day file, records that day's manifest; both are
@@ -426,6 +440,7 @@ class AuditTrail:
         clock: Callable[[], datetime] | None = None,
         key: bytes | None = None,
         key_file: Path | str | None = None,
+        signing_key: Path | str | None = None,
     ) -> None:
         if on_write_error not in ("contain", "raise"):
             raise ValueError(f"on_write_error must be 'contain' or 'raise', not {on_write_error!r}")
@@ -450,6 +465,9 @@ class AuditTrail:
         self._writer_key: keys.WriterKey | None = None
         self._retired_key: tuple[date, bytes] | None = None  # kept until its day's manifest
         self._tally: storage.DayTally | None = None
+        self._signing_path = None if signing_key is None else Path(signing_key)
+        self._signing: SigningKeyFile | None = None
+        self._tree: TreeFile | None = None
         self._seal_file: storage.SealFile | None = None
         self._hostname = socket.gethostname()
 
@@ -1027,12 +1045,18 @@ class AuditTrail:
         try:
             if self._key_file is not None:
                 self._writer_key = keys.WriterKey(self._key_file)
+            if self._signing_path is not None:
+                self._signing = SigningKeyFile.load(self._signing_path)
+                certs = CertificateStore.load(self.storage_path)
+                if certs.adopt(self._signing):
+                    certs.save(self.storage_path, fsync=self.fsync)
             newest = storage.day_of(scan.file) if scan.file is not None else None
             self._tally = storage.tally_file(self.storage_path, newest) if newest else None
         except BaseException:
             self._dir_lock.release()
             raise
         self._files = storage.DayFiles(self.storage_path, fsync=self.fsync)
+        self._open_tree(scan.head.sequence_number if scan.head else 0)
         with self._lock:
             # Nothing queued was acknowledged: chain it after what is on disk.
             self._head = self._resumed_from = scan.head
@@ -1054,6 +1078,10 @@ class AuditTrail:
                 self._record_seal_failure(exc)
         self._writer_key = None
         self._retired_key = None
+        self._close_tree()
+        if self._signing is not None:
+            self._signing.key.destroy()
+            self._signing = None
         if self._seal_file is not None:
             self._seal_file.close()
             self._seal_file = None
@@ -1131,6 +1159,8 @@ class AuditTrail:
             for run in runs:
                 if self._tally is not None and self._tally.day != run.day:
                     self._leave_day(self._tally)
+                if self._signing is not None and run.day > self._signing.day:
+                    self._evolve_signing(run.day)
                 if self._tally is None or self._tally.day != run.day:
                     # Opened (and checked to be a regular file) before it is read.
                     self._files.open_day(run.day)
@@ -1148,6 +1178,7 @@ class AuditTrail:
                     self._head = run.head
                     self._head_time = run.head_time
                     self._written += run.count
+                self._grow_tree(run.data, run.head.sequence_number)
             with self._lock:
                 self._batches += 1
                 self._failing = False
@@ -1158,7 +1189,10 @@ class AuditTrail:
             self._record_failure(exc)
             return
         try:
-            if seal_line is None:
+            if self._tree is not None:
+                # Made again once the tree has grown: the seal names its new root.
+                seal_line = self._tree_seal_line(runs[-1])
+            elif seal_line is None:
                 seal_line = self._seal_line(runs[-1])
             if self._seal_file is None:
                 self._seal_file = storage.SealFile(self.storage_path, fsync=self.fsync)
@@ -1200,6 +1234,7 @@ class AuditTrail:
             "last_checksum": tally.last_checksum,
             "closed_at": _iso(datetime.now(UTC)),
         }
+        record.update(self._tree_fields())
         if mac_info is not None:
             record[MAC_FIELD] = mac_info
         record["checksum"] = compute_checksum(record, key)
@@ -1210,7 +1245,15 @@ class AuditTrail:
             self._retired_key = None  # that day's key is gone for good now
 
     def _seal_line(self, last: _Run) -> bytes:
-        """The seal record naming ``last``'s head as the head on disk."""
+        """The seal record naming ``last``'s head as the head on disk.
+
+        Made on the loop when it prepares a batch; the worker makes it again
+        with the tree's new size and root (`_tree_seal_line`).
+        """
+        return self._tree_seal_line(last, tree=False)
+
+    def _tree_seal_line(self, last: _Run, *, tree: bool = True) -> bytes:
+        """The seal record, with the tree's size, root and signed checkpoint if ``tree``."""
         mac_info, key = self._record_key()
         record: dict[str, Any] = {
             "kind": "seal",
@@ -1219,9 +1262,72 @@ class AuditTrail:
             "file": storage.file_name(last.day),
             "time": _iso(datetime.now(UTC)),
         }
+        if tree:
+            record.update(self._tree_fields())
         if mac_info is not None:
             record[MAC_FIELD] = mac_info
         return seal_record(record, key)[0]
+
+    # ------------------------------------------------------------------ tree and signing
+
+    def _open_tree(self, events: int) -> None:
+        """Open the tree file and bring it level with ``events`` on disk (worker thread)."""
+        if self._tree is not None:
+            return
+        tree = TreeFile(self.storage_path)
+        try:
+            tree.resync(self.storage_path, events)
+        except BaseException:
+            tree.close()
+            raise
+        self._tree = tree
+
+    def _close_tree(self) -> None:
+        if self._tree is not None:
+            with contextlib.suppress(OSError):
+                self._tree.close()
+            self._tree = None
+
+    def _grow_tree(self, data: bytes, events: int) -> None:
+        """Add a written run's lines to the tree; a fault is counted and the tree rebuilt later."""
+        try:
+            if self._tree is None:
+                self._open_tree(events)  # rebuilt from the files, this run included
+            else:
+                self._tree.append_data(data)
+        except OSError as exc:
+            self._close_tree()
+            self._record_seal_failure(exc)
+
+    def _tree_fields(self) -> dict[str, Any]:
+        """The tree's size and root (and the signed checkpoint) for a seal or manifest."""
+        if self._tree is None:
+            return {}
+        tree = self._tree.tree
+        fields: dict[str, Any] = {
+            "tree_size": tree.size,
+            "tree_root": base64.b64encode(tree.root()).decode("ascii"),
+        }
+        if self._signing is not None:
+            fields["checkpoint"] = sign_checkpoint(self._signing.key, tree)
+        return fields
+
+    def _evolve_signing(self, day: date) -> None:
+        """Certify ``day``'s new key with the closing checkpoint; destroy the old key.
+
+        The key file is replaced (new key, certificate and closing note)
+        before the certificates beside the trail are: a crash between the two
+        is repaired at the next start, which adopts the key file's chain.
+        """
+        assert self._signing is not None
+        if self._tree is None:
+            self._open_tree(self._head.sequence_number if self._head else 0)
+        assert self._tree is not None
+        tree = self._tree.tree
+        self._signing.evolve(day, Checkpoint(self._signing.origin, tree.size, tree.root()))
+        certs = CertificateStore.load(self.storage_path)
+        if certs.adopt(self._signing):
+            certs.save(self.storage_path, fsync=self.fsync)
 
     def _record_seal_failure(self, exc: OSError) -> None:
         # The events are on disk; only the seal or manifest beside them is stale.

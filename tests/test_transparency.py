@@ -1,0 +1,211 @@
+"""The writer's Merkle tree, signed checkpoints, day keys, and proofs from a trail."""
+
+from __future__ import annotations
+
+import base64
+import json
+import stat
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from fapilog_notebook import AuditEventType, AuditTrail
+from fapilog_notebook.checkpoints import InclusionProof, SignerKey
+from fapilog_notebook.merkle import leaf_hash, root_of_leaves
+from fapilog_notebook.proofs import verify_consistency, verify_inclusion
+from fapilog_notebook.signing import SigningKeyFile, signing_keygen, walk_certificates
+from fapilog_notebook.storage import SEAL_NAME, read_seals
+from fapilog_notebook.treelog import (
+    CERTIFICATES_NAME,
+    TREE_NAME,
+    CertificateStore,
+    StoredTree,
+    consistency_proof,
+    inclusion_proof,
+    latest_signed_checkpoint,
+)
+
+DAY1 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+
+
+class Clock:
+    """A settable clock for the trail."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _lines(directory: Path) -> list[bytes]:
+    out: list[bytes] = []
+    for path in sorted(directory.glob("audit_*.jsonl")):
+        out += path.read_bytes().split(b"\n")[:-1]
+    return out
+
+
+def _newest_seal(directory: Path) -> dict[str, object]:
+    seals = [s for s in read_seals(directory / SEAL_NAME) if isinstance(s, dict)]
+    return max(seals, key=lambda s: int(str(s["sequence_number"])))
+
+
+async def _log(trail: AuditTrail, count: int, tag: str = "e") -> None:
+    for i in range(count):
+        await trail.log_event(AuditEventType.DATA_ACCESS, f"{tag}{i}", user_id="u")
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> tuple[Path, Path]:
+    signing, public = tmp_path / "writer.signing", tmp_path / "root.pub"
+    signing_keygen(signing, public, day=DAY1.date(), origin="example.org/audit")
+    return signing, public
+
+
+async def test_unkeyed_trail_keeps_a_tree_beside_byte_identical_files(tmp_path: Path) -> None:
+    store = tmp_path / "logs"
+    async with AuditTrail(storage_path=store) as trail:
+        await _log(trail, 25)
+    lines = _lines(store)
+    assert len(lines) == 25
+    assert all(b"tree" not in line and b"checkpoint" not in line for line in lines)
+    root = root_of_leaves([leaf_hash(line) for line in lines])
+    seal = _newest_seal(store)
+    assert seal["tree_size"] == 25
+    assert seal["tree_root"] == base64.b64encode(root).decode()
+    assert "checkpoint" not in seal
+    with StoredTree(store) as tree:
+        assert tree.size == 25
+        assert tree.read(0, 7) == leaf_hash(lines[7])
+    assert (store / TREE_NAME).stat().st_size == 32 * (2 * 25 - bin(25).count("1"))
+
+
+@pytest.mark.parametrize("damage", ["delete", "truncate", "partial"])
+async def test_a_tree_behind_the_files_is_rebuilt_at_start(tmp_path: Path, damage: str) -> None:
+    store = tmp_path / "logs"
+    async with AuditTrail(storage_path=store) as trail:
+        await _log(trail, 10)
+    tree_file = store / TREE_NAME
+    if damage == "delete":
+        tree_file.unlink()
+    elif damage == "truncate":
+        tree_file.write_bytes(tree_file.read_bytes()[: 32 * 5])
+    else:
+        tree_file.write_bytes(tree_file.read_bytes()[:-7])
+    async with AuditTrail(storage_path=store) as trail:
+        await _log(trail, 3, "again")
+    lines = _lines(store)
+    seal = _newest_seal(store)
+    assert seal["tree_size"] == 13
+    root = root_of_leaves([leaf_hash(line) for line in lines])
+    assert seal["tree_root"] == base64.b64encode(root).decode()
+
+
+async def test_signed_trail_proves_events_across_days(
+    tmp_path: Path, keys: tuple[Path, Path]
+) -> None:
+    signing, public = keys
+    store = tmp_path / "logs"
+    clock = Clock(DAY1)
+    first_key = SigningKeyFile.load(signing).key.encode()
+    async with AuditTrail(storage_path=store, clock=clock, signing_key=signing) as trail:
+        await _log(trail, 5, "d1-")
+        clock.now = DAY1 + timedelta(days=1)
+        await _log(trail, 4, "d2-")
+        clock.now = DAY1 + timedelta(days=3)
+        await _log(trail, 3, "d4-")
+    assert stat.S_IMODE(signing.stat().st_mode) == 0o600
+    assert first_key not in signing.read_text()
+    for path in store.iterdir():
+        assert first_key.rsplit("+", 1)[1] not in path.read_bytes().decode("latin-1")
+    certs = CertificateStore.load(store)
+    root_key = public.read_text().strip()
+    from fapilog_notebook.checkpoints import VerifierKey
+
+    keys_ = walk_certificates(VerifierKey.parse(root_key), certs.certificates)
+    assert [k.day for k in keys_] == [date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 4)]
+    assert [k.floor.size for k in keys_] == [0, 5, 9]
+    assert len(certs.closings) == 2
+    for seq in (1, 5, 6, 9, 10, 12):
+        proof = inclusion_proof(store, seq)
+        verdict = verify_inclusion(proof.encode(), public)
+        assert verdict.proved, (seq, verdict.message)
+        assert json.loads(proof.line)["sequence_number"] == seq
+    # Day one's events are proved against day one's closing checkpoint.
+    assert inclusion_proof(store, 2).checkpoint == certs.closings[0]
+    # The writer's newest checkpoint covers the whole trail.
+    latest = latest_signed_checkpoint(store)
+    assert latest is not None
+    assert "\n12\n" in latest
+    with pytest.raises(ValueError, match="no event with sequence number 13"):
+        inclusion_proof(store, 13)
+
+
+async def test_restart_keeps_the_day_key_and_chain(tmp_path: Path, keys: tuple[Path, Path]) -> None:
+    signing, public = keys
+    store = tmp_path / "logs"
+    clock = Clock(DAY1)
+    async with AuditTrail(storage_path=store, clock=clock, signing_key=signing) as trail:
+        await _log(trail, 3)
+    recorded = latest_signed_checkpoint(store)
+    assert recorded is not None
+    clock.now = DAY1 + timedelta(days=1)
+    async with AuditTrail(storage_path=store, clock=clock, signing_key=signing) as trail:
+        await _log(trail, 4)
+    proof = consistency_proof(store, recorded)
+    assert verify_consistency(recorded, proof.encode(), public).proved
+    assert verify_inclusion(inclusion_proof(store, 7), public).proved
+
+
+async def test_a_key_file_from_another_trail_is_refused(
+    tmp_path: Path, keys: tuple[Path, Path]
+) -> None:
+    signing, _public = keys
+    store = tmp_path / "logs"
+    async with AuditTrail(storage_path=store, clock=Clock(DAY1), signing_key=signing) as trail:
+        await _log(trail, 2)
+    other, other_pub = tmp_path / "other.signing", tmp_path / "other.pub"
+    signing_keygen(other, other_pub, day=DAY1.date(), origin="example.org/audit")
+    trail = AuditTrail(
+        storage_path=store, clock=Clock(DAY1), signing_key=other, on_write_error="raise"
+    )
+    with pytest.raises(Exception, match="another trail"):
+        await trail.start()
+    await trail.stop()
+
+
+def test_keygen_writes_public_key_and_keeps_no_root(tmp_path: Path) -> None:
+    signing, public, root = tmp_path / "w", tmp_path / "p", tmp_path / "r"
+    signing_keygen(signing, public, day=DAY1.date(), origin="example.org/x", root_key=root)
+    assert stat.S_IMODE(root.stat().st_mode) == 0o600
+    assert stat.S_IMODE(signing.stat().st_mode) == 0o600
+    assert SignerKey.parse(root.read_text()).verifier.encode() == public.read_text().strip()
+    with pytest.raises(FileExistsError):
+        signing_keygen(signing, tmp_path / "p2", day=DAY1.date())
+    signing_keygen(tmp_path / "w3", tmp_path / "p3", day=DAY1.date())
+    assert not (tmp_path / "r3").exists()
+    assert (tmp_path / "p3").read_text().startswith("fapilog-notebook/")
+
+
+async def test_proof_from_a_large_trail_reads_few_hashes(
+    tmp_path: Path, keys: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    signing, public = keys
+    store = tmp_path / "logs"
+    async with AuditTrail(storage_path=store, clock=Clock(DAY1), signing_key=signing) as trail:
+        await _log(trail, 300)
+    reads: list[tuple[int, int]] = []
+    real: Callable[[StoredTree, int, int], bytes] = StoredTree.read
+
+    def counting(self: StoredTree, level: int, index: int) -> bytes:
+        reads.append((level, index))
+        return real(self, level, index)
+
+    monkeypatch.setattr(StoredTree, "read", counting)
+    proof = inclusion_proof(store, 123)
+    assert len(reads) <= 2 * 9
+    assert verify_inclusion(proof, public).proved
+    assert isinstance(InclusionProof.parse(proof.encode()), InclusionProof)
+    assert (store / CERTIFICATES_NAME).exists()

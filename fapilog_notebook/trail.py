@@ -1178,7 +1178,7 @@ class AuditTrail:
                     self._head = run.head
                     self._head_time = run.head_time
                     self._written += run.count
-                self._grow_tree(run.data, run.head.sequence_number)
+                self._grow_tree(run.data, run.head.sequence_number, run.count)
             with self._lock:
                 self._batches += 1
                 self._failing = False
@@ -1288,13 +1288,13 @@ class AuditTrail:
                 self._tree.close()
             self._tree = None
 
-    def _grow_tree(self, data: bytes, events: int) -> None:
+    def _grow_tree(self, data: bytes, events: int, count: int) -> None:
         """Add a written run's lines to the tree; a fault is counted and the tree rebuilt later."""
         try:
             if self._tree is None:
                 self._open_tree(events)  # rebuilt from the files, this run included
             else:
-                self._tree.append_data(data)
+                self._tree.append_run(self.storage_path, data, events - count + 1, events)
         except OSError as exc:
             self._close_tree()
             self._record_seal_failure(exc)

@@ -14,9 +14,11 @@ Files (all with the package's ``.fapilog-notebook`` prefix, never audit files):
   root key on, and each ended key period's closing checkpoint signed by that
   period's key.
 
-The leaves are the trail's event lines in file order (a complete line that
-starts with ``{`` and ends with ``}``): for a trail this package wrote, leaf
-index = sequence number - 1.
+The leaves are the trail's event lines in sequence order: leaf index =
+sequence number - 1. A line joins the tree when its sequence number is the
+tree's size + 1; lines out of file order wait for their turn; a duplicate
+sequence number is not a new leaf, and a missing one ends the tree there
+(the verifier reports the gap itself).
 """
 
 from __future__ import annotations
@@ -99,12 +101,46 @@ def is_leaf_line(line: bytes) -> bool:
     return line[:1] == b"{" and line[-1:] == b"}"
 
 
+_SEQ_KEY = b'"sequence_number":'
+#: Lines held while they wait for an earlier sequence number (beyond: the tree ends).
+MAX_WAITING = 100_000
+
+
+def sequence_of(line: bytes) -> int | None:
+    """Return an event line's sequence number (None if it has no integer one)."""
+    at = line.find(_SEQ_KEY)
+    if at >= 0 and line.find(_SEQ_KEY, at + 1) < 0:
+        start = at + len(_SEQ_KEY)
+        end = start
+        while end < len(line) and 48 <= line[end] <= 57:
+            end += 1
+        if start < end <= start + 19 and line[end : end + 1] in (b",", b"}"):
+            return int(line[start:end])
+        return None
+    return _sequence_of(line)
+
+
 def iter_leaves(directory: Path) -> Iterator[tuple[Path, int, bytes]]:
-    """Yield ``(file, line number, line)`` for each leaf line of the trail, in order."""
+    """Yield ``(file, line number, line)`` for each leaf of the trail, in sequence order."""
+    size = 0
+    waiting: dict[int, tuple[Path, int, bytes]] = {}
     for _day, path in storage.list_audit_files(directory):
         for number, raw, terminated in iter_lines(path):
-            if terminated and is_leaf_line(raw):
+            if not (terminated and is_leaf_line(raw)):
+                continue
+            seq = sequence_of(raw)
+            if seq is None or seq <= size:
+                continue
+            if seq == size + 1:
                 yield path, number, raw
+                size += 1
+                while size + 1 in waiting:
+                    size += 1
+                    yield waiting.pop(size)
+            elif len(waiting) < MAX_WAITING:
+                waiting.setdefault(seq, (path, number, raw))
+            else:
+                return
 
 
 class TreeFile:
@@ -124,6 +160,7 @@ class TreeFile:
             size = size_for_nodes(count)
             self._truncate(nodes_for_size(size))
             self.tree = MerkleTree.from_nodes(size, self._read)
+            self.stalled = False
         except BaseException:
             os.close(self._fd)
             raise
@@ -158,9 +195,18 @@ class TreeFile:
             os.lseek(self._fd, 0, os.SEEK_END)
             storage.write_all(self._fd, bytes(out))
 
-    def append_data(self, data: bytes) -> None:
-        """Add the lines of a written run (newline-terminated event lines)."""
-        self.append(data.split(b"\n")[:-1])
+    def append_run(self, directory: Path, data: bytes, first: int, last: int) -> None:
+        """Add a written run (events ``first``..``last``, newline-terminated lines).
+
+        A run that does not follow the tree (a chain that restarted) leaves
+        the tree as it is, or rebuilds it from the files when it lags behind.
+        """
+        if first == self.tree.size + 1:
+            self.append(data.split(b"\n")[:-1])
+        elif first > self.tree.size + 1 and not self.stalled:
+            self.resync(directory, last)
+            # Still behind: the files miss an event, and the tree cannot pass the gap.
+            self.stalled = self.tree.size < last
 
     def close(self) -> None:
         """Close the file."""

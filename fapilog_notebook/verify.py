@@ -58,7 +58,9 @@ from .chain import (
     links_to,
     loads,
 )
+from .checkpoints import VerifierKey
 from .keys import VerificationKey, check_key_bytes
+from .proofs import load_public_key
 from .scan import (
     DayBound,
     Source,
@@ -71,6 +73,7 @@ from .scan import (
 from .scan import resolve_source as _resolve_source
 from .storage import day_of, to_day
 from .trail import AuditChainVerificationResult
+from .treecheck import TreeCheck, check_trail
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -123,6 +126,11 @@ class FindingKind(StrEnum):
     MISPLACED_EVENT = "misplaced_event"
     TIME_REGRESSION = "time_regression"
     FOREIGN_FILE = "foreign_file"
+    CHECKPOINT_MISMATCH = "checkpoint_mismatch"
+    TREE_MISMATCH = "tree_mismatch"
+    SIGNATURE_INVALID = "signature_invalid"
+    CERTIFICATE_INVALID = "certificate_invalid"
+    UNSIGNED_EVENTS = "unsigned_events"
 
     @property
     def severity(self) -> Severity:
@@ -147,6 +155,11 @@ _SEVERITY = {
     FindingKind.MISPLACED_EVENT: Severity.WARNING,
     FindingKind.TIME_REGRESSION: Severity.WARNING,
     FindingKind.FOREIGN_FILE: Severity.INFO,
+    FindingKind.CHECKPOINT_MISMATCH: Severity.ERROR,
+    FindingKind.TREE_MISMATCH: Severity.ERROR,
+    FindingKind.SIGNATURE_INVALID: Severity.ERROR,
+    FindingKind.CERTIFICATE_INVALID: Severity.ERROR,
+    FindingKind.UNSIGNED_EVENTS: Severity.WARNING,
 }
 
 #: The columns of ``VerificationReport.findings``, in order.
@@ -1696,6 +1709,8 @@ class VerificationReport:
     sealed: bool = False
     manifests_checked: int = 0
     anchors_checked: int = 0
+    checkpoints_checked: int = 0
+    signatures_checked: int = 0
 
     @property
     def mac_status(self) -> str:
@@ -1768,6 +1783,10 @@ class VerificationReport:
             extras.append(f"{self.manifests_checked} day manifests checked")
         if self.anchors_checked:
             extras.append(f"{self.anchors_checked} anchors checked")
+        if self.checkpoints_checked:
+            extras.append(f"{self.checkpoints_checked} tree checkpoints checked")
+        if self.signatures_checked:
+            extras.append(f"{self.signatures_checked} checkpoint signatures checked")
         if extras:
             lines.append("  " + ", ".join(extras))
         if self.head is not None:
@@ -1828,6 +1847,8 @@ class VerificationReport:
             "sealed_head_checked": self.sealed,
             "manifests_checked": self.manifests_checked,
             "anchors_checked": self.anchors_checked,
+            "checkpoints_checked": self.checkpoints_checked,
+            "signatures_checked": self.signatures_checked,
             "counts": self.counts,
             "segments": [dict(row) for row in self.segment_rows],
             "findings": [f.to_dict() for f in self.finding_list],
@@ -1914,6 +1935,8 @@ def verify_audit_log(
     workers: Workers = None,
     engine: Engine = None,
     client: Any = None,
+    public_key: VerifierKey | str | Path | None = None,
+    checkpoints: Iterable[str | Path] = (),
 ) -> VerificationReport:
     """Verify the hash chain of ``source`` and report every problem, located.
 
@@ -1931,15 +1954,28 @@ def verify_audit_log(
     ``manifest_mismatch``. ``anchors`` (from ``report.head``, ``trail.head()``
     or ``fapilog-notebook anchor``) must still be in the trail, unchanged.
 
+    A directory's Merkle tree (``.fapilog-notebook.tree``) is recomputed from
+    its event lines and every retained checkpoint (seal, manifests, day-key
+    certificates, and ``checkpoints`` the auditor recorded: signed notes,
+    bare checkpoint bodies, or files holding one) is compared with it: a
+    difference is a ``checkpoint_mismatch`` or ``tree_mismatch``.
+    ``public_key`` (the trail's root verifier key, its text or its file)
+    also checks the day-key certificates and every checkpoint's signature
+    (``certificate_invalid``, ``signature_invalid``; events after the last
+    signed checkpoint are ``unsigned_events``).
+
     ``workers=N`` checks the lines in N local processes (or pass an
     ``Executor``); ``engine="dask"`` on a ``dask.distributed`` cluster
     (``client=``, else the default client). The report is the same, finding
     for finding (see :mod:`.parallel`).
 
     :raises FileNotFoundError: the source does not exist.
-    :raises ValueError: no audit file to verify (see :mod:`.scan`), bad bounds.
+    :raises ValueError: no audit file to verify (see :mod:`.scan`), bad bounds,
+        a public key that is not a verifier key.
     """
     keyring = None if key is None else Keyring(key)
+    root_key = None if public_key is None else load_public_key(public_key)
+    recorded = tuple(checkpoints)
     anchor_list = tuple(Anchor.from_value(a) for a in anchors)
     resolved = _resolve_source(source, since=since, until=until)
     verifier = _Verifier(resolved, keyring, anchor_list)
@@ -1954,4 +1990,35 @@ def verify_audit_log(
 
         verify_files(verifier, workers=workers, engine=engine, client=client, progress=progress)
     verifier.finish()
-    return verifier.report()
+    report = verifier.report()
+    if resolved.directory is None:
+        if root_key is not None or recorded:
+            raise ValueError("checkpoints and signatures are checked on a trail's directory only")
+        return report
+    return _with_tree_check(report, check_trail(resolved.directory, root_key, recorded))
+
+
+def _with_tree_check(report: VerificationReport, check: TreeCheck) -> VerificationReport:
+    """The report with the tree check's findings and counts added."""
+    import dataclasses
+
+    added = [
+        Finding(
+            FindingKind(f.kind),
+            FindingKind(f.kind).severity,
+            f.file,
+            f.line,
+            f.sequence_number,
+            None,
+            f.message,
+        )
+        for f in check.findings
+    ]
+    findings = report.finding_list + tuple(added)
+    return dataclasses.replace(
+        report,
+        finding_list=findings,
+        valid=not any(f.severity is Severity.ERROR for f in findings),
+        checkpoints_checked=check.checkpoints_checked,
+        signatures_checked=check.signatures_checked,
+    )

@@ -21,6 +21,7 @@ import base64
 import binascii
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -454,6 +455,11 @@ class InclusionProof:
         hashes = "".join(_b64(h) + "\n" for h in self.path)
         return f"{PROOF_HEADER}\nextra {extra}\nindex {self.index}\n{hashes}\n{self.checkpoint}"
 
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the proof to one file (its text)."""
+        with open(path, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(self.encode())
+
     @classmethod
     def parse(cls, text: str) -> InclusionProof:
         """Parse a proof file's text; raise `ProofFormatError` naming what is wrong."""
@@ -494,6 +500,11 @@ class ConsistencyProof:
         return (
             f"{CONSISTENCY_HEADER}\nextra {extra}\nold {self.old_size}\n{hashes}\n{self.checkpoint}"
         )
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the proof to one file (its text)."""
+        with open(path, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(self.encode())
 
     @classmethod
     def parse(cls, text: str) -> ConsistencyProof:

@@ -23,6 +23,7 @@ sequence number is not a new leaf, and a missing one ends the tree there
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -62,6 +63,7 @@ __all__ = [
     "inclusion_proof",
     "is_leaf_line",
     "iter_leaves",
+    "latest_checkpoint",
     "latest_signed_checkpoint",
     "node_position",
     "nodes_for_size",
@@ -321,6 +323,35 @@ def latest_signed_checkpoint(directory: Path) -> str | None:
     return None if best is None else best[1]
 
 
+def latest_checkpoint(directory: Path) -> str:
+    """Return the trail's newest checkpoint: its signed note, or its bare body if unsigned.
+
+    :raises ValueError: the trail has no tree head in its seal yet.
+    """
+    note = latest_signed_checkpoint(directory)
+    if note is not None:
+        return note
+    best: tuple[int, Checkpoint] | None = None
+    for record in storage.read_seals(directory / storage.SEAL_NAME):
+        if not isinstance(record, dict):
+            continue
+        size, root, seq = (
+            record.get("tree_size"),
+            record.get("tree_root"),
+            record.get("sequence_number"),
+        )
+        if isinstance(size, int) and isinstance(root, str) and isinstance(seq, int):
+            try:
+                raw = base64.b64decode(root, validate=True)
+            except ValueError:
+                continue
+            if best is None or seq > best[0]:
+                best = (seq, Checkpoint(f"fapilog-notebook/unsigned/{directory.name}", size, raw))
+    if best is None:
+        raise ValueError(f"{directory} has no tree checkpoint in its seal yet")
+    return best[1].body()
+
+
 def _first_leaf(path: Path) -> tuple[int, bytes] | None:
     """Return the sequence number and line of a file's first event line."""
     for _number, raw, terminated in iter_lines(path, chunk_size=64 * 1024):
@@ -418,9 +449,7 @@ def _period_of(keys: list[CertifiedKey], index: int) -> int:
     return len(keys) - 1
 
 
-def inclusion_proof(
-    source: Path | str, sequence_number: int, *, tree_size: int | None = None
-) -> InclusionProof:
+def inclusion_proof(source: Path | str, sequence_number: int) -> InclusionProof:
     """Return a self-contained proof that event ``sequence_number`` is in the signed tree.
 
     The checkpoint is the one signed by the key of the period the event was
@@ -448,8 +477,6 @@ def inclusion_proof(
     checkpoint = checkpoint_of(note)
     if checkpoint.origin != root_name or index >= checkpoint.size:
         raise ValueError(f"no signed checkpoint of {directory} covers event {sequence_number} yet")
-    if tree_size is not None and tree_size != checkpoint.size:
-        raise ValueError(f"no signed checkpoint of {tree_size} events to prove against")
     with StoredTree(directory) as tree:
         if tree.size < checkpoint.size:
             raise ValueError(f"the tree file of {directory} is behind its checkpoint")

@@ -30,6 +30,14 @@ EXPECTED = {
     "LoopLagProbe",
     "explore",
     "load_ipython_extension",
+    "ConsistencyProof",
+    "InclusionProof",
+    "ProofVerdict",
+    "consistency_proof",
+    "inclusion_proof",
+    "signing_keygen",
+    "verify_consistency",
+    "verify_inclusion",
 }
 
 

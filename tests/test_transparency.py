@@ -209,3 +209,100 @@ async def test_proof_from_a_large_trail_reads_few_hashes(
     assert verify_inclusion(proof, public).proved
     assert isinstance(InclusionProof.parse(proof.encode()), InclusionProof)
     assert (store / CERTIFICATES_NAME).exists()
+
+
+async def test_cli_keygen_prove_check_proof_checkpoint_and_verify(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fapilog_notebook.cli import main
+
+    signing, public, root = tmp_path / "w.signing", tmp_path / "root.pub", tmp_path / "root.key"
+    assert (
+        main(
+            [
+                "keygen",
+                "--signing",
+                "--signing-key",
+                str(signing),
+                "--public-key",
+                str(public),
+                "--origin",
+                "example.org/cli",
+                "--start",
+                "2026-03-01",
+            ]
+        )
+        == 0
+    )
+    assert not root.exists()
+    out = capsys.readouterr().out
+    assert SigningKeyFile.load(signing).key.encode().rsplit("+", 1)[1] not in out
+    assert main(["keygen", "--signing", "--signing-key", str(tmp_path / "x")]) == 2
+    assert main(["keygen"]) == 2
+    capsys.readouterr()
+    store = tmp_path / "logs"
+    clock = Clock(DAY1)
+    async with AuditTrail(storage_path=store, clock=clock, signing_key=signing) as trail:
+        await _log(trail, 6)
+    assert main(["checkpoint", str(store)]) == 0
+    recorded = capsys.readouterr().out
+    assert recorded.startswith("example.org/cli\n6\n")
+    (tmp_path / "recorded.txt").write_text(recorded)
+    clock.now = DAY1 + timedelta(days=1)
+    async with AuditTrail(storage_path=store, clock=clock, signing_key=signing) as trail:
+        await _log(trail, 3)
+    proof_file = tmp_path / "event4.tlog-proof"
+    assert main(["prove", str(store), "4", "-o", str(proof_file)]) == 0
+    assert proof_file.read_text().startswith("c2sp.org/tlog-proof@v1\n")
+    assert main(["check-proof", str(proof_file), "--public-key", str(public)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("proved: event 4")
+    proof_file.write_text(proof_file.read_text().replace("index 3\n", "index 4\n"))
+    assert main(["check-proof", str(proof_file), "--public-key", str(public)]) == 1
+    assert "not proved" in capsys.readouterr().out
+    assert main(["check-proof", str(tmp_path / "missing"), "--public-key", str(public)]) == 2
+    assert main(["prove", str(store), "99", "-o", str(tmp_path / "p")]) == 2
+    assert "no event with sequence number 99" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "verify",
+                str(store),
+                "--public-key",
+                str(public),
+                "--checkpoint",
+                str(tmp_path / "recorded.txt"),
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "checkpoint signatures checked" in out
+    # A recorded checkpoint the trail no longer extends is a finding.
+    changed = recorded.replace("\n6\n", "\n7\n")
+    (tmp_path / "other.txt").write_text(changed)
+    assert main(["verify", str(store), "--checkpoint", str(tmp_path / "other.txt")]) == 1
+    assert "checkpoint_mismatch" in capsys.readouterr().out
+
+
+async def test_cli_checkpoint_of_an_unsigned_trail_is_a_bare_body(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fapilog_notebook.cli import main
+
+    async with AuditTrail(storage_path=tmp_path / "logs") as trail:
+        await _log(trail, 4)
+    assert main(["checkpoint", str(tmp_path / "logs")]) == 0
+    body = capsys.readouterr().out
+    assert body.split("\n")[1] == "4"
+    (tmp_path / "cp").write_text(body)
+    assert main(["verify", str(tmp_path / "logs"), "--checkpoint", str(tmp_path / "cp")]) == 0
+    async with AuditTrail(storage_path=tmp_path / "logs") as trail:
+        await _log(trail, 2)
+    assert main(["verify", str(tmp_path / "logs"), "--checkpoint", str(tmp_path / "cp")]) == 0
+    lines = (tmp_path / "logs").glob("audit_*.jsonl")
+    day = next(iter(lines))
+    data = day.read_bytes().split(b"\n")
+    data[1] = data[1].replace(b"u", b"v", 1)
+    day.write_bytes(b"\n".join(data))
+    assert main(["verify", str(tmp_path / "logs"), "--checkpoint", str(tmp_path / "cp")]) == 1
+    assert main(["checkpoint", str(tmp_path / "nowhere")]) == 2

@@ -27,7 +27,7 @@ import pydantic
 
 import fapilog_notebook
 
-from . import bench_explore, bench_keyed, bench_parallel, bench_verify, bench_write
+from . import bench_explore, bench_keyed, bench_parallel, bench_signed, bench_verify, bench_write
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 BENCHMARKS = (
@@ -41,8 +41,11 @@ BENCHMARKS = (
     "parallel.verify",
     "parallel.scaling",
     "explore.filter",
+    "signed.write",
+    "signed.verify",
+    "signed.proof",
 )
-GROUPS = ("write", "verify", "keyed", "parallel", "explore")
+GROUPS = ("write", "verify", "keyed", "parallel", "explore", "signed")
 
 
 def _cpu_model() -> str:
@@ -203,6 +206,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if _parts(selected, "explore"):
         make_e = bench_explore.ExploreConfig.quick if args.quick else bench_explore.ExploreConfig
         runs["explore"] = (bench_explore.run(make_e()), bench_explore.markdown)
+    if parts := _parts(selected, "signed"):
+        make_s = bench_signed.SignedConfig.quick if args.quick else bench_signed.SignedConfig
+        signed = make_s(tmp_root=args.dir, parts=parts)
+        runs["signed"] = (bench_signed.run(signed), bench_signed.markdown)
 
     when = datetime.now(UTC).isoformat(timespec="seconds")
     results: dict[str, dict[str, Any]] = {}

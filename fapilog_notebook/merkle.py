@@ -16,6 +16,7 @@ them, so a proof reads O(log n) stored hashes.
 from __future__ import annotations
 
 import hashlib
+import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -41,6 +42,8 @@ EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 _LEAF_PREFIX = b"\x00"
 _NODE_PREFIX = b"\x01"
+
+_digest = operator.methodcaller("digest")
 
 NodeReader = Callable[[int, int], bytes]
 """``read(level, index)``: the stored hash of a perfect subtree."""
@@ -289,6 +292,29 @@ class MerkleTree:
         peaks.append(acc)
         self.size += 1
         return made
+
+    def extend_lines(self, lines: Sequence[bytes], out: bytearray) -> None:
+        """Add the leaves of event ``lines``; append every node they complete to ``out``.
+
+        The fast twin of ``append(leaf_hash(line))`` in a loop (same nodes, same
+        order; `tests/test_merkle.py` pins them together).
+        """
+        peaks = self.peaks
+        assert peaks is not None
+        sha = hashlib.sha256
+        size = self.size
+        pop, push, add = peaks.pop, peaks.append, out.extend
+        leaves = map(_digest, map(sha, map(_LEAF_PREFIX.__add__, lines)))
+        for acc in leaves:
+            add(acc)
+            index = size
+            while index & 1:
+                acc = sha(_NODE_PREFIX + pop() + acc).digest()
+                add(acc)
+                index >>= 1
+            push(acc)
+            size += 1
+        self.size = size
 
     def root(self) -> bytes:
         """Return the tree's root hash (the empty tree's is SHA-256 of nothing)."""

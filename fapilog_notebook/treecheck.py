@@ -21,9 +21,9 @@ from pathlib import Path
 
 from . import storage
 from .checkpoints import Checkpoint, NoteError, VerifierKey, open_note, parse_note
-from .merkle import HASH_SIZE, MerkleTree, leaf_hash
+from .merkle import HASH_SIZE, MerkleTree
 from .signing import CertifiedKey, walk_certificates
-from .treelog import TREE_NAME, CertificateStore, iter_leaves
+from .treelog import TREE_NAME, CertificateStore, iter_leaf_blocks, size_for_nodes
 
 __all__ = ["CHECKPOINT_MISMATCH", "TreeCheck", "TreeFinding", "check_trail"]
 
@@ -53,6 +53,50 @@ class TreeCheck:
     leaves: int
     checkpoints_checked: int
     signatures_checked: int
+
+
+class _StoredCompare:
+    """Compares the recomputed nodes, as they come, with the stored tree file."""
+
+    def __init__(self, directory: Path) -> None:
+        try:
+            self.fd: int | None = os.open(
+                directory / TREE_NAME, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+            )
+        except OSError:
+            self.fd = None
+        self.at = 0
+
+    def feed(
+        self, made: bytearray, start_size: int, file: str, first_line: int, bad: list[TreeFinding]
+    ) -> None:
+        """Compare ``made`` (the nodes of leaves ``start_size``...) with the file's next bytes."""
+        if self.fd is None or not made:
+            return
+        got = os.pread(self.fd, len(made), self.at)
+        if got == made:
+            self.at += len(made)
+            return
+        stop = min(len(got), len(made))
+        diff = next((i for i in range(stop) if got[i] != made[i]), stop)
+        if diff < len(got):  # a stored hash differs (a shorter file is a crash: rebuilt at start)
+            leaf = size_for_nodes(self.at // HASH_SIZE + diff // HASH_SIZE)  # leaves before it
+            bad.append(
+                TreeFinding(
+                    TREE_MISMATCH,
+                    file,
+                    first_line + (leaf - start_size),
+                    leaf + 1,
+                    f"the stored Merkle tree ({TREE_NAME}) does not match event line "
+                    f"{leaf + 1} of the trail: the line or the tree file was changed",
+                )
+            )
+        self.close()
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 @dataclass
@@ -244,51 +288,37 @@ def _check_tree(
     public_key: VerifierKey | None,
     signatures: int,
 ) -> TreeCheck:
-    sizes = {c.checkpoint.size for c in claims}
+    sizes = sorted({c.checkpoint.size for c in claims})
     roots: dict[int, bytes] = {}
     where: dict[int, tuple[str, int]] = {}
     tree = MerkleTree()
-    if 0 in sizes:
+    if sizes and sizes[0] == 0:
         roots[0] = tree.root()
-    stored_fd: int | None
-    try:
-        stored_fd = os.open(directory / TREE_NAME, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
-        stored_fd = None
-    stored_at = 0
-    stored_ok = stored_fd is not None
-    buffer = b""
+    stored = _StoredCompare(directory)
+    next_size = iter([s for s in sizes if s > 0])
+    target = next(next_size, None)
     last: tuple[str, int] | None = None
+    out = bytearray()
     try:
-        for path, number, raw in iter_leaves(directory):
-            made = tree.append(leaf_hash(raw))
-            last = (str(path), number)
-            if stored_ok and stored_fd is not None:
-                want = b"".join(value for _l, _i, value in made)
-                if len(buffer) < len(want):
-                    buffer += os.pread(stored_fd, 1 << 20, stored_at)
-                    stored_at += 1 << 20
-                got, buffer = buffer[: len(want)], buffer[len(want) :]
-                if len(got) < len(want):
-                    stored_ok = False  # the tree file ends here (a crash; rebuilt at start)
-                elif got != want:
-                    stored_ok = False
-                    findings.append(
-                        TreeFinding(
-                            TREE_MISMATCH,
-                            str(path),
-                            number,
-                            tree.size,
-                            f"the stored Merkle tree ({TREE_NAME}) does not match event line "
-                            f"{tree.size} of the trail: the line or the tree file was changed",
-                        )
-                    )
-            if tree.size in sizes:
-                roots[tree.size] = tree.root()
-                where[tree.size] = last
+        for path, first, lines in iter_leaf_blocks(directory):
+            done = 0
+            while done < len(lines):
+                take = len(lines) - done
+                if target is not None and tree.size + take >= target:
+                    take = target - tree.size
+                part = lines[done : done + take] if take != len(lines) else lines
+                start_size = tree.size
+                tree.extend_lines(part, out)
+                stored.feed(out, start_size, str(path), first + done, findings)
+                out.clear()
+                done += take
+                last = (str(path), first + done - 1)
+                if tree.size == target:
+                    roots[target] = tree.root()
+                    where[target] = last
+                    target = next(next_size, None)
     finally:
-        if stored_fd is not None:
-            os.close(stored_fd)
+        stored.close()
     leaves = tree.size
     checked = 0
     for claim in claims:

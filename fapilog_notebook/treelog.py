@@ -27,6 +27,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +49,7 @@ from .merkle import (
     inclusion_path,
     leaf_hash,
 )
-from .scan import iter_lines
+from .scan import iter_line_blocks, iter_lines
 from .signing import CertifiedKey, DayCertificate, SigningKeyFile
 
 __all__ = [
@@ -62,6 +63,7 @@ __all__ = [
     "find_event_line",
     "inclusion_proof",
     "is_leaf_line",
+    "iter_leaf_blocks",
     "iter_leaves",
     "latest_checkpoint",
     "latest_signed_checkpoint",
@@ -104,6 +106,8 @@ def is_leaf_line(line: bytes) -> bool:
 
 
 _SEQ_KEY = b'"sequence_number":'
+# A whole-object line's sequence number: the key followed by digits and "," or "}".
+_SEQ_FIND = re.compile(rb'"sequence_number":(\d{1,19})[,}]').findall
 #: Lines held while they wait for an earlier sequence number (beyond: the tree ends).
 MAX_WAITING = 100_000
 
@@ -122,27 +126,56 @@ def sequence_of(line: bytes) -> int | None:
     return _sequence_of(line)
 
 
-def iter_leaves(directory: Path) -> Iterator[tuple[Path, int, bytes]]:
-    """Yield ``(file, line number, line)`` for each leaf of the trail, in sequence order."""
+def iter_leaf_blocks(directory: Path) -> Iterator[tuple[Path, int, list[bytes]]]:
+    """Yield ``(file, first line number, lines)``: the trail's leaves, in sequence order.
+
+    Lines in sequence order (the writer's) pass through a block at a time;
+    a line out of order waits for its turn (at most `MAX_WAITING` of them,
+    beyond which the tree ends), and the numbers of a block's lines count up
+    from its first only when the block is ``[line]`` alone or came straight
+    from the file. See `iter_leaves` for one line at a time.
+    """
     size = 0
     waiting: dict[int, tuple[Path, int, bytes]] = {}
     for _day, path in storage.list_audit_files(directory):
-        for number, raw, terminated in iter_lines(path):
-            if not (terminated and is_leaf_line(raw)):
+        for first, lines, terminated, _at in iter_line_blocks(path, 0, None):
+            if not terminated:
                 continue
-            seq = sequence_of(raw)
-            if seq is None or seq <= size:
-                continue
-            if seq == size + 1:
-                yield path, number, raw
-                size += 1
-                while size + 1 in waiting:
+            # Fast path: every line is the next sequence number, once, in order
+            # (one search over the block, not one per line).
+            found = _SEQ_FIND(b"\n".join(lines))
+            n = 0
+            if len(found) == len(lines) and list(map(int, found)) == list(
+                range(size + 1, size + len(lines) + 1)
+            ):
+                n = len(lines)
+            if n:
+                yield path, first, lines
+                size += n
+            for number, line in enumerate(lines[n:], first + n):
+                if not is_leaf_line(line):
+                    continue
+                seq = sequence_of(line)
+                if seq is None or seq <= size:
+                    continue
+                if seq == size + 1:
+                    yield path, number, [line]
                     size += 1
-                    yield waiting.pop(size)
-            elif len(waiting) < MAX_WAITING:
-                waiting.setdefault(seq, (path, number, raw))
-            else:
-                return
+                    while size + 1 in waiting:
+                        size += 1
+                        where, at_line, held = waiting.pop(size)
+                        yield where, at_line, [held]
+                elif len(waiting) < MAX_WAITING:
+                    waiting.setdefault(seq, (path, number, line))
+                else:
+                    return
+
+
+def iter_leaves(directory: Path) -> Iterator[tuple[Path, int, bytes]]:
+    """Yield ``(file, line number, line)`` for each leaf of the trail, in sequence order."""
+    for path, first, lines in iter_leaf_blocks(directory):
+        for number, line in enumerate(lines, first):
+            yield path, number, line
 
 
 class TreeFile:

@@ -130,3 +130,18 @@ def test_explore_benchmark_runs_on_a_small_frame() -> None:
     data = bench_explore.run(bench_explore.ExploreConfig(events=2_000, repeats=1))
     assert [row["filter"] for row in data["filters"]] == [f[0] for f in bench_explore.FILTERS]
     assert "| event types |" in bench_explore.markdown(data)
+
+
+def test_signed_benchmark_measures_valid_trails_and_proofs(tmp_path: Path) -> None:
+    from benchmarks import bench_signed
+
+    config = bench_signed.SignedConfig(
+        events=400, producers=4, repeats=1, proof_events=400, proofs=3, tmp_root=str(tmp_path)
+    )
+    data = bench_signed.run(config)
+    assert data["verify"]["all_valid"]
+    assert data["proof"]["proved"] == 3
+    assert data["write"]["signed_vs_unkeyed"] > 0
+    text = bench_signed.markdown(data)
+    assert "signed / unkeyed" in text
+    assert "inclusion_proof" in text

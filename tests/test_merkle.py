@@ -229,3 +229,22 @@ def test_tree_refuses_inconsistent_state() -> None:
         inclusion_path(3, 3, lambda level, index: bytes(32))
     with pytest.raises(ValueError, match="no consistency proof"):
         consistency_path(4, 3, lambda level, index: bytes(32))
+
+
+def test_extend_lines_is_append_in_a_loop() -> None:
+    """The fast twin: the same nodes in the same order, the same peaks."""
+    lines = [b"line %d" % i for i in range(77)]
+    slow, fast = MerkleTree(), MerkleTree()
+    nodes = bytearray()
+    for line in lines[:5]:
+        slow.append(leaf_hash(line))
+    fast.extend_lines(lines[:5], bytearray())
+    made = bytearray()
+    for line in lines[5:]:
+        for _level, _index, value in slow.append(leaf_hash(line)):
+            nodes += value
+    fast.extend_lines(lines[5:], made)
+    assert made == nodes
+    assert fast.size == slow.size == 77
+    assert fast.peaks == slow.peaks
+    assert fast.root() == slow.root()

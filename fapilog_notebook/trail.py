@@ -504,6 +504,8 @@ class AuditTrail:
 
     def __repr__(self) -> str:
         mode = "forward-secure" if self._key_file else "keyed" if self._static_key else "unkeyed"
+        if self._signing_path is not None:
+            mode += ", signed"
         return (
             f"AuditTrail(storage_path={str(self.storage_path)!r}, {mode}, fsync={self.fsync}, "
             f"on_write_error={self.on_write_error!r})"

@@ -306,3 +306,72 @@ async def test_cli_checkpoint_of_an_unsigned_trail_is_a_bare_body(
     day.write_bytes(b"\n".join(data))
     assert main(["verify", str(tmp_path / "logs"), "--checkpoint", str(tmp_path / "cp")]) == 1
     assert main(["checkpoint", str(tmp_path / "nowhere")]) == 2
+
+
+async def test_verifier_reports_hostile_tree_files_and_checkpoints(
+    tmp_path: Path, keys: tuple[Path, Path]
+) -> None:
+    from fapilog_notebook import verify_audit_log
+    from fapilog_notebook.storage import manifest_path
+
+    signing, public = keys
+    store = tmp_path / "logs"
+    clock = Clock(DAY1)
+    async with AuditTrail(storage_path=store, clock=clock, signing_key=signing) as trail:
+        await _log(trail, 5)
+        clock.now = DAY1 + timedelta(days=1)
+        await _log(trail, 5)
+    clean = verify_audit_log(store, public_key=public)
+    assert clean.valid, clean.format_text()
+    assert clean.signatures_checked >= 3
+    assert clean.checkpoints_checked >= 3
+    # A changed hash in the stored tree is located at its event line.
+    tree = bytearray((store / TREE_NAME).read_bytes())
+    tree[32 * 4] ^= 1  # node 4 = leaf 3 (leaves 0, 1, node(1,0), leaf 2, leaf 3, ...)
+    (store / TREE_NAME).write_bytes(bytes(tree))
+    report = verify_audit_log(store, public_key=public)
+    found = [f for f in report.finding_list if f.kind.value == "tree_mismatch"]
+    assert len(found) == 1
+    assert found[0].sequence_number == 4
+    assert found[0].line == 4
+    tree[32 * 4] ^= 1
+    (store / TREE_NAME).write_bytes(bytes(tree))
+    # Garbage in the certificates file and in a manifest's checkpoint: findings, no traceback.
+    (store / CERTIFICATES_NAME).write_text("{not json")
+    report = verify_audit_log(store, public_key=public)
+    assert "certificate_invalid" in {f.kind.value for f in report.finding_list}
+    assert not report.valid
+    manifest = manifest_path(store, DAY1.date())
+    record = json.loads(manifest.read_text())
+    record["checkpoint"] = "garbage\n"
+    manifest.write_text(json.dumps(record))
+    report = verify_audit_log(store)
+    assert not report.valid
+    assert "checkpoint_mismatch" in {f.kind.value for f in report.finding_list}
+    # A public key that is not a key is a clear error.
+    with pytest.raises(ValueError, match="verifier key"):
+        verify_audit_log(store, public_key="not+a+key")
+
+
+async def test_public_key_on_an_unsigned_trail_is_an_error_finding(
+    tmp_path: Path, keys: tuple[Path, Path]
+) -> None:
+    from fapilog_notebook import verify_audit_log
+
+    _signing, public = keys
+    async with AuditTrail(storage_path=tmp_path / "logs") as trail:
+        await _log(trail, 3)
+    report = verify_audit_log(tmp_path / "logs", public_key=public)
+    assert not report.valid
+    assert [f.kind.value for f in report.finding_list] == ["certificate_invalid"]
+    assert "no day-key certificates" in report.finding_list[0].message
+
+
+def test_trail_repr_names_the_signing_mode_not_the_key(
+    tmp_path: Path, keys: tuple[Path, Path]
+) -> None:
+    signing, _public = keys
+    trail = AuditTrail(storage_path=tmp_path / "logs", signing_key=signing)
+    assert "signed" in repr(trail)
+    secret = SigningKeyFile.load(signing).key.encode().rsplit("+", 1)[1]
+    assert secret not in repr(trail)

@@ -444,7 +444,7 @@ def find_event_line(directory: Path, sequence_number: int) -> bytes:
         chosen = path
     if chosen is None:
         raise ValueError(f"{directory} holds no event with sequence number {sequence_number}")
-    fd = os.open(chosen, os.O_RDONLY)
+    fd = os.open(chosen, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     try:
         size = os.fstat(fd).st_size
         lo, hi = 0, size
@@ -471,6 +471,13 @@ def find_event_line(directory: Path, sequence_number: int) -> bytes:
             pos = found[0] + len(found[1]) + 1
     finally:
         os.close(fd)
+    # Not where the files' order puts it (an event out of file order): look at every leaf.
+    for _path, _number, line in iter_leaves(directory):
+        seq = sequence_of(line)
+        if seq == sequence_number:
+            return line
+        if seq is not None and seq > sequence_number:
+            break
     raise ValueError(f"{directory} holds no event with sequence number {sequence_number}")
 
 

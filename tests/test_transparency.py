@@ -375,3 +375,28 @@ def test_trail_repr_names_the_signing_mode_not_the_key(
     assert "signed" in repr(trail)
     secret = SigningKeyFile.load(signing).key.encode().rsplit("+", 1)[1]
     assert secret not in repr(trail)
+
+
+async def test_an_event_out_of_file_order_is_still_proved(
+    tmp_path: Path, keys: tuple[Path, Path]
+) -> None:
+    """The clock steps back a day: the event lands in the earlier day's file."""
+    from fapilog_notebook import verify_audit_log
+
+    signing, public = keys
+    store = tmp_path / "logs"
+    clock = Clock(DAY1)
+    async with AuditTrail(storage_path=store, clock=clock, signing_key=signing) as trail:
+        await _log(trail, 3)
+        clock.now = DAY1 + timedelta(days=1)
+        await _log(trail, 3)
+        clock.now = DAY1  # back to day one: event 7 goes to day one's file
+        await _log(trail, 1)
+        clock.now = DAY1 + timedelta(days=1)
+        await _log(trail, 2)
+    report = verify_audit_log(store, public_key=public)
+    assert report.valid, report.format_text()
+    for seq in (3, 4, 7, 8, 9):
+        proof = inclusion_proof(store, seq)
+        assert json.loads(proof.line)["sequence_number"] == seq
+        assert verify_inclusion(proof, public).proved, seq

@@ -6,6 +6,7 @@ Examples::
     python -m benchmarks --quick          # a short smoke run
     python -m benchmarks --only write.blocking
     python -m benchmarks --only verify --only keyed --quick
+    python -m benchmarks --only compliance
 """
 
 from __future__ import annotations
@@ -27,7 +28,15 @@ import pydantic
 
 import fapilog_notebook
 
-from . import bench_explore, bench_keyed, bench_parallel, bench_signed, bench_verify, bench_write
+from . import (
+    bench_compliance,
+    bench_explore,
+    bench_keyed,
+    bench_parallel,
+    bench_signed,
+    bench_verify,
+    bench_write,
+)
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 BENCHMARKS = (
@@ -41,11 +50,12 @@ BENCHMARKS = (
     "parallel.verify",
     "parallel.scaling",
     "explore.filter",
+    "compliance.analyses",
     "signed.write",
     "signed.verify",
     "signed.proof",
 )
-GROUPS = ("write", "verify", "keyed", "parallel", "explore", "signed")
+GROUPS = ("write", "verify", "keyed", "parallel", "explore", "compliance", "signed")
 
 
 def _cpu_model() -> str:
@@ -117,7 +127,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m benchmarks",
         description="Benchmark AuditTrail against the seed's before/after writers, "
         "verify_audit_log and read_audit_log against fapilog 0.3.5 and pandas, and the cost "
-        "of keys.",
+        "of keys; the compliance analyses against loading.",
     )
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument(
@@ -206,6 +216,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if _parts(selected, "explore"):
         make_e = bench_explore.ExploreConfig.quick if args.quick else bench_explore.ExploreConfig
         runs["explore"] = (bench_explore.run(make_e()), bench_explore.markdown)
+    if _parts(selected, "compliance"):
+        make_c = (
+            bench_compliance.ComplianceConfig.quick
+            if args.quick
+            else bench_compliance.ComplianceConfig
+        )
+        compliance = make_c(data_root=args.data_dir)
+        runs["compliance"] = (bench_compliance.run(compliance), bench_compliance.markdown)
     if parts := _parts(selected, "signed"):
         make_s = bench_signed.SignedConfig.quick if args.quick else bench_signed.SignedConfig
         signed = make_s(tmp_root=args.dir, parts=parts)

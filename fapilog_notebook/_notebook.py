@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .trail import AuditTrail
     from .verify import VerificationReport
     from .widgets import AuditExplorer
 
@@ -21,19 +22,29 @@ def explore(
     report: VerificationReport | None = None,
     auto_display: bool = False,
     restore: bool = True,
+    access_log: AuditTrail | None = None,
+    user_id: str | None = None,
 ) -> AuditExplorer:
     """Open the audit explorer widget on ``source`` (see :func:`fapilog_notebook.widgets.explore`).
 
     ``source`` is a directory, a file, a list of files or a frame from
-    ``read_audit_log``; ``report`` a verification already run.
+    ``read_audit_log``; ``report`` a verification already run;
+    ``access_log`` a trail that records an ``audit_log_access`` event.
     """
     from .widgets import explore as _explore
 
-    return _explore(source, report=report, auto_display=auto_display, restore=restore)
+    return _explore(
+        source,
+        report=report,
+        auto_display=auto_display,
+        restore=restore,
+        access_log=access_log,
+        user_id=user_id,
+    )
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext fapilog_notebook``: register ``%audit_verify`` and ``%audit_tail``."""
+    """``%load_ext fapilog_notebook``: register the ``%audit_*`` magics (see :mod:`.magics`)."""
     from .magics import load_ipython_extension as _load
 
     _load(ipython)

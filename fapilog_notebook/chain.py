@@ -42,6 +42,7 @@ __all__ = [
     "check_intact_lines",
     "check_line",
     "compute_checksum",
+    "could_be_torn",
     "links_to",
     "loads",
     "seal",
@@ -295,7 +296,12 @@ class LineCheck(NamedTuple):
     for a keyed event checked without its key it is ``True`` and
     ``mac_checked`` is ``False`` (links and sequence can still be checked).
     ``mac_alg`` and ``mac_day`` say how a keyed event was MACed; ``mac_note``
-    says why its key could not be had.
+    says why its key could not be had. ``rewritten`` is True when the line
+    is not byte for byte the canonical JSON the writer writes, yet its values
+    re-serialised match the checksum or MAC (spaces added, keys reordered):
+    ``checksum_ok`` is then True for an unkeyed line (anyone can recompute a
+    bare hash, so the layout proves nothing) and False for a keyed one (a MAC
+    is checked over the bytes the writer wrote).
     """
 
     obj: dict[str, Any] | None
@@ -308,6 +314,7 @@ class LineCheck(NamedTuple):
     mac_day: str | None = None
     mac_checked: bool = True
     mac_note: str | None = None
+    rewritten: bool = False
 
 
 def _valid_hex(value: object) -> bool:
@@ -362,6 +369,7 @@ LineValues: TypeAlias = tuple[
     str | None,
     bool,
     str | None,
+    bool,
 ]
 
 
@@ -377,11 +385,12 @@ def check_line_values(raw: bytes, key_for: KeyLookup | None, fields_only: bool) 
         try:
             obj = loads(raw)
         except (ValueError, RecursionError) as exc:
-            return None, None, None, None, False, f"not valid JSON ({_short(exc)})", *_NO_MAC
+            problem = f"not valid JSON ({_short(exc)})"
+            return None, None, None, None, False, problem, *_NO_MAC, False
         fields_only = False
     if not isinstance(obj, dict):
         problem = f"a JSON {type(obj).__name__}, not an object"
-        return None, None, None, None, False, problem, *_NO_MAC
+        return None, None, None, None, False, problem, *_NO_MAC, False
     seq = obj.get("sequence_number")
     prev = obj.get("previous_hash")
     checksum = obj.get(CHECKSUM_KEY)
@@ -433,15 +442,24 @@ def check_line_values(raw: bytes, key_for: KeyLookup | None, fields_only: bool) 
             day,
             False,
             None,
+            False,
         )
     assert isinstance(checksum, str)
-    if alg is None:
-        ok = hashed or _checksum_matches(raw, obj, checksum, None, partial=fields_only)
-        return obj, seq, prev, checksum, ok, None, *_NO_MAC
-    if key is None:
-        return obj, seq, prev, checksum, note is None, None, alg, day, False, note
-    ok = hashed or _checksum_matches(raw, obj, checksum, key, partial=fields_only)
-    return obj, seq, prev, checksum, ok, None, alg, day, True, None
+    if key is None and alg is not None:
+        return obj, seq, prev, checksum, note is None, None, alg, day, False, note, False
+    if hashed:
+        return obj, seq, prev, checksum, True, None, alg, day, True, None, False
+    # The slow twin of the hashed bytes: the values re-serialised (duplicate keys refused).
+    verdict, duplicate = _reserialised(raw, checksum, key)
+    if duplicate is not None:
+        problem = (
+            f"an object with the key {_clip(duplicate)} more than once "
+            "(readers disagree on which value counts)"
+        )
+        return obj, seq, prev, checksum, False, problem, alg, day, True, None, False
+    rewritten = verdict == _MATCH_REWRITTEN
+    ok = verdict == _MATCH_CANONICAL or (rewritten and alg is None)
+    return obj, seq, prev, checksum, ok, None, alg, day, True, None, rewritten
 
 
 def check_intact_lines(
@@ -557,19 +575,50 @@ def _mac_fields(value: object) -> tuple[str | None, str | None, str | None]:
     return alg, None, None
 
 
-def _checksum_matches(
-    raw: bytes, obj: dict[str, Any], checksum: str, key: bytes | None, *, partial: bool
-) -> bool:
-    # Anything but a canonical line is re-canonicalised from its values
-    # (all of them: a ``partial`` object is parsed again in full).
-    if _canonical_hash_matches(raw, checksum, key):
-        return True
+class _DuplicateKeyError(ValueError):
+    """A JSON object with a key twice (its value names the key)."""
+
+
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                raise _DuplicateKeyError(name)
+            seen.add(name)
+    return obj
+
+
+#: What :func:`_reserialised` finds: no match, a match by a canonical line, a
+#: match only once the values are re-serialised (the line was laid out otherwise).
+_NO_MATCH, _MATCH_CANONICAL, _MATCH_REWRITTEN = range(3)
+
+
+def _reserialised(raw: bytes, checksum: str, key: bytes | None) -> tuple[int, str | None]:
+    """The slow twin of :func:`_canonical_hash_matches` (pinned together by
+    ``tests/test_batch_check.py`` and ``tests/test_verify_hardening.py``).
+
+    For a line that does not start with its checksum, or whose bytes do not
+    hash to it: parse every value (refusing a duplicate key, whose meaning
+    depends on the reader), re-serialise them canonically and compare the
+    checksum or MAC. Returns the verdict and the duplicated key, if any.
+    """
     try:
-        if partial:
-            obj = loads(raw)
-        return hmac.compare_digest(compute_checksum(obj, key), checksum)
+        obj = json.loads(raw, object_pairs_hook=_refuse_duplicates)
+    except _DuplicateKeyError as exc:
+        return _NO_MATCH, str(exc)
+    except (ValueError, RecursionError):
+        return _NO_MATCH, None
+    if not isinstance(obj, dict):
+        return _NO_MATCH, None
+    try:
+        if not hmac.compare_digest(compute_checksum(obj, key), checksum):
+            return _NO_MATCH, None
+        canonical = canonical_json(obj).encode("ascii") == raw
     except (ValueError, TypeError, RecursionError):
-        return False
+        return _NO_MATCH, None
+    return (_MATCH_CANONICAL if canonical else _MATCH_REWRITTEN), None
 
 
 def _canonical_hash_matches(raw: bytes, checksum: object, key: bytes | None) -> bool:
@@ -583,6 +632,32 @@ def _canonical_hash_matches(raw: bytes, checksum: object, key: bytes | None) -> 
     return hmac.compare_digest(
         _sha256(body).hexdigest() if key is None else digest(body, key), checksum
     )
+
+
+#: The bytes a canonical line can hold after its checksum: printable ASCII
+#: (canonical JSON escapes everything else).
+_PRINTABLE = bytes(range(0x20, 0x7F))
+
+
+def could_be_torn(raw: bytes) -> bool:
+    """True when ``raw`` could be the start of an event line as :func:`seal` writes it.
+
+    That is what a crash mid-write leaves: ``{"checksum":"``, up to 64 hex
+    digits, ``",`` and printable ASCII after (any of it cut short). Anything
+    else in an audit file was not put there by the writer.
+    """
+    if not raw:
+        return False
+    prefix = len(_CHECKSUM_PREFIX)
+    if not _CHECKSUM_PREFIX.startswith(raw[:prefix]):
+        return False
+    digits = raw[prefix : prefix + _HEX_LEN]
+    if digits.translate(None, _HEX_DIGITS):
+        return False
+    rest = raw[prefix + _HEX_LEN :]
+    if not b'",'.startswith(rest[:2]):
+        return False
+    return not rest[2:].translate(None, _PRINTABLE)
 
 
 def links_to(previous: ChainHead | None, sequence_number: int, previous_hash: str | None) -> bool:

@@ -1,8 +1,10 @@
-"""The ``fapilog-notebook`` command: ``demo``, ``verify``, ``anchor``, ``keygen``,
-``checkpoint``, ``prove`` and ``check-proof``.
+"""The ``fapilog-notebook`` command: ``demo``, ``verify``, ``report``, ``anchor``, ``keygen``,
+``notebooks``, ``checkpoint``, ``prove`` and ``check-proof``.
 
 ``verify`` exits 0 when the trail is valid, 1 when it is not, and 2 for a
-usage error or a source that cannot be read, with a one-line message;
+usage error or a source that cannot be read, with a one-line message.
+``report`` exits 0 when the trail is valid and no control has exceptions,
+1 when a control has exceptions or the trail is invalid, 2 as ``verify``.
 ``check-proof`` exits 0 when the proof proves, 1 when it does not, 2 for a
 usage error. Keys are read from a file (``--key-file``) or a named
 environment variable (``--key-env``), never from an argument, and never
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import json
 import os
 import sys
@@ -27,7 +30,7 @@ from .chain import Anchor
 from .keys import AuditKeyError, VerificationKey, keygen, load_static_key
 from .proofs import verify_inclusion
 from .signing import signing_keygen
-from .storage import to_day
+from .storage import UnsafeRecordError, read_bounded, to_day
 from .treelog import inclusion_proof, latest_checkpoint
 from .verify import VerificationReport, verify_audit_log
 
@@ -79,6 +82,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     damaged = verify_audit_log(tampered, anchors=anchors, progress=False)
     print(_indent(str(damaged)))
 
+    from .compliance import compliance_report
+
+    print(f"\nCompliance review of {directory}/ (PCI DSS controls) ...")
+    review = compliance_report(directory, frameworks=("pci-dss",))
+    print(_indent(_report_summary(review)))
+    print(f"  the evidence as a web page: fapilog-notebook report {directory} --html report.html")
+
     print("\nVerdicts:")
     print(f"  {directory}: {report.verdict}")
     print(f"  {tampered}: {damaged.verdict}")
@@ -107,11 +117,39 @@ def _indent(text: str) -> str:
     return "\n".join(f"  {line}" for line in text.splitlines())
 
 
+#: The most bytes the command reads from a key or anchor file (they hold a few hundred).
+INPUT_LIMIT = 1024 * 1024
+
+
+def _read_input(name: str, what: str) -> str:
+    """The text of a small input file (a key or anchors), as a clear ``ValueError`` if it
+    is not one: never blocking on a FIFO, never reading more than :data:`INPUT_LIMIT`."""
+    try:
+        data = read_bounded(Path(name), INPUT_LIMIT, follow_links=True)
+    except UnsafeRecordError as exc:
+        raise ValueError(f"{what} {name!r}: {exc}") from None
+    if data is None:
+        raise FileNotFoundError(errno.ENOENT, f"{what} not found", name)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{what} {name!r} is not text") from None
+
+
+def _parse_json(text: str, what: str) -> Any:
+    """JSON from an input, with a one-line ``ValueError`` for anything that is not
+    (including nesting too deep to parse)."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        raise ValueError(f"{what} is not JSON (or is nested too deeply)") from None
+
+
 def _key_from_text(text: str, origin: str) -> bytes | VerificationKey:
     """A verification key file's JSON, or a static key in hex."""
     if text.lstrip().startswith("{"):
         try:
-            data = json.loads(text)
+            data = _parse_json(text, origin)
         except ValueError:
             raise AuditKeyError(f"{origin} is not a key (invalid JSON)") from None
         if isinstance(data, dict) and data.get("kind") == "fapilog-notebook writer key":
@@ -127,9 +165,11 @@ def _load_key(args: argparse.Namespace) -> bytes | VerificationKey | None:
     if args.key_file is not None:
         path = Path(args.key_file)
         try:
-            text = path.read_text(encoding="ascii")
-        except UnicodeDecodeError:
-            raise AuditKeyError(f"key file {str(path)!r} is not a text key") from None
+            text = _read_input(str(path), "key file")
+        except ValueError as exc:
+            raise AuditKeyError(str(exc)) from None
+        if not text.isascii():
+            raise AuditKeyError(f"key file {str(path)!r} is not a text key")
         return _key_from_text(text, f"key file {str(path)!r}")
     if args.key_env is not None:
         value = os.environ.get(args.key_env)
@@ -142,11 +182,8 @@ def _load_key(args: argparse.Namespace) -> bytes | VerificationKey | None:
 def _load_anchors(paths: list[str]) -> list[Anchor]:
     anchors: list[Anchor] = []
     for name in paths:
-        text = Path(name).read_text(encoding="utf-8")
-        try:
-            data: Any = json.loads(text)
-        except ValueError:
-            raise ValueError(f"anchor file {name!r} is not JSON") from None
+        text = _read_input(name, "anchor file")
+        data: Any = _parse_json(text, f"anchor file {name!r}")
         for item in data if isinstance(data, list) else [data]:
             try:
                 anchors.append(Anchor.from_value(item))
@@ -168,20 +205,116 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             public_key=args.public_key,
             checkpoints=[Path(name) for name in args.checkpoint],
         )
-    except (OSError, ValueError, TypeError) as exc:
+    except (OSError, ValueError, TypeError, RecursionError) as exc:
         print(f"fapilog-notebook verify: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     if args.format == "json":
         print(report.to_json())
+    elif args.format == "html":
+        sys.stdout.write(report.to_html())
+        sys.stdout.write("\n")
     else:
         print(_report_text(report))
     return EXIT_VALID if report.valid else EXIT_INVALID
 
 
+def bundled_notebooks() -> Path:
+    """The folder of the bundled notebooks and their ``data/``.
+
+    Inside an installed package it is ``fapilog_notebook/notebooks``; in a
+    source checkout (or an editable install) the repository's ``notebooks/``.
+    """
+    package = Path(__file__).resolve().parent
+    for folder in (package / "notebooks", package.parent / "notebooks"):
+        if any(folder.glob("*.ipynb")):
+            return folder
+    raise FileNotFoundError(f"no bundled notebooks next to {package}")
+
+
+def _cmd_notebooks(args: argparse.Namespace) -> int:
+    """Copy the notebooks and their sample data into DIR, never over an existing file."""
+    import shutil
+
+    try:
+        origin = bundled_notebooks()
+    except FileNotFoundError as exc:
+        print(f"fapilog-notebook notebooks: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    target = Path(args.dir)
+    files = sorted(origin.glob("*.ipynb")) + sorted((origin / "data").glob("*/*.jsonl"))
+    copies = [(file, target / file.relative_to(origin)) for file in files]
+    existing = [str(copy) for _, copy in copies if copy.exists()]
+    if existing and not args.force:
+        print(
+            f"fapilog-notebook notebooks: error: {existing[0]} exists "
+            f"({len(existing)} files would be replaced); use --force to replace them",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    try:
+        for file, copy in copies:
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(file, copy)
+    except OSError as exc:
+        print(f"fapilog-notebook notebooks: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    notebooks = [copy.name for file, copy in copies if copy.suffix == ".ipynb"]
+    print(f"copied {len(notebooks)} notebooks and their sample data to {target}:")
+    for name in notebooks:
+        print(f"  {name}")
+    print(f"open them with: cd {target} && jupyter lab")
+    return EXIT_VALID
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .compliance import compliance_report
+
+    try:
+        hours = tuple(args.business_hours.split("-"))
+        if len(hours) != 2:
+            raise ValueError(
+                f"--business-hours must be START-END such as 08:00-18:00, not "
+                f"{args.business_hours!r}"
+            )
+        report = compliance_report(
+            args.source,
+            frameworks=args.framework or ("pci-dss", "hipaa", "soc2", "sox", "gdpr"),
+            since=args.since,
+            until=args.until,
+            tz=args.tz,
+            business_hours=(hours[0], hours[1]),
+            holidays=args.holiday,
+            roster=args.roster,
+            resources=args.resource,
+            key=_load_key(args),
+            anchors=_load_anchors(args.anchor),
+            progress=args.progress,
+        )
+        if args.html is not None:
+            report.to_html(args.html)
+        if args.json is not None:
+            Path(args.json).write_text(report.to_json(), encoding="utf-8")
+    except (OSError, ValueError, TypeError) as exc:
+        print(f"fapilog-notebook report: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    print(_report_summary(report))
+    exceptions = bool((report.controls["status"] == "exceptions").any())
+    return EXIT_INVALID if exceptions or not report.valid else EXIT_VALID
+
+
+def _report_summary(report: Any) -> str:
+    """The verdict, the integrity summary and one line per control."""
+    lines = [report.headline(), _indent(report.integrity.summary()), "controls:"]
+    for row in report.controls.to_dict("records"):
+        count = f" ({row['exceptions']})" if row["status"] == "exceptions" else ""
+        lines.append(f"  {row['status'].upper():13} {row['control']}{count}: {row['detail']}")
+    return "\n".join(lines)
+
+
 def _cmd_anchor(args: argparse.Namespace) -> int:
     try:
         report = verify_audit_log(args.source, key=_load_key(args), progress=False)
-    except (OSError, ValueError, TypeError) as exc:
+    except (OSError, ValueError, TypeError, RecursionError) as exc:
         print(f"fapilog-notebook anchor: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     if report.head is None:
@@ -335,7 +468,12 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("source", nargs="+", help="a directory of daily files, or files")
     verify.add_argument("--since", metavar="DAY", help="first day to verify (YYYY-MM-DD)")
     verify.add_argument("--until", metavar="DAY", help="last day to verify (YYYY-MM-DD)")
-    verify.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    verify.add_argument(
+        "--format",
+        choices=("text", "json", "html"),
+        default="text",
+        help="output format (html: a standalone page to hand over, e.g. '> report.html')",
+    )
     _add_key_options(verify)
     verify.add_argument(
         "--anchor",
@@ -371,6 +509,56 @@ def _parser() -> argparse.ArgumentParser:
     )
     verify.set_defaults(func=_cmd_verify)
 
+    report = sub.add_parser(
+        "report",
+        help="a compliance review: controls, exceptions and evidence; exit 0 all pass, "
+        "1 exceptions or invalid trail, 2 usage error",
+        description="Verify and load a trail, run the compliance analyses and map them to "
+        "controls (PCI DSS, HIPAA, SOC 2, SOX, GDPR). Prints the verdict and one line per "
+        "control; --html and --json write the full evidence. Exit status: 0 the trail is "
+        "valid and no control has exceptions, 1 exceptions or an invalid trail, 2 usage "
+        "error or unreadable source.",
+    )
+    report.add_argument("source", nargs="+", help="a directory of daily files, or files")
+    report.add_argument(
+        "--framework",
+        action="append",
+        choices=("pci-dss", "hipaa", "soc2", "sox", "gdpr"),
+        help="a framework to report on; repeat for several (default: all)",
+    )
+    report.add_argument("--since", metavar="DAY", help="first day (YYYY-MM-DD)")
+    report.add_argument("--until", metavar="DAY", help="last day (YYYY-MM-DD)")
+    report.add_argument("--tz", default="UTC", help="time zone of business hours (default UTC)")
+    report.add_argument(
+        "--business-hours", default="08:00-18:00", metavar="START-END", help="default 08:00-18:00"
+    )
+    report.add_argument(
+        "--holiday", action="append", default=[], metavar="DAY", help="a holiday; repeatable"
+    )
+    report.add_argument(
+        "--roster", metavar="CSV", help="user_id,terminated_at: checks terminated-user access"
+    )
+    report.add_argument(
+        "--resource",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a record to account disclosures for (HIPAA 164.528); repeatable",
+    )
+    _add_key_options(report)
+    report.add_argument(
+        "--anchor", metavar="FILE", action="append", default=[], help="a JSON anchor; repeatable"
+    )
+    report.add_argument("--html", metavar="FILE", help="write the self-contained HTML report")
+    report.add_argument("--json", metavar="FILE", help="write the JSON report")
+    report.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="show progress bars",
+    )
+    report.set_defaults(func=_cmd_report)
+
     anchor = sub.add_parser(
         "anchor",
         help="print the trail's head as a JSON anchor to record outside the system",
@@ -405,6 +593,16 @@ def _parser() -> argparse.ArgumentParser:
         "--origin", metavar="NAME", help="with --signing: the trail's name (default: random)"
     )
     gen.set_defaults(func=_cmd_keygen)
+
+    books = sub.add_parser(
+        "notebooks",
+        help="copy the bundled notebooks and their sample data into a folder",
+        description="Copy the example notebooks and the data they read into DIR "
+        "(created if needed), to run them there, e.g. with 'jupyter lab'.",
+    )
+    books.add_argument("dir", metavar="DIR", help="where to copy them")
+    books.add_argument("--force", action="store_true", help="replace files that exist")
+    books.set_defaults(func=_cmd_notebooks)
 
     checkpoint = sub.add_parser(
         "checkpoint",
@@ -442,7 +640,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = _parser().parse_args(argv)
-    if args.command == "verify":
+    if args.command in ("verify", "report"):
         args.source = args.source[0] if len(args.source) == 1 else args.source
     code: int = args.func(args)
     return code

@@ -31,10 +31,11 @@ from dataclasses import dataclass
 from enum import Enum
 from itertools import repeat
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, cast, overload
 
 from pydantic_core import from_json
 
+from ._access import check_access_args, record_access
 from ._progress import track
 from .chain import loads
 from .events import AuditEventType, AuditLogLevel, ComplianceLevel
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .parallel import Engine, Workers
+    from .trail import AuditTrail
 
 __all__ = ["AuditLogWarning", "read_audit_log"]
 
@@ -216,6 +218,9 @@ def read_audit_log(
     progress: bool | None = ...,
     workers: Workers = ...,
     engine: Literal["processes"] | None = ...,
+    verify: bool = ...,
+    access_log: AuditTrail | None = ...,
+    user_id: str | None = ...,
 ) -> pd.DataFrame: ...
 
 
@@ -231,6 +236,9 @@ def read_audit_log(
     progress: bool | None = ...,
     engine: Literal["dask"],
     client: Any = ...,
+    verify: Literal[False] = ...,
+    access_log: AuditTrail | None = ...,
+    user_id: str | None = ...,
 ) -> dd.DataFrame: ...
 
 
@@ -246,6 +254,9 @@ def read_audit_log(
     workers: Workers = None,
     engine: Engine = None,
     client: Any = None,
+    verify: bool = False,
+    access_log: AuditTrail | None = None,
+    user_id: str | None = None,
 ) -> pd.DataFrame | dd.DataFrame:
     """Load the events of ``source`` as a DataFrame, one row per event, in chain order.
 
@@ -266,16 +277,37 @@ def read_audit_log(
     returns a ``dask.dataframe.DataFrame`` with the same columns and dtypes,
     one partition per file, held on the cluster.
 
+    ``verify=True`` also verifies the same files and days and adds an
+    ``integrity`` column: the finding kinds (comma-separated, sorted) placed
+    at each row, empty for a sound row. A finding about a line that holds no
+    event (deleted, malformed) marks the next event of its file, as
+    :func:`~fapilog_notebook.plots.locate_findings` places it.
+    ``access_log=`` (an :class:`~fapilog_notebook.AuditTrail`) records an
+    ``audit_log_access`` event there first: who (``user_id``, default the OS
+    user), what source and which days.
+
     :raises FileNotFoundError: the source does not exist.
     :raises ValueError: no audit file to read, or bad bounds.
     """
+    if verify and engine == "dask":
+        raise ValueError("verify=True needs an in-memory frame; it cannot be used with dask")
+    check_access_args(access_log, user_id)
     resolved = resolve_source(source, since=since, until=until)
+    record_access(
+        access_log,
+        action="read_audit_log",
+        source=source,
+        since=since,
+        until=until,
+        user_id=user_id,
+    )
     with _gc_paused():
         if workers is None and engine is None and client is None:
-            return _load(resolved, event_types, columns, flatten_metadata, progress)
+            frame = _load(resolved, event_types, columns, flatten_metadata, progress)
+            return _with_integrity(frame, source, since, until, progress) if verify else frame
         from .parallel import load_frame
 
-        return load_frame(
+        loaded = load_frame(
             resolved,
             event_types=event_types,
             columns=columns,
@@ -285,6 +317,34 @@ def read_audit_log(
             engine=engine,
             client=client,
         )
+        if verify:  # not dask (refused above): a pandas frame
+            return _with_integrity(cast("pd.DataFrame", loaded), source, since, until, progress)
+        return loaded
+
+
+def _with_integrity(
+    frame: pd.DataFrame,
+    source: SourceLike,
+    since: DayBound,
+    until: DayBound,
+    progress: bool | None,
+) -> pd.DataFrame:
+    """``frame`` with an ``integrity`` column naming the finding kinds placed at each row."""
+    import pandas as pd
+
+    from .plots import locate_findings
+    from .verify import verify_audit_log
+
+    report = verify_audit_log(source, since=since, until=until, progress=progress)
+    kinds: list[set[str]] = [set() for _ in range(len(frame))]
+    positions = locate_findings(report.findings, frame)
+    for position, kind in zip(positions.tolist(), report.findings["kind"].tolist(), strict=True):
+        if position >= 0:
+            kinds[position].add(str(kind))
+    frame["integrity"] = pd.Series(
+        [", ".join(sorted(k)) for k in kinds], index=frame.index, dtype=object
+    )
+    return frame
 
 
 @contextmanager
@@ -1152,6 +1212,32 @@ def _convert(pd: Any, role: int, values: list[Any]) -> Any:
     return values
 
 
+_EXACT_FLOAT = 2**53
+
+
+def _flat_column(pd: Any, values: list[Any]) -> Any:
+    """A flattened metadata column whose integers stay exact.
+
+    Left to pandas, a column of ints with a missing value (an event without
+    the key) becomes float64 and rounds every int beyond 2**53. Ints with a
+    gap become nullable ``Int64`` (``object`` beyond 64 bits), and ints mixed
+    with floats stay ``object`` once one of them is too large for a float.
+    Any other column is left to pandas, as before.
+    """
+    kinds = {type(v) for v in values}
+    if int not in kinds or not kinds <= {int, float, type(None)}:
+        return values
+    if float in kinds:
+        big = any(type(v) is int and abs(v) > _EXACT_FLOAT for v in values)
+        return pd.array(values, dtype=object) if big else values
+    if type(None) not in kinds:
+        return values  # int64 (or uint64, or object beyond): exact already
+    try:
+        return pd.array(values, dtype="Int64")
+    except (OverflowError, TypeError, ValueError):
+        return pd.array(values, dtype=object)
+
+
 def _build(
     table: _Table,
     files: Any,
@@ -1174,9 +1260,9 @@ def _build(
             if isinstance(item, dict):
                 keys.update(dict.fromkeys(item))
         for key in keys:
-            flat[f"metadata.{key}"] = [
-                item.get(key) if isinstance(item, dict) else None for item in metadata
-            ]
+            flat[f"metadata.{key}"] = _flat_column(
+                pd, [item.get(key) if isinstance(item, dict) else None for item in metadata]
+            )
     for name in names:
         # Pop each column as it is finished so its runs and its array never all coexist.
         if name in finished:

@@ -13,6 +13,12 @@ Two kinds of key:
   auditor's :class:`VerificationKey` holds the first day's key and derives
   every later day's.
 
+Key files carry a format ``version``. From version 2 (what :func:`keygen`
+writes now) the writer records every day since the key's start day, an empty
+day too, MACed with that day's key before the key moves on, and the verifier
+given a version-2 verification key requires that unbroken series, so a
+missing day is detected. Files without a version are version 1.
+
 Keys never appear in a repr, an exception message, a report or an audit file.
 """
 
@@ -30,6 +36,7 @@ from typing import Any
 
 __all__ = [
     "KEY_BYTES",
+    "KEY_VERSION",
     "AuditKeyError",
     "VerificationKey",
     "WriterKey",
@@ -39,6 +46,8 @@ __all__ = [
 ]
 
 KEY_BYTES = 32
+#: The key file format :func:`keygen` writes (see the module docstring).
+KEY_VERSION = 2
 _EVOLVE_LABEL = b"fapilog-notebook/forward-secure/v1\x00"
 _STATE_KIND = "fapilog-notebook writer key"
 _VERIFY_KIND = "fapilog-notebook verification key"
@@ -149,6 +158,16 @@ def _field_day(data: dict[str, Any], origin: Path | str) -> date:
         raise AuditKeyError(f"{_origin(origin)} has no valid 'day'") from None
 
 
+def _field_version(data: dict[str, Any], origin: Path | str) -> int:
+    value = data.get("version", 1)
+    if type(value) is not int or not 1 <= value <= KEY_VERSION:
+        raise AuditKeyError(
+            f"{_origin(origin)} has an unknown version {str(value)[:20]!r} "
+            f"(this release reads versions 1 to {KEY_VERSION})"
+        )
+    return value
+
+
 def _origin(origin: Path | str) -> str:
     return f"key file {str(origin)!r}" if isinstance(origin, Path) else origin
 
@@ -170,9 +189,18 @@ class VerificationKey:
 
     start: date
     _key: bytes
+    #: The key file's format: from 2, the verifier requires a record of every day.
+    version: int = 1
 
     def __repr__(self) -> str:
-        return f"VerificationKey(start={self.start.isoformat()}, key=<hidden>)"
+        return (
+            f"VerificationKey(start={self.start.isoformat()}, version={self.version}, key=<hidden>)"
+        )
+
+    @property
+    def promises_day_series(self) -> bool:
+        """True when its writer records every day (an empty one too) before its key moves on."""
+        return self.version >= 2
 
     @classmethod
     def load(cls, path: Path | str) -> VerificationKey:
@@ -185,7 +213,7 @@ class VerificationKey:
         """A verification key from the JSON object of its file."""
         if not isinstance(data, dict) or data.get("kind") != _VERIFY_KIND:
             raise AuditKeyError(f"{origin} is not a {_VERIFY_KIND}")
-        return cls(_field_day(data, origin), _field_key(data, origin))
+        return cls(_field_day(data, origin), _field_key(data, origin), _field_version(data, origin))
 
     def key_for(self, day: date) -> bytes:
         """The MAC key of ``day`` (raises ``AuditKeyError`` before the start day)."""
@@ -195,34 +223,55 @@ class VerificationKey:
 class WriterKey:
     """The writer's forward-secure key state, kept in a 0600 file beside the trail.
 
-    Holds one day's key. :meth:`advance` moves it to a later day, overwriting
-    the file first and then dropping the old key from memory. All methods do
-    file I/O and run in the writer's worker thread.
+    Two keys: the one the file holds (``stored_day``) and the one events are
+    MACed with now (``day``), the same until :meth:`advance` moves the second
+    to a later day in memory. The writer then records the days it leaves,
+    each with its own key (:meth:`key_for`), and only then calls
+    :meth:`persist`, which overwrites the file and drops every older key: a
+    crash in between leaves the old key on disk, never a day left unrecorded
+    with its key gone. All file I/O runs in the writer's worker thread.
     """
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         data = _read_json(self.path, _STATE_KIND)
-        self.day = _field_day(data, self.path)
-        self._key: bytes | None = _field_key(data, self.path)
+        self.version = _field_version(data, self.path)
+        self.stored_day = self.day = _field_day(data, self.path)
+        self._stored_key: bytes | None = _field_key(data, self.path)
+        self._key: bytes | None = self._stored_key
 
     def __repr__(self) -> str:
         return f"WriterKey(path={str(self.path)!r}, day={self.day.isoformat()}, key=<hidden>)"
 
     @property
     def key(self) -> bytes:
+        """The key events are MACed with now (that of :attr:`day`)."""
         assert self._key is not None
         return self._key
 
+    def key_for(self, day: date) -> bytes | None:
+        """The key of ``day`` if it is still held (from the stored day to the current)."""
+        if not self.stored_day <= day <= self.day or self._stored_key is None:
+            return None
+        return derive_day_key(self.stored_day, self._stored_key, day)
+
     def advance(self, day: date) -> None:
-        """Evolve to ``day`` if it is later; the older keys are gone for good."""
+        """Evolve to ``day`` in memory if it is later (the file changes at :meth:`persist`)."""
         if day <= self.day:
             return
-        key = derive_day_key(self.day, self.key, day)
-        _write_private(
-            self.path, {"kind": _STATE_KIND, "day": day.isoformat(), "key": key.hex()}, replace=True
-        )
-        self.day, self._key = day, key
+        self._key = derive_day_key(self.day, self.key, day)
+        self.day = day
+
+    def persist(self) -> None:
+        """Overwrite the file with the current day's key; the older keys are gone for good."""
+        if self.stored_day == self.day:
+            return
+        record: dict[str, Any] = {"kind": _STATE_KIND, "day": self.day.isoformat()}
+        record["key"] = self.key.hex()
+        if self.version >= 2:
+            record["version"] = self.version
+        _write_private(self.path, record, replace=True)
+        self.stored_day, self._stored_key = self.day, self._key
 
 
 def keygen(
@@ -242,6 +291,7 @@ def keygen(
             raise FileNotFoundError(f"directory {str(path.parent)!r} does not exist")
     key = secrets.token_bytes(KEY_BYTES)
     day = start.isoformat()
-    _write_private(verifier, {"kind": _VERIFY_KIND, "day": day, "key": key.hex()}, replace=False)
-    _write_private(writer, {"kind": _STATE_KIND, "day": day, "key": key.hex()}, replace=False)
+    common = {"day": day, "key": key.hex(), "version": KEY_VERSION}
+    _write_private(verifier, {"kind": _VERIFY_KIND, **common}, replace=False)
+    _write_private(writer, {"kind": _STATE_KIND, **common}, replace=False)
     return writer, verifier

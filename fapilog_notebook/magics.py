@@ -3,16 +3,24 @@
 - ``%audit_verify SOURCE`` verifies a trail and returns the
   :class:`~fapilog_notebook.VerificationReport` (shown as HTML in a notebook,
   as text in a terminal; ``report = %audit_verify SOURCE`` keeps it);
+  ``--key-file``, ``--key-env``, ``--anchor`` (repeatable), ``--since`` and
+  ``--until`` work as on the command line;
 - ``%audit_tail SOURCE [N]`` returns the last ``N`` events (default 10) as a
-  DataFrame, reading only the newest files it needs.
+  DataFrame, reading only the newest files it needs; it leads with when, what,
+  who and the message (:data:`TAIL_LEADING`), so a narrow display shows them;
+- ``%audit_report SOURCE [--framework a,b] [--since DAY] [--until DAY] [--tz ZONE]
+  [--html FILE] [--json FILE]`` runs the compliance review and returns the
+  :class:`~fapilog_notebook.compliance.ComplianceReport`.
 
 ``SOURCE`` is a path, or the name of a variable that holds one.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import shlex
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,17 +31,37 @@ from . import storage
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .compliance import ComplianceReport
     from .verify import VerificationReport
 
-__all__ = ["AuditMagics", "load_ipython_extension", "tail_events"]
+__all__ = ["TAIL_LEADING", "AuditMagics", "load_ipython_extension", "tail_events"]
+
+#: The columns ``tail_events`` puts first: when, what, who, and the message.
+TAIL_LEADING = ("timestamp", "event_type", "log_level", "user_id", "message")
+VERIFY_OPTIONS = ("since", "until", "key-file", "key-env", "anchor")
+VERIFY_USAGE = (
+    "%audit_verify SOURCE [--since YYYY-MM-DD] [--until YYYY-MM-DD] "
+    "[--key-file FILE | --key-env NAME] [--anchor FILE ...]"
+)
 
 
 def tail_events(source: str | os.PathLike[str], count: int = 10) -> pd.DataFrame:
     """The last ``count`` events of ``source`` (a directory or a file), oldest first.
 
     In a directory only the newest daily files are read, back to the one
-    that completes ``count`` events.
+    that completes ``count`` events. The columns in :data:`TAIL_LEADING` come
+    first, the rest in their usual order.
     """
+    return _lead(_tail(source, count))
+
+
+def _lead(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the :data:`TAIL_LEADING` columns first."""
+    first = [c for c in TAIL_LEADING if c in frame.columns]
+    return frame[first + [c for c in frame.columns if c not in first]]
+
+
+def _tail(source: str | os.PathLike[str], count: int) -> pd.DataFrame:
     import pandas as pd
 
     from .frame import read_audit_log
@@ -58,12 +86,12 @@ def tail_events(source: str | os.PathLike[str], count: int = 10) -> pd.DataFrame
     return frame.tail(count).reset_index(drop=True)
 
 
-def _plain_report(report: VerificationReport, printer: Any, cycle: bool) -> None:
+def _plain_report(report: VerificationReport | ComplianceReport, printer: Any, cycle: bool) -> None:
     printer.text(str(report))
 
 
-def _split(line: str, usage: str) -> tuple[list[str], dict[str, str]]:
-    """Positional words and ``--name value`` options of a magic's line."""
+def _split(line: str, usage: str) -> tuple[list[str], dict[str, list[str]]]:
+    """Positional words and ``--name value`` options (each with every value given)."""
     from IPython.core.error import UsageError
 
     try:
@@ -71,21 +99,38 @@ def _split(line: str, usage: str) -> tuple[list[str], dict[str, str]]:
     except ValueError as exc:
         raise UsageError(f"{exc}; usage: {usage}") from None
     positional: list[str] = []
-    options: dict[str, str] = {}
+    options: dict[str, list[str]] = {}
     while words:
         word = words.pop(0)
         if word.startswith("--"):
             if not words:
                 raise UsageError(f"{word} needs a value; usage: {usage}")
-            options[word[2:]] = words.pop(0)
+            options.setdefault(word[2:], []).append(words.pop(0))
         else:
             positional.append(word)
     return positional, options
 
 
+def _single_options(
+    options: dict[str, list[str]], names: tuple[str, ...], usage: str
+) -> Callable[[str], str | None]:
+    """Refuse a repeated option among ``names``; return a getter of each one's value."""
+    from IPython.core.error import UsageError
+
+    for name in names:
+        if len(options.get(name, ())) > 1:
+            raise UsageError(f"--{name} given twice; usage: {usage}")
+
+    def one(name: str) -> str | None:
+        values = options.get(name)
+        return values[0] if values else None
+
+    return one
+
+
 @magics_class
 class AuditMagics(Magics):
-    """``%audit_verify`` and ``%audit_tail``."""
+    """``%audit_verify``, ``%audit_tail`` and ``%audit_report``."""
 
     def _source(self, text: str) -> str | os.PathLike[str]:
         """A path as typed, or the value of the variable of that name when it holds one."""
@@ -99,19 +144,44 @@ class AuditMagics(Magics):
     def audit_verify(self, line: str) -> VerificationReport:
         """Verify an audit trail's hash chain and show the report.
 
-        Usage: ``%audit_verify SOURCE [--since YYYY-MM-DD] [--until YYYY-MM-DD]``
+        Usage: ``%audit_verify SOURCE [--since YYYY-MM-DD] [--until YYYY-MM-DD]
+        [--key-file FILE | --key-env NAME] [--anchor FILE ...]``, as
+        ``fapilog-notebook verify``: the key is read from a file or an
+        environment variable, never typed into the notebook.
         """
         from IPython.core.error import UsageError
 
+        from .cli import _load_anchors, _load_key
+        from .keys import AuditKeyError
         from .verify import verify_audit_log
 
-        usage = "%audit_verify SOURCE [--since YYYY-MM-DD] [--until YYYY-MM-DD]"
-        words, options = _split(line, usage)
-        unknown = set(options) - {"since", "until"}
+        words, options = _split(line, VERIFY_USAGE)
+        unknown = sorted(set(options) - set(VERIFY_OPTIONS))
         if len(words) != 1 or unknown:
-            raise UsageError(f"usage: {usage}")
+            extra = f"unknown option --{unknown[0]}; " if unknown else ""
+            raise UsageError(f"{extra}usage: {VERIFY_USAGE}")
+        one = _single_options(options, ("since", "until", "key-file", "key-env"), VERIFY_USAGE)
+        if "key-file" in options and "key-env" in options:
+            raise UsageError(f"give --key-file or --key-env, not both; usage: {VERIFY_USAGE}")
+
+        try:
+            key_file = one("key-file")
+            # The command line's own readers, so both accept the same files.
+            key = _load_key(
+                argparse.Namespace(
+                    key_file=os.path.expanduser(key_file) if key_file is not None else None,
+                    key_env=one("key-env"),
+                )
+            )
+            anchors = _load_anchors([os.path.expanduser(a) for a in options.get("anchor", [])])
+        except (OSError, ValueError, AuditKeyError) as exc:
+            raise UsageError(str(exc)) from None
         return verify_audit_log(
-            self._source(words[0]), since=options.get("since"), until=options.get("until")
+            self._source(words[0]),
+            since=one("since"),
+            until=one("until"),
+            key=key,
+            anchors=anchors,
         )
 
     @line_magic
@@ -134,6 +204,44 @@ class AuditMagics(Magics):
             raise UsageError(f"N must be zero or more, not {count}")
         return tail_events(self._source(words[0]), count)
 
+    @line_magic
+    def audit_report(self, line: str) -> ComplianceReport:
+        """Run the compliance review of a trail and show the report.
+
+        Usage: ``%audit_report SOURCE [--framework pci-dss,hipaa] [--since YYYY-MM-DD]
+        [--until YYYY-MM-DD] [--tz ZONE] [--html FILE] [--json FILE]``
+        """
+        from IPython.core.error import UsageError
+
+        from .compliance import compliance_report
+
+        usage = (
+            "%audit_report SOURCE [--framework NAME[,NAME...]] [--since YYYY-MM-DD] "
+            "[--until YYYY-MM-DD] [--tz ZONE] [--html FILE] [--json FILE]"
+        )
+        words, options = _split(line, usage)
+        unknown = set(options) - {"framework", "since", "until", "tz", "html", "json"}
+        if len(words) != 1 or unknown:
+            raise UsageError(f"usage: {usage}")
+        one = _single_options(options, ("framework", "since", "until", "tz", "html", "json"), usage)
+        frameworks = one("framework") or "pci-dss,hipaa,soc2,sox,gdpr"
+        try:
+            report = compliance_report(
+                self._source(words[0]),
+                frameworks=[name.strip() for name in frameworks.split(",") if name.strip()],
+                since=one("since"),
+                until=one("until"),
+                tz=one("tz") or "UTC",
+            )
+        except ValueError as exc:
+            raise UsageError(f"{exc}; usage: {usage}") from None
+        html, json_path = one("html"), one("json")
+        if html is not None:
+            report.to_html(os.path.expanduser(html))
+        if json_path is not None:
+            Path(os.path.expanduser(json_path)).write_text(report.to_json(), encoding="utf-8")
+        return report
+
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics, and show reports as full text in terminals."""
@@ -142,3 +250,4 @@ def load_ipython_extension(ipython: Any) -> None:
     ipython.register_magics(AuditMagics)
     plain = ipython.display_formatter.formatters["text/plain"]
     plain.for_type(VerificationReport, _plain_report)
+    plain.for_type_by_name("fapilog_notebook.compliance._report", "ComplianceReport", _plain_report)

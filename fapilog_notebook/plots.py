@@ -3,7 +3,9 @@
 Every function draws with matplotlib's object API (never ``pyplot``), so it
 works headless, leaves no global figure behind, and returns the
 :class:`~matplotlib.figure.Figure` for the caller to show, save or alter.
-Pass ``ax`` to draw into an existing figure instead. matplotlib is imported
+A new figure renders as an image when it is a notebook cell's result, with
+no ``%matplotlib inline`` first. Pass ``ax`` to draw into an existing figure
+instead. matplotlib is imported
 when a function is called, not when this module is.
 
 Times are plotted in UTC, the trail's own clock.
@@ -46,9 +48,9 @@ def _axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
         if figure is None:  # pragma: no cover - an axes always has a figure
             raise ValueError("ax does not belong to a figure")
         return figure, ax
-    from matplotlib.figure import Figure
+    from ._figure import NotebookFigure
 
-    figure = Figure(figsize=figsize, layout="constrained")
+    figure = NotebookFigure(figsize=figsize, layout="constrained")
     return figure, figure.add_subplot()
 
 
@@ -94,6 +96,8 @@ def plot_lag_distributions(
             edges = bins.tolist()
             axes.hist(clipped, bins=edges, weights=weights, histtype="step", label=text)
     axes.set_xscale("log")
+    if not nonempty:  # a log axis with no data has no range of its own and cannot be drawn
+        axes.set_xlim(_MIN_LAG_MS, 1.0)
     axes.set_xlabel("lag (ms, log scale)")
     if kind == "cdf":
         axes.set_ylabel("share of samples at or below")
@@ -101,6 +105,8 @@ def plot_lag_distributions(
     else:
         axes.set_ylabel("share of samples")
         axes.set_yscale("log")
+        if not nonempty:
+            axes.set_ylim(_MIN_LAG_MS, 1.0)
     axes.grid(True, which="major", alpha=0.3)
     if series:
         axes.legend(fontsize="small")
@@ -284,6 +290,11 @@ def plot_events_per_day(
         part = events_per_day(subset).reindex(counts.index, fill_value=0)
         axes.bar(part.index, part.to_numpy(), width=0.8, color="#0969da", label="matching")
         axes.legend(fontsize="small")
+    if len(counts):  # one tick per day (or per few days), labelled by date, never by hour
+        from matplotlib.dates import DateFormatter, DayLocator
+
+        axes.xaxis.set_major_locator(DayLocator(interval=max(1, len(counts) // 10)))  # type: ignore[no-untyped-call]
+        axes.xaxis.set_major_formatter(DateFormatter("%Y-%m-%d"))  # type: ignore[no-untyped-call]
     axes.set_ylabel("events")
     figure.autofmt_xdate()
     if title:

@@ -22,7 +22,9 @@ Rules a demanding auditor can rely on:
 from __future__ import annotations
 
 import errno
+import io
 import os
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -33,7 +35,9 @@ from . import storage
 from .chain import ChainHead, check_line
 
 __all__ = [
+    "MAX_LINE_BYTES",
     "AuditFile",
+    "LongLine",
     "Record",
     "Source",
     "SourceLike",
@@ -43,8 +47,10 @@ __all__ = [
     "iter_line_range",
     "iter_lines",
     "last_event",
+    "open_regular",
     "resolve_source",
     "scan",
+    "tail_lines",
 ]
 
 #: What the loaders accept as a source.
@@ -52,6 +58,25 @@ SourceLike: TypeAlias = "str | os.PathLike[str] | Sequence[str | os.PathLike[str
 DayBound: TypeAlias = "date | datetime | str | None"
 
 CHUNK_SIZE = 4 * 1024 * 1024
+#: The longest line read (64 MiB): an event is at most a few MB, and a
+#: legitimate one of tens of MB still fits; anything longer is reported, not held.
+MAX_LINE_BYTES = 64 * 1024 * 1024
+#: How many of a too-long line's first bytes are kept (to say what it was).
+LONG_LINE_HEAD = 256
+
+
+class LongLine(bytes):
+    """A line longer than the limit, never held whole: its first bytes, and in
+    ``length`` how long it is (at least; a line still being written may grow)."""
+
+    length: int
+
+    def __new__(cls, head: bytes, length: int) -> LongLine:
+        line = super().__new__(cls, head)
+        line.length = length
+        return line
+
+
 _TAIL_READ = 64 * 1024  # read past a range's end to finish its last line
 
 
@@ -141,6 +166,8 @@ def _describe_foreign(entry: os.DirEntry[str]) -> str:
             return "a directory, not an audit file"
     except OSError:
         pass
+    if storage.day_of(entry.name) is not None:
+        return "named like an audit file but not a regular file (a FIFO, device, socket or link)"
     if entry.name.startswith("audit_") and entry.name.endswith(".jsonl"):
         return "named like an audit file but the date is not a real day"
     return "not an audit file (audit files are named audit_YYYY-MM-DD.jsonl)"
@@ -287,21 +314,35 @@ def iter_line_range(
 
 
 def iter_line_blocks(
-    path: str | os.PathLike[str], start: int, end: int | None, *, block: int = CHUNK_SIZE
+    path: str | os.PathLike[str],
+    start: int,
+    end: int | None,
+    *,
+    block: int = CHUNK_SIZE,
+    max_line: int | None = None,
 ) -> Iterator[tuple[int, list[bytes], bool, int]]:
     """:func:`iter_line_range` a read at a time:
     ``(first line number, lines, terminated, byte offset of the first line)``.
 
     Every line of a block ends in a newline except the file's last when it
     has none, which comes alone with ``terminated`` False. Checking a block
-    with one ``map`` spares the per-line generator step.
+    with one ``map`` spares the per-line generator step. A line longer than
+    ``max_line`` bytes (default :data:`MAX_LINE_BYTES`) is never held: it
+    comes alone as a :class:`LongLine` (its first bytes and its length) and
+    the lines after it follow as usual.
 
     :raises OSError: the file cannot be opened or read.
     """
+    if max_line is None:
+        max_line = MAX_LINE_BYTES
+    # No read holds more than ``max_line`` bytes, so only a line carried over
+    # from one read to the next can be too long: the common path checks nothing.
+    block = min(block, max(max_line // 2, 1))
     number = 0
     carry: list[bytes] = []
     carried = 0
-    with open(path, "rb", buffering=0) as handle:
+    head = b""
+    with open_regular(path) as handle:
 
         def read() -> bytes:
             # Whole blocks up to ``end``, then just enough to finish the last
@@ -309,7 +350,7 @@ def iter_line_blocks(
             offset = handle.tell()
             size = block
             if end is not None and end - offset < block:
-                size = max(end - offset, 0) + max(_TAIL_READ, carried)
+                size = max(end - offset, 0) + min(max(_TAIL_READ, carried), block)
             return handle.read(size)
 
         pending = b""
@@ -329,20 +370,50 @@ def iter_line_blocks(
                     pending = data[cut + 1 :]
                     break
                 line_start += len(data)
+        skipped: int | None = None  # bytes so far of a line too long to hold
         while True:
-            if end is not None and line_start >= end and not carry:
+            if end is not None and line_start >= end and not carry and skipped is None:
                 return
             if not pending:
                 pending = read()
                 if not pending:
                     break
+            if skipped is not None:
+                # Inside a line longer than the limit: find its end without keeping it.
+                cut = pending.find(b"\n")
+                if cut < 0:
+                    skipped += len(pending)
+                    pending = b""
+                    continue
+                skipped += cut
+                yield number + 1, [LongLine(head, skipped)], True, line_start
+                number += 1
+                line_start += skipped + 1
+                pending = pending[cut + 1 :]
+                skipped = None
+                continue
             size = carried + len(pending)
             parts = pending.split(b"\n")
             pending = b""
             if carry:
-                carry.append(parts[0])
-                parts[0] = b"".join(carry)
-                carry, carried = [], 0
+                if len(parts) > 1 and carried + len(parts[0]) > max_line:
+                    # A line longer than the limit that ends here: it comes alone.
+                    length = carried + len(parts[0])
+                    yield (
+                        number + 1,
+                        [LongLine(carry[0][:LONG_LINE_HEAD], length)],
+                        True,
+                        line_start,
+                    )
+                    number += 1
+                    line_start += length + 1
+                    size -= length + 1
+                    carry, carried = [], 0
+                    del parts[0]
+                else:
+                    carry.append(parts[0])
+                    parts[0] = b"".join(carry)
+                    carry, carried = [], 0
             tail = parts.pop()
             if parts:
                 consumed = size - len(tail)  # the bytes of ``parts``, newlines included
@@ -365,8 +436,34 @@ def iter_line_blocks(
                     return
                 carry.append(tail)
                 carried += len(tail)
-    if carry:
+                if carried > max_line:
+                    head, skipped = carry[0][:LONG_LINE_HEAD], carried
+                    carry, carried = [], 0
+    if skipped is not None:
+        yield number + 1, [LongLine(head, skipped)], False, line_start
+    elif carry:
         yield number + 1, [b"".join(carry)], False, line_start
+
+
+def open_regular(path: str | os.PathLike[str]) -> io.FileIO:
+    """``path`` opened for reading, unbuffered, if it is a regular file.
+
+    Opened without blocking, so a FIFO (or a device) put where an audit file
+    should be cannot hang a reader: it is refused with an ``OSError`` instead.
+
+    :raises OSError: it cannot be opened, or it is not a regular file.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO, device or socket"
+            raise OSError(errno.EINVAL, f"it is {kind}, not a regular file")
+        os.set_blocking(fd, True)
+        return io.FileIO(fd, "rb", closefd=True)
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def scan(
@@ -392,19 +489,65 @@ def describe_os_error(exc: OSError) -> str:
     return f"{reason} (errno {exc.errno})" if exc.errno else reason
 
 
-def last_event(path: Path, *, max_lines: int = 1000) -> TailEvent | None:
+_TAIL_BLOCK = 64 * 1024
+
+
+def tail_lines(
+    fd: int, size: int, *, max_line: int | None = None, max_bytes: int | None = None
+) -> Iterator[bytes]:
+    """The non-empty complete lines of a file, last first, read from its end.
+
+    A line longer than ``max_line`` (default :data:`MAX_LINE_BYTES`) is
+    skipped without being held, and at most ``max_bytes`` (default: all) are
+    read, so a hostile tail can exhaust neither memory nor time.
+    """
+    if max_line is None:
+        max_line = MAX_LINE_BYTES
+    stop = 0 if max_bytes is None else max(0, size - max_bytes)
+    end = size
+    pieces: list[bytes] = []  # the current line's pieces, last first
+    held = 0
+    skipping = False
+    while end > stop:
+        start = max(stop, end - _TAIL_BLOCK)
+        parts = os.pread(fd, end - start, start).split(b"\n")
+        end = start
+        for index in range(len(parts) - 1, -1, -1):
+            if not skipping:
+                pieces.append(parts[index])
+                held += len(parts[index])
+                if held > max_line:
+                    pieces, held, skipping = [], 0, True
+            if index:  # a newline before this piece: the current line is whole
+                if pieces and held:
+                    yield b"".join(reversed(pieces))
+                pieces, held, skipping = [], 0, False
+    if stop == 0 and pieces and held:  # the first line of the file
+        yield b"".join(reversed(pieces))
+
+
+def last_event(
+    path: Path, *, max_lines: int = 1000, max_bytes: int | None = None
+) -> TailEvent | None:
     """The last intact event of ``path`` (checksum matches), reading only its tail.
 
-    Looks at most ``max_lines`` lines back; ``None`` if none is intact or the
-    file cannot be read.
+    Looks at most ``max_lines`` lines and about ``max_bytes`` bytes back
+    (default: four times :data:`MAX_LINE_BYTES`); ``None`` if none is intact
+    or the file cannot be read.
     """
+    budget = 4 * MAX_LINE_BYTES if max_bytes is None else max_bytes
+    max_line = min(budget, MAX_LINE_BYTES)
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return None
     try:
-        size = os.fstat(fd).st_size
-        for index, raw in enumerate(storage.reverse_lines(fd, size)):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        size = info.st_size
+        lines = tail_lines(fd, size, max_line=max_line, max_bytes=budget)
+        for index, raw in enumerate(lines):
             if index >= max_lines:
                 break
             check = check_line(raw.rstrip(b"\r"))

@@ -10,6 +10,7 @@ import contextlib
 import errno
 import fcntl
 import json
+import mmap
 import os
 import re
 import secrets
@@ -33,7 +34,9 @@ __all__ = [
     "DirectoryLockedError",
     "SealFile",
     "UnsafeFileError",
+    "UnsafeRecordError",
     "day_of",
+    "empty_day_path",
     "file_for_day",
     "find_head",
     "fsync_directory",
@@ -41,6 +44,7 @@ __all__ = [
     "list_audit_files",
     "manifest_path",
     "open_regular",
+    "read_bounded",
     "read_record",
     "read_seals",
     "refuse_linked_audit_files",
@@ -87,6 +91,14 @@ def manifest_path(directory: Path, day: date) -> Path:
     return directory / f".fapilog-notebook.manifest-{day.isoformat()}.json"
 
 
+EMPTY_DAY_PATTERN = re.compile(r"^\.fapilog-notebook\.empty-day-(\d{4}-\d{2}-\d{2})\.json$")
+
+
+def empty_day_path(directory: Path, day: date) -> Path:
+    """Where a forward-secure writer records that ``day`` had no events."""
+    return directory / f".fapilog-notebook.empty-day-{day.isoformat()}.json"
+
+
 def is_own_file(name: str) -> bool:
     """True for the lock, seal and manifest files this package keeps."""
     return name.startswith(OWN_FILE_PREFIX)
@@ -131,33 +143,61 @@ def list_audit_files(
 
 
 def reverse_lines(fd: int, size: int) -> Iterator[bytes]:
-    """Yield the complete lines of a file, last first, reading from the end."""
+    """Yield the complete lines of a file, last first, reading from the end.
+
+    Linear in the file's size however long a line is: the blocks of a line
+    not yet ended are kept as a list and joined once, when its start is found
+    (joining them block by block would copy a long line once per block).
+    """
     end = size
-    carry = b""
+    pieces: list[bytes] = []  # the line being read, its last block first
     while end > 0:
         start = max(0, end - _TAIL_BLOCK)
-        block = os.pread(fd, end - start, start) + carry
+        block = os.pread(fd, end - start, start)
         end = start
         parts = block.split(b"\n")
-        carry = parts[0]
-        for part in reversed(parts[1:]):
+        if len(parts) == 1:
+            pieces.append(block)
+            continue
+        pieces.append(parts[-1])
+        line = b"".join(reversed(pieces))
+        if line:
+            yield line
+        for part in reversed(parts[1:-1]):
             if part:
                 yield part
+        pieces = [parts[0]]
+    carry = b"".join(reversed(pieces))
     if carry:
         yield carry
 
 
 @dataclass(frozen=True, slots=True)
 class HeadScan:
-    """Where the chain on disk ends, and what was mended to get there."""
+    """Where the chain on disk ends, and what was mended to get there.
+
+    ``head`` is the intact event with the highest sequence number at the end
+    of any file, ``file`` the file holding it; ``newest`` is the day of the
+    newest audit file (the writer never writes to an earlier one).
+    """
 
     head: ChainHead | None
     file: Path | None
     terminated_torn_line: Path | None
+    newest: date | None = None
 
 
 def find_head(directory: Path, *, repair: bool) -> HeadScan:
-    """Find the last intact event on disk, newest file first.
+    """Find where the chain on disk ends: the newest file's last intact event,
+    or a later event of the same chain that ends an earlier file.
+
+    A writer of an earlier release went back to an earlier day's file when the
+    clock stepped back, so the chain may continue in an older file: an older
+    file whose last event has a higher sequence number and that holds the
+    successor of the head found so far (an event whose ``previous_hash`` is
+    the head's checksum) moves the head there. A higher number without that
+    link is another chain (fapilog restarts at 1 in every process) and is
+    left alone.
 
     With ``repair``, a newest file that ends in a torn line (no newline, as a
     crash mid-write leaves it) gets a newline so the fragment can never glue
@@ -167,6 +207,7 @@ def find_head(directory: Path, *, repair: bool) -> HeadScan:
     """
     files = list_audit_files(directory)
     torn: Path | None = None
+    ends: list[tuple[ChainHead, Path]] = []  # each file's last intact event, newest first
     for index, (_, path) in enumerate(reversed(files)):
         fd = os.open(path, os.O_RDWR if repair and index == 0 else os.O_RDONLY)
         try:
@@ -187,10 +228,45 @@ def find_head(directory: Path, *, repair: bool) -> HeadScan:
                 if intact:
                     assert check.sequence_number is not None
                     assert check.checksum is not None
-                    return HeadScan(ChainHead(check.sequence_number, check.checksum), path, torn)
+                    ends.append((ChainHead(check.sequence_number, check.checksum), path))
+                    break
         finally:
             os.close(fd)
-    return HeadScan(None, None, torn)
+    newest = files[-1][0] if files else None
+    if not ends:
+        return HeadScan(None, None, torn, newest)
+    head, where = ends[0]
+    moved = True
+    while moved:
+        moved = False
+        for end, path in ends[1:]:
+            if end.sequence_number > head.sequence_number and _holds_successor(path, head):
+                head, where, moved = end, path, True
+    return HeadScan(head, where, torn, newest)
+
+
+def _holds_successor(path: Path, head: ChainHead) -> bool:
+    """True when ``path`` holds an intact event linked to ``head`` (its ``previous_hash``)."""
+    needle = b'"previous_hash":"' + head.checksum.encode("ascii", "replace") + b'"'
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        return _links_in(data, needle, head)
+
+
+def _links_in(data: mmap.mmap, needle: bytes, head: ChainHead) -> bool:
+    start = data.find(needle)
+    while start != -1:
+        begin = data.rfind(b"\n", 0, start) + 1
+        end = data.find(b"\n", start)
+        check = check_line(data[begin : end if end != -1 else len(data)].rstrip(b"\r"))
+        if (
+            check.problem is None
+            and check.checksum_ok
+            and check.sequence_number == head.sequence_number + 1
+            and check.previous_hash == head.checksum
+        ):
+            return True
+        start = data.find(needle, start + 1)
+    return False
 
 
 @dataclass
@@ -411,14 +487,85 @@ class SealFile:
         os.close(self._fd)
 
 
+#: The most bytes a manifest record may have (the writer's are a few hundred).
+MANIFEST_LIMIT = 64 * 1024
+
+
+class UnsafeRecordError(ValueError):
+    """A seal or manifest path that is not a regular file of sane size (or is a link)."""
+
+
+def _file_kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISLNK, "a symbolic link"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def read_bounded(path: Path, limit: int, *, follow_links: bool = False) -> bytes | None:
+    """The bytes of the regular file ``path`` (at most ``limit``), or ``None`` if it is missing.
+
+    Opened without following a symbolic link (unless ``follow_links``: for
+    a path a user names) and without blocking (a FIFO planted there must not
+    hang a reader), checked to be a regular file, and never read past
+    ``limit`` bytes (a link to ``/dev/zero`` or a huge file must not exhaust
+    memory).
+
+    :raises UnsafeRecordError: a symbolic link, not a regular file, or larger than ``limit``.
+    :raises OSError: it cannot be opened or read (e.g. permission denied).
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_links else os.O_NOFOLLOW)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafeRecordError(
+                f"{path.name} is a symbolic link; it is not followed (the writer never makes one)"
+            ) from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsafeRecordError(
+                f"{path.name} is {_file_kind(info.st_mode)}, not a regular file"
+            )
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(fd, limit + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise UnsafeRecordError(
+                f"{path.name} holds more than {limit} bytes, far more than it should hold"
+            )
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def read_seals(path: Path) -> list[dict[str, Any] | str]:
     """The seal file's slots: each a record, or a sentence saying why it is unusable.
 
-    Returns an empty list when there is no seal file.
+    Returns an empty list when there is no seal file. Reads at most its two
+    :data:`SEAL_SLOT`-byte slots (see :func:`read_bounded`).
+
+    :raises UnsafeRecordError: the seal is a link, not a regular file, or too large.
+    :raises OSError: it cannot be read.
     """
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
+    data = read_bounded(path, 2 * SEAL_SLOT)
+    if data is None:
         return []
     slots: list[dict[str, Any] | str] = []
     for index in range(0, max(len(data), 1), SEAL_SLOT):
@@ -438,13 +585,16 @@ def read_seals(path: Path) -> list[dict[str, Any] | str]:
 
 
 def read_record(path: Path) -> dict[str, Any] | None:
-    """A seal or manifest record, or ``None`` if the file is missing.
+    """A manifest (or other small) record, or ``None`` if the file is missing.
 
-    :raises ValueError: the file is not a JSON object.
+    Reads at most :data:`MANIFEST_LIMIT` bytes (see :func:`read_bounded`).
+
+    :raises ValueError: the file is not a JSON object, or is unsafe
+        (:class:`UnsafeRecordError`).
+    :raises OSError: it cannot be read.
     """
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+    raw = read_bounded(path, MANIFEST_LIMIT)
+    if raw is None:
         return None
     try:
         record = json.loads(raw)
@@ -499,6 +649,17 @@ class DirectoryLock:
     @property
     def held(self) -> bool:
         return self._fd is not None
+
+    def forget(self) -> None:
+        """In a forked child: close the inherited descriptor without unlocking.
+
+        The ``flock`` belongs to the open file the parent shares; ``LOCK_UN``
+        here would release the parent's lock, closing only drops the child's
+        reference to it.
+        """
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
 
 
 def _read_holder(fd: int) -> str:

@@ -27,13 +27,14 @@ import os
 import socket
 import threading
 import warnings
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal, Protocol, Self
 
 from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
@@ -70,6 +71,7 @@ __all__ = [
     "AuditQueueFullError",
     "AuditTrail",
     "AuditTrailError",
+    "AuditTrailForkedError",
     "AuditTrailLockedError",
     "AuditWriteError",
     "AuditWriteWarning",
@@ -107,6 +109,7 @@ class AuditTrailError(Exception):
 
         AuditTrailError
         ├── AuditTrailLockedError   another writer holds the directory (start)
+        ├── AuditTrailForkedError   a trail used in a process forked from its writer
         ├── AuditWriteError         storage failed, on_write_error="raise"
         └── AuditQueueFullError     the pending queue is full, on_write_error="raise"
     """
@@ -114,6 +117,15 @@ class AuditTrailError(Exception):
 
 class AuditTrailLockedError(AuditTrailError, storage.DirectoryLockedError):
     """Another ``AuditTrail`` (in this process or another) writes to the directory."""
+
+
+class AuditTrailForkedError(AuditTrailError):
+    """A trail started in a parent process was used in a forked child.
+
+    The child shares the parent's directory lock and chain state; writing
+    from both would fork the chain. The child makes a new ``AuditTrail``
+    once the parent's has stopped.
+    """
 
 
 class AuditWriteError(AuditTrailError, OSError):
@@ -136,6 +148,38 @@ class AuditChainVerificationResult:
     events_checked: int
     first_invalid_sequence: int | None = None
     error_message: str | None = None
+    #: Keyed events whose MAC was checked with a key, and those whose MAC was
+    #: not (no key for it): only their links and sequence numbers were checked.
+    macs_checked: int = 0
+    macs_unchecked: int = 0
+
+
+class _VerifyChain(Protocol):
+    def __call__(
+        self, events: Iterable[AuditEvent], *, key: bytes | keys.VerificationKey | None = None
+    ) -> AuditChainVerificationResult: ...
+
+
+class _ClassOrTrailMethod:
+    """``verify_chain``'s binding: on a trail it passes the trail, on the class ``None``."""
+
+    def __init__(
+        self,
+        func: Callable[
+            [AuditTrail | None, Iterable[AuditEvent], Any], AuditChainVerificationResult
+        ],
+    ) -> None:
+        self.func = func
+        self.__doc__ = func.__doc__
+
+    def __get__(self, trail: AuditTrail | None, owner: type[AuditTrail]) -> _VerifyChain:
+        def bound(
+            events: Iterable[AuditEvent], *, key: bytes | keys.VerificationKey | None = None
+        ) -> AuditChainVerificationResult:
+            return self.func(trail, events, key)
+
+        bound.__doc__ = self.func.__doc__
+        return bound
 
 
 _Waiter = tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]
@@ -202,8 +246,21 @@ def _forget_workers() -> None:
     _WORKERS, _WORKERS_LOCK = None, threading.Lock()
 
 
+#: Trails that hold their directory (or have events queued): a forked child
+#: must not write through them.
+_WRITERS: weakref.WeakSet[AuditTrail] = weakref.WeakSet()
+
+
+def _disown_in_child() -> None:
+    """In a forked child: every trail the parent writes through stops here."""
+    for trail in list(_WRITERS):
+        trail._disown()
+    _WRITERS.clear()
+
+
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_workers)
+    os.register_at_fork(after_in_child=_disown_in_child)
 
 
 @dataclass(slots=True)
@@ -413,6 +470,9 @@ class AuditTrail:
         key: a static key (32+ bytes): each event is MACed with HMAC-SHA256.
         key_file: a forward-secure writer key made by ``fapilog-notebook
             keygen``; it evolves one way at each UTC day boundary.
+        record_lifecycle: record a ``system_startup`` event at :meth:`start`
+            and a ``system_shutdown`` event at :meth:`stop` (PCI DSS 10.2.1.6,
+            start and stop of logging). Off by default, as in fapilog.
         signing_key: a signing key file made by ``fapilog-notebook keygen
             --signing``: every checkpoint of the trail's Merkle tree is signed
             with the current day's Ed25519 key, which is certified and then
@@ -440,6 +500,7 @@ class AuditTrail:
         clock: Callable[[], datetime] | None = None,
         key: bytes | None = None,
         key_file: Path | str | None = None,
+        record_lifecycle: bool = False,
         signing_key: Path | str | None = None,
     ) -> None:
         if on_write_error not in ("contain", "raise"):
@@ -456,6 +517,8 @@ class AuditTrail:
         if clock is not None and not callable(clock):
             raise TypeError(f"clock must be a callable returning a datetime, not {clock!r}")
         self._clock = clock
+        self.record_lifecycle = bool(record_lifecycle)
+        self._os_user: str | None = None
         if key is not None and key_file is not None:
             raise ValueError(
                 "pass either key (a static key) or key_file (forward-secure), not both"
@@ -463,8 +526,10 @@ class AuditTrail:
         self._static_key = None if key is None else keys.check_key_bytes(key)
         self._key_file = None if key_file is None else Path(key_file)
         self._writer_key: keys.WriterKey | None = None
-        self._retired_key: tuple[date, bytes] | None = None  # kept until its day's manifest
         self._tally: storage.DayTally | None = None
+        #: The day file events go to: never earlier than the newest written or
+        #: found (an event stamped earlier, when the clock steps back, goes here).
+        self._day_floor: date | None = None
         self._signing_path = None if signing_key is None else Path(signing_key)
         self._signing: SigningKeyFile | None = None
         self._tree: TreeFile | None = None
@@ -479,6 +544,7 @@ class AuditTrail:
 
         self._started = False
         self._starting: asyncio.Task[None] | None = None  # the start under way, if any
+        self._stopped = False  # stop() ran and start() has not run since
         self._dir_lock = storage.DirectoryLock(self.storage_path)
         self._files: storage.DayFiles | None = None
         self._sealing = False  # True while the chain head on disk is known
@@ -501,6 +567,8 @@ class AuditTrail:
         self._last_error: str | None = None
         self._seal_failures = 0
         self._repaired: str | None = None  # a file whose torn last line start() terminated
+        self._writer_pid: int | None = None  # the process that holds the directory
+        self._forked_from: int | None = None  # set in a forked child: the writer's pid
 
     def __repr__(self) -> str:
         mode = "forward-secure" if self._key_file else "keyed" if self._static_key else "unkeyed"
@@ -526,6 +594,7 @@ class AuditTrail:
             ``on_write_error="raise"``; otherwise the fault is recorded and
             retried at the next write.
         """
+        self._refuse_if_forked()
         if self._started:
             return
         # One start for every concurrent first caller on this loop: each of
@@ -552,6 +621,9 @@ class AuditTrail:
                 if self.on_write_error == "raise":
                     raise self._write_error(exc) from exc
             self._started = True
+            self._stopped = False
+            if self.record_lifecycle:
+                await self._log_lifecycle(AuditEventType.SYSTEM_STARTUP, "Audit trail started")
         finally:
             if self._starting is asyncio.current_task():
                 self._starting = None
@@ -560,9 +632,12 @@ class AuditTrail:
         """Write everything queued, then close the files and release the directory."""
         if not self._started:
             return
+        if self.record_lifecycle:
+            await self._log_lifecycle(AuditEventType.SYSTEM_SHUTDOWN, "Audit trail stopped")
         await self.drain()
         await self._exclusive(self._close_storage)
         self._started = False
+        self._stopped = True
         with self._lock:
             left = len(self._pending)
             acknowledged = self._acknowledged_unwritten
@@ -574,6 +649,25 @@ class AuditTrail:
                 AuditWriteWarning,
                 stacklevel=2,
             )
+
+    async def _log_lifecycle(self, kind: AuditEventType, message: str) -> None:
+        """Record the start or stop of logging (``record_lifecycle=True``).
+
+        The user is the OS account running the writer (looked up once, in a
+        worker thread: it may read the password database).
+        """
+        if self._os_user is None:
+            from ._access import os_user
+
+            self._os_user = await asyncio.to_thread(os_user)
+        await self.log_event(
+            kind,
+            message,
+            user_id=self._os_user,
+            component="fapilog_notebook.AuditTrail",
+            operation=kind.value,
+            storage_path=str(self.storage_path),
+        )
 
     async def drain(self) -> None:
         """Wait until every event logged before this call is on disk (or has failed)."""
@@ -632,6 +726,7 @@ class AuditTrail:
         """
         if not self.policy.enabled:
             return ""
+        self._refuse_if_forked()
         kind = _enum_value(AuditEventType, event_type, "event type")
         level = _enum_value(AuditLogLevel, log_level, "log level")
         if not isinstance(message, str):
@@ -689,6 +784,13 @@ class AuditTrail:
         else:
             event_id = payload["event_id"]
         if not self._started:
+            if self._stopped:
+                # Reopening silently would take the directory back from a writer
+                # that started after this one stopped.
+                raise AuditTrailError(
+                    f"trail was stopped; create a new AuditTrail or call start() again "
+                    f"to log to {self.storage_path}"
+                )
             await self.start()
         queued = self._enqueue(payload, now, kind, level, asyncio.get_running_loop())
         if queued is not None:
@@ -1030,6 +1132,40 @@ class AuditTrail:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_resolve, futs)
 
+    def _refuse_if_forked(self) -> None:
+        if self._forked_from is not None:
+            raise AuditTrailForkedError(
+                f"this AuditTrail writes to {str(self.storage_path)!r} from process "
+                f"{self._forked_from}; this process ({os.getpid()}) is a fork of it and does "
+                "not write through it (one writer per directory, or the chain forks). Create "
+                "a new AuditTrail in this process after the parent's trail has stopped"
+            )
+
+    def _disown(self) -> None:
+        """In a forked child: forget the parent's files without touching its lock.
+
+        The inherited descriptors are closed, never unlocked: an ``flock``
+        belongs to the open file shared with the parent, and unlocking it here
+        would free the directory for a second writer while the parent writes.
+        """
+        self._lock = threading.Lock()  # the parent's may have been held by a thread
+        if not (self._dir_lock.held or self._pending):
+            return  # stopped, nothing queued: the child may start it as its own writer
+        self._forked_from = self._writer_pid or os.getppid()
+        self._dir_lock.forget()
+        if self._files is not None:
+            with contextlib.suppress(OSError):
+                self._files.close()
+            self._files = None
+        if self._seal_file is not None:
+            with contextlib.suppress(OSError):
+                self._seal_file.close()
+            self._seal_file = None
+        self._writer_key = None
+        self._started = False
+        self._pending.clear()  # the parent's to write, not this process's
+        self._sealing = False
+
     def _open_storage(self) -> None:
         if self._dir_lock.held:
             return
@@ -1039,6 +1175,8 @@ class AuditTrail:
             self._dir_lock.acquire()
         except storage.DirectoryLockedError as exc:
             raise AuditTrailLockedError(str(exc)) from None
+        self._writer_pid = os.getpid()
+        _WRITERS.add(self)
         try:
             scan = storage.find_head(self.storage_path, repair=True)
         except BaseException:
@@ -1052,8 +1190,10 @@ class AuditTrail:
                 certs = CertificateStore.load(self.storage_path)
                 if certs.adopt(self._signing):
                     certs.save(self.storage_path, fsync=self.fsync)
-            newest = storage.day_of(scan.file) if scan.file is not None else None
+            newest = scan.newest
             self._tally = storage.tally_file(self.storage_path, newest) if newest else None
+            floors = [d for d in (newest, self._writer_key and self._writer_key.day) if d]
+            self._day_floor = max(floors) if floors else None
         except BaseException:
             self._dir_lock.release()
             raise
@@ -1079,7 +1219,6 @@ class AuditTrail:
             except OSError as exc:
                 self._record_seal_failure(exc)
         self._writer_key = None
-        self._retired_key = None
         self._close_tree()
         if self._signing is not None:
             self._signing.key.destroy()
@@ -1095,10 +1234,13 @@ class AuditTrail:
     def _seal(self, item: _Pending) -> bool:
         """Chain ``item`` after the last sealed event (caller holds the lock).
 
+        The item goes to the newest day file so far if it is stamped earlier
+        (the clock stepped back): the writer never returns to an earlier file.
         Returns False, sealing nothing, when a forward-secure key must first
-        evolve to the item's day: that writes the key file, which only the
-        worker thread may do.
+        evolve to the item's day (left to the worker thread).
         """
+        if self._day_floor is not None and item.day < self._day_floor:
+            item.day = self._day_floor
         key = self._static_key
         if key is not None:
             item.payload[MAC_FIELD] = {"alg": ALG_STATIC}
@@ -1115,10 +1257,15 @@ class AuditTrail:
             item.payload, sequence_number=sequence, previous_hash=self._sealed_checksum, key=key
         )
         self._sealed_sequence = sequence  # only once sealed: bad input takes no number
+        self._day_floor = item.day
         return True
 
     def _seal_queued(self) -> None:
-        """Seal what the loop could not, evolving the key as days pass (worker thread)."""
+        """Seal what the loop could not, evolving the key as days pass (worker thread).
+
+        The key evolves in memory only; its file is overwritten in
+        :meth:`_commit`, once the days it leaves are recorded.
+        """
         while True:
             with self._lock:
                 unsealed = next((item for item in self._pending if not item.line), None)
@@ -1128,10 +1275,7 @@ class AuditTrail:
                 if self._seal(unsealed):
                     continue
                 assert self._writer_key is not None
-                old_day, old_key = self._writer_key.day, self._writer_key.key
-            self._writer_key.advance(unsealed.day)  # overwrites the key file
-            if self._tally is not None and self._tally.day == old_day:
-                self._retired_key = (old_day, old_key)  # for that day's manifest
+                self._writer_key.advance(unsealed.day)
 
     def _commit(
         self,
@@ -1161,6 +1305,11 @@ class AuditTrail:
             for run in runs:
                 if self._tally is not None and self._tally.day != run.day:
                     self._leave_day(self._tally)
+                if self._writer_key is not None and run.day > self._writer_key.stored_day:
+                    # Forward-secure: every day the key leaves is recorded with
+                    # its own key first; only then is the key file overwritten.
+                    self._record_empty_days(run.day)
+                    self._writer_key.persist()
                 if self._signing is not None and run.day > self._signing.day:
                     self._evolve_signing(run.day)
                 if self._tally is None or self._tally.day != run.day:
@@ -1203,29 +1352,57 @@ class AuditTrail:
             self._record_seal_failure(exc)
 
     def _leave_day(self, tally: storage.DayTally) -> None:
-        """The writer moves to another day file: record the one it leaves."""
+        """The writer moves to another day file: record the one it leaves.
+
+        :raises OSError: forward-secure, the record could not be written; the
+            batch then fails and is retried, as the key must not move on
+            before the day it leaves is recorded. Otherwise the failure is
+            counted and warned about, and the events are written.
+        """
         self._files.close_day(tally.day) if self._files is not None else None
         try:
             self._write_manifest(tally)
         except OSError as exc:
+            if self._writer_key is not None:
+                raise
             self._record_seal_failure(exc)
 
-    def _record_key(self, day: date | None = None) -> tuple[dict[str, str] | None, bytes | None]:
-        """The ``mac`` object and key for a seal or manifest (of ``day``, if given)."""
+    def _record_key(self) -> tuple[dict[str, str] | None, bytes | None]:
+        """The ``mac`` object and key for a seal: the key events are MACed with now."""
         if self._static_key is not None:
             return {"alg": ALG_STATIC}, self._static_key
         if self._writer_key is None:
             return None, None
-        if self._retired_key is not None and self._retired_key[0] == day:
-            key_day, key = self._retired_key
-        else:
-            key_day, key = self._writer_key.day, self._writer_key.key
-        return {"alg": ALG_FORWARD_SECURE, "day": key_day.isoformat()}, key
+        mac_info = {"alg": ALG_FORWARD_SECURE, "day": self._writer_key.day.isoformat()}
+        return mac_info, self._writer_key.key
+
+    def _day_key(self, day: date) -> tuple[dict[str, str] | None, bytes | None] | None:
+        """The ``mac`` object and key for a record of ``day``.
+
+        Forward-secure, the day's own key, or ``None`` when it is gone (the
+        key file moved past the day, which is recorded before that happens).
+        """
+        if self._writer_key is None:
+            return self._record_key()
+        key = self._writer_key.key_for(day)
+        if key is None:
+            return None
+        return {"alg": ALG_FORWARD_SECURE, "day": day.isoformat()}, key
 
     def _write_manifest(self, tally: storage.DayTally) -> None:
+        """Record what ``tally``'s day file holds, MACed with that day's key when keyed.
+
+        A forward-secure day file with no intact event gets an empty-day
+        record instead (the day series needs every day).
+        """
         if tally.events == 0:
+            if self._writer_key is not None:
+                self._write_empty_day(tally.day)
             return
-        mac_info, key = self._record_key(tally.day)
+        found = self._day_key(tally.day)
+        if found is None:
+            return  # recorded already, before its key was destroyed
+        mac_info, key = found
         record: dict[str, Any] = {
             "kind": "manifest",
             "day": tally.day.isoformat(),
@@ -1243,8 +1420,39 @@ class AuditTrail:
         storage.write_record(
             storage.manifest_path(self.storage_path, tally.day), record, fsync=self.fsync
         )
-        if self._retired_key is not None and self._retired_key[0] == tally.day:
-            self._retired_key = None  # that day's key is gone for good now
+
+    def _record_empty_days(self, until: date) -> None:
+        """Forward-secure: record each day from the key file's day to ``until`` (excluded)
+        that has no day file of its own, so a deleted day cannot pass for an idle one."""
+        assert self._writer_key is not None
+        day = self._writer_key.stored_day
+        if self._tally is not None and self._tally.day >= day:
+            day = self._tally.day + timedelta(days=1)  # recorded by its manifest
+        while day < until:
+            self._write_empty_day(day)
+            day += timedelta(days=1)
+
+    def _write_empty_day(self, day: date) -> None:
+        """Record that ``day`` had no events, MACed with its own key, naming the chain's head."""
+        found = self._day_key(day)
+        if found is None:
+            return
+        mac_info, key = found
+        head = self._head
+        record: dict[str, Any] = {
+            "kind": "empty_day",
+            "day": day.isoformat(),
+            "events": 0,
+            "last_sequence": head.sequence_number if head else 0,
+            "last_checksum": head.checksum if head else None,
+            "closed_at": _iso(datetime.now(UTC)),
+        }
+        if mac_info is not None:
+            record[MAC_FIELD] = mac_info
+        record["checksum"] = compute_checksum(record, key)
+        storage.write_record(
+            storage.empty_day_path(self.storage_path, day), record, fsync=self.fsync
+        )
 
     def _seal_line(self, last: _Run) -> bytes:
         """The seal record naming ``last``'s head as the head on disk.
@@ -1431,7 +1639,8 @@ class AuditTrail:
                     "compliance_level": self.policy.level.value,
                     "enabled": self.policy.enabled,
                     "retention_days": self.policy.retention_days,
-                    "encryption_enabled": self.policy.encrypt_audit_logs,
+                    # Lines are written as plain JSON whatever the policy asks.
+                    "encryption_enabled": False,
                 },
             }
 
@@ -1480,36 +1689,72 @@ class AuditTrail:
 
         return await asyncio.to_thread(read)
 
-    @classmethod
-    def verify_chain(cls, events: Iterable[AuditEvent]) -> AuditChainVerificationResult:
-        """Check that ``events`` link one to the next and match their checksums.
+    @_ClassOrTrailMethod
+    def verify_chain(
+        trail: AuditTrail | None,
+        events: Iterable[AuditEvent],
+        key: bytes | keys.VerificationKey | None,
+    ) -> AuditChainVerificationResult:
+        """Check that ``events`` link one to the next and match their checksums or MACs.
 
         The first event may start anywhere (a slice from ``get_events``);
-        every later one must follow it.
+        every later one must follow it. A keyed event's MAC is checked with
+        ``key`` (a static key, or an auditor's ``VerificationKey`` for a
+        forward-secure trail); called on a trail without ``key``, with the
+        trail's static key. A keyed event with no key to check it (a
+        forward-secure trail's own writer, or the class without ``key``) has
+        only its link and sequence number checked: it is counted in
+        ``macs_unchecked``, never reported as a checksum mismatch, and
+        ``macs_checked`` counts only the MACs that were checked. Given a key,
+        an event without a MAC is an error (a downgrade), as in
+        ``verify_audit_log``.
         """
+        if key is None and trail is not None:
+            key = trail._static_key
+        static = keys.check_key_bytes(key) if isinstance(key, (bytes, bytearray)) else None
+        verification = key if isinstance(key, keys.VerificationKey) else None
         previous: ChainHead | None = None
-        checked = 0
+        checked = macs = unchecked = 0
+
+        def result(
+            valid: bool, seq: int | None = None, error: str | None = None
+        ) -> AuditChainVerificationResult:
+            return AuditChainVerificationResult(valid, checked, seq, error, macs, unchecked)
+
         for event in events:
             checked += 1
             seq = event.sequence_number
             if seq is None or event.checksum is None:
-                return AuditChainVerificationResult(False, checked, seq, "event is not chained")
+                return result(False, seq, "event is not chained")
             if previous is not None:
                 if seq != previous.sequence_number + 1:
-                    return AuditChainVerificationResult(
+                    return result(
                         False,
-                        checked,
                         previous.sequence_number + 1,
                         f"sequence mismatch: expected {previous.sequence_number + 1}, found {seq}",
                     )
                 if event.previous_hash != previous.checksum:
-                    return AuditChainVerificationResult(
-                        False, checked, seq, "previous hash mismatch"
-                    )
-            if compute_checksum(event.model_dump(mode="json")) != event.checksum:
-                return AuditChainVerificationResult(False, checked, seq, "checksum mismatch")
+                    return result(False, seq, "previous hash mismatch")
+            payload = event.model_dump(mode="json")
+            mac = payload.get(MAC_FIELD)
+            if mac is None:
+                if static is not None or verification is not None:
+                    return result(False, seq, "event is not MACed although a key was given")
+                if compute_checksum(payload) != event.checksum:
+                    return result(False, seq, "checksum mismatch")
+            else:
+                try:
+                    mac_key = _mac_key(mac, static, verification)
+                except ValueError as exc:
+                    return result(False, seq, str(exc))
+                if mac_key is None:
+                    unchecked += 1
+                elif compute_checksum(payload, mac_key) != event.checksum:
+                    return result(False, seq, "MAC mismatch")
+                else:
+                    macs += 1
             previous = ChainHead(seq, event.checksum)
-        return AuditChainVerificationResult(True, checked)
+        return result(True)
 
     async def verify_chain_from_storage(self) -> AuditChainVerificationResult:
         """Verify the files on disk; the first error-severity finding is reported."""
@@ -1521,6 +1766,32 @@ class AuditTrail:
             verify_audit_log, self.storage_path, key=self._static_key, progress=False
         )
         return report.compat_result()
+
+
+def _mac_key(
+    mac: object, static: bytes | None, verification: keys.VerificationKey | None
+) -> bytes | None:
+    """The key to check an event's ``mac`` with; ``None`` if none was given.
+
+    :raises ValueError: a key was given but cannot check this MAC (why, in words).
+    """
+    alg = mac.get("alg") if isinstance(mac, dict) else None
+    if static is None and verification is None:
+        return None
+    if static is not None:
+        if alg != ALG_STATIC:
+            raise ValueError(f"event is MACed with {str(alg)[:40]}, but the key given is static")
+        return static
+    assert verification is not None
+    day = mac.get("day") if isinstance(mac, dict) and alg == ALG_FORWARD_SECURE else None
+    if not isinstance(day, str):
+        raise ValueError(
+            f"event is MACed with {str(alg)[:40]}, but the key given is a verification key"
+        )
+    try:
+        return verification.key_for(date.fromisoformat(day))
+    except ValueError as exc:
+        raise ValueError(f"no key for the event's mac day {day[:20]!r}: {exc}") from None
 
 
 def _runs_of(batch: list[_Pending]) -> list[_Run] | None:

@@ -23,7 +23,13 @@ from . import storage
 from .checkpoints import Checkpoint, NoteError, VerifierKey, open_note, parse_note
 from .merkle import HASH_SIZE, MerkleTree
 from .signing import CertifiedKey, walk_certificates
-from .treelog import TREE_NAME, CertificateStore, iter_leaf_blocks, size_for_nodes
+from .treelog import (
+    TREE_NAME,
+    CertificateStore,
+    iter_leaf_blocks,
+    open_tree_file,
+    size_for_nodes,
+)
 
 __all__ = ["CHECKPOINT_MISMATCH", "TreeCheck", "TreeFinding", "check_trail"]
 
@@ -58,14 +64,20 @@ class TreeCheck:
 class _StoredCompare:
     """Compares the recomputed nodes, as they come, with the stored tree file."""
 
-    def __init__(self, directory: Path) -> None:
-        try:
-            self.fd: int | None = os.open(
-                directory / TREE_NAME, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
-            )
-        except OSError:
-            self.fd = None
+    def __init__(self, directory: Path, bad: list[TreeFinding]) -> None:
+        self.fd: int | None = None
         self.at = 0
+        path = directory / TREE_NAME
+        try:
+            self.fd = open_tree_file(path)
+        except FileNotFoundError:
+            pass  # no stored tree (a trail written before it had one): nothing to compare
+        except OSError as exc:
+            bad.append(
+                TreeFinding(
+                    TREE_MISMATCH, str(path), None, None, f"the stored tree cannot be read: {exc}"
+                )
+            )
 
     def feed(
         self, made: bytearray, start_size: int, file: str, first_line: int, bad: list[TreeFinding]
@@ -147,9 +159,16 @@ def _claims_of_record(
 
 
 def _recorded(value: str | Path) -> tuple[str, str]:
+    """Return (where, text) of a recorded checkpoint: its text, or a file holding it."""
     if isinstance(value, Path) or (isinstance(value, str) and "\n" not in value):
         path = Path(value)
-        return str(path), path.read_text("utf-8")
+        raw = storage.read_bounded(path, 1 << 20, follow_links=True)
+        if raw is None:
+            raise FileNotFoundError(f"no such checkpoint file: {path}")
+        try:
+            return str(path), raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(f"checkpoint file {path} is not UTF-8 text") from None
     return "the recorded checkpoint", value
 
 
@@ -161,7 +180,11 @@ def check_trail(
     """Check the tree and checkpoints of the trail in ``directory`` (see the module doc)."""
     findings: list[TreeFinding] = []
     claims: list[_Claim] = []
-    for slot in storage.read_seals(directory / storage.SEAL_NAME):
+    try:
+        slots = storage.read_seals(directory / storage.SEAL_NAME)
+    except (OSError, ValueError):
+        slots = []  # an unreadable or unsafe seal is the seal check's finding
+    for slot in slots:
         if isinstance(slot, dict):
             claims += _claims_of_record(slot, str(directory / storage.SEAL_NAME), findings)
     for _day, path in storage.list_audit_files(directory):
@@ -294,7 +317,7 @@ def _check_tree(
     tree = MerkleTree()
     if sizes and sizes[0] == 0:
         roots[0] = tree.root()
-    stored = _StoredCompare(directory)
+    stored = _StoredCompare(directory, findings)
     next_size = iter([s for s in sizes if s > 0])
     target = next(next_size, None)
     last: tuple[str, int] | None = None

@@ -28,6 +28,7 @@ import contextlib
 import json
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +70,7 @@ __all__ = [
     "latest_signed_checkpoint",
     "node_position",
     "nodes_for_size",
+    "open_tree_file",
     "sign_checkpoint",
     "size_for_nodes",
 ]
@@ -248,6 +250,23 @@ class TreeFile:
         os.close(self._fd)
 
 
+def open_tree_file(path: Path) -> int:
+    """Open a tree file for reading: never through a link, never blocking on a FIFO.
+
+    :raises FileNotFoundError: there is none.
+    :raises OSError: it is a link, not a regular file, or cannot be opened.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path.name} is not a regular file")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 class StoredTree:
     """A reader of a trail's tree file: node hashes by ``(level, index)``."""
 
@@ -255,9 +274,11 @@ class StoredTree:
         """Open the tree file of ``directory`` for reading."""
         self.path = directory / TREE_NAME
         try:
-            self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            self._fd = open_tree_file(self.path)
         except FileNotFoundError:
             raise ValueError(f"{directory} has no Merkle tree file ({TREE_NAME})") from None
+        except OSError as exc:
+            raise ValueError(f"the Merkle tree file of {directory} cannot be read: {exc}") from None
         self.size = size_for_nodes(os.fstat(self._fd).st_size // HASH_SIZE)
 
     def read(self, level: int, index: int) -> bytes:
@@ -292,10 +313,11 @@ class CertificateStore:
         """Read the store (empty when there is none); raise ValueError when malformed."""
         path = directory / CERTIFICATES_NAME
         try:
-            data: Any = json.loads(path.read_text("utf-8"))
-        except FileNotFoundError:
-            return cls()
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raw = storage.read_bounded(path, 64 << 20)
+            if raw is None:
+                return cls()
+            data: Any = json.loads(raw)
+        except (OSError, ValueError, RecursionError) as exc:
             raise ValueError(f"{path} cannot be read as certificates: {exc}") from None
         certs = data.get("certificates") if isinstance(data, dict) else None
         closings = data.get("closings") if isinstance(data, dict) else None
@@ -444,7 +466,7 @@ def find_event_line(directory: Path, sequence_number: int) -> bytes:
         chosen = path
     if chosen is None:
         raise ValueError(f"{directory} holds no event with sequence number {sequence_number}")
-    fd = os.open(chosen, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    fd = open_tree_file(chosen)  # the same safe open: a regular file, no link, no FIFO
     try:
         size = os.fstat(fd).st_size
         lo, hi = 0, size

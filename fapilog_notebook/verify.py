@@ -25,14 +25,18 @@ How the chain is judged:
 - sequence 1 with no ``previous_hash`` after the start is a ``chain_restart``
   (fapilog restarts its chain in every process) and opens a new segment;
 - an unparseable line is ``torn_line`` (a write cut by a crash, no event lost)
-  when it is the unterminated last line of the source, or the only such line
-  between two events that link to each other; otherwise ``malformed_line``.
+  only when it could be the start of an event line as the writer writes it
+  (:func:`.chain.could_be_torn`) and it is where a crash leaves one: the
+  unterminated last line of the source, or the only such line between two
+  events that link to each other (a restart terminated it); anything else is
+  ``malformed_line``.
 """
 
 from __future__ import annotations
 
 import bisect
 import html
+import io
 import itertools
 import json
 import operator
@@ -46,6 +50,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, cast
 
 from . import storage
+from ._access import check_access_args, record_access
 from ._progress import track
 from .chain import (
     ALG_FORWARD_SECURE,
@@ -55,6 +60,7 @@ from .chain import (
     check_intact_lines,
     check_line_values,
     compute_checksum,
+    could_be_torn,
     links_to,
     loads,
 )
@@ -62,17 +68,20 @@ from .checkpoints import VerifierKey
 from .keys import VerificationKey, check_key_bytes
 from .proofs import load_public_key
 from .scan import (
+    MAX_LINE_BYTES,
     DayBound,
+    LongLine,
     Source,
     SourceLike,
     describe_os_error,
     iter_line_blocks,
     iter_lines,
     last_event,
+    open_regular,
 )
 from .scan import resolve_source as _resolve_source
 from .storage import day_of, to_day
-from .trail import AuditChainVerificationResult
+from .trail import AuditChainVerificationResult, AuditTrail
 from .treecheck import TreeCheck, check_trail
 
 if TYPE_CHECKING:
@@ -120,6 +129,8 @@ class FindingKind(StrEnum):
     MANIFEST_MISMATCH = "manifest_mismatch"
     ANCHOR_MISMATCH = "anchor_mismatch"
     UNREADABLE_FILE = "unreadable_file"
+    UNSEALED_EVENTS = "unsealed_events"
+    NON_CANONICAL_LINE = "non_canonical_line"
     TORN_LINE = "torn_line"
     CHAIN_RESTART = "chain_restart"
     OUT_OF_ORDER = "out_of_order"
@@ -149,6 +160,8 @@ _SEVERITY = {
     FindingKind.MANIFEST_MISMATCH: Severity.ERROR,
     FindingKind.ANCHOR_MISMATCH: Severity.ERROR,
     FindingKind.UNREADABLE_FILE: Severity.ERROR,
+    FindingKind.UNSEALED_EVENTS: Severity.WARNING,
+    FindingKind.NON_CANONICAL_LINE: Severity.WARNING,
     FindingKind.TORN_LINE: Severity.WARNING,
     FindingKind.CHAIN_RESTART: Severity.WARNING,
     FindingKind.OUT_OF_ORDER: Severity.WARNING,
@@ -253,25 +266,39 @@ class LineInfo(NamedTuple):
     terminated: bool
     size: int
     problem: str | None  # why the line is not a usable event, else None
-    unparseable: bool
+    fragment: bool  # unparseable, and could be the start of an event line cut by a crash
     event_id: str | None
     seq: int | None
     prev: str | None
     checksum: str | None
     checksum_ok: bool
     timestamp: Any
-    content_hash: str | None  # what the content hashes (or MACs) to, when it does not match
+    content_hash: str | None  # what an unkeyed content hashes to, when it does not match
     mac_state: int
     mac_label: str | None  # the key a MAC was checked with: "static" or its day
     mac_note: str | None
+    rewritten: bool  # not the canonical bytes, though its values re-serialised match
 
 
-def check_record(number: int, raw: bytes, terminated: bool, keyring: Keyring | None) -> LineInfo:
-    """Check one line on its own: parse it, check its checksum or MAC."""
+def check_record(
+    number: int,
+    raw: bytes,
+    terminated: bool,
+    keyring: Keyring | None,
+    day_iso: str | None = None,
+) -> LineInfo:
+    """Check one line on its own: parse it, check its checksum or MAC.
+
+    ``day_iso`` is the day of the line's file: a forward-secure MAC may be of
+    that day's key or an earlier one, never a later (when the clock stepped
+    back the writer puts an earlier-stamped event in its newest file, MACed
+    with that file's day key). Without a file day the event's own timestamp
+    day is the limit.
+    """
     lookup = keyring.lookup if keyring is not None else None
     line = raw[:-1] if raw.endswith(b"\r") else raw
-    obj, seq, prev, checksum, ok, problem, alg, day, mac_checked, note = check_line_values(
-        line, lookup, True
+    obj, seq, prev, checksum, ok, problem, alg, day, mac_checked, note, rewritten = (
+        check_line_values(line, lookup, True)
     )
     if problem is not None or obj is None:
         problem = problem or "not a JSON object"
@@ -282,7 +309,7 @@ def check_record(number: int, raw: bytes, terminated: bool, keyring: Keyring | N
                 terminated,
                 len(raw),
                 problem,
-                obj is None and problem.startswith("not valid JSON"),
+                obj is None and problem.startswith("not valid JSON") and could_be_torn(line),
                 event_id[:100] if isinstance(event_id, str) else None,
                 None,
                 None,
@@ -293,6 +320,7 @@ def check_record(number: int, raw: bytes, terminated: bool, keyring: Keyring | N
                 MAC_NONE,
                 None,
                 None,
+                False,
             )
         )
     label = None
@@ -304,7 +332,7 @@ def check_record(number: int, raw: bytes, terminated: bool, keyring: Keyring | N
         state = MAC_CHECKED
         label = "static" if alg == ALG_STATIC else day
         if ok and day is not None:
-            stamp = obj.get("timestamp")
+            stamp = obj.get("timestamp") if day_iso is None else day_iso
             if isinstance(stamp, str) and stamp[:10] < day:
                 state, ok = MAC_LATER_KEY, False
     elif note is not None:
@@ -312,10 +340,11 @@ def check_record(number: int, raw: bytes, terminated: bool, keyring: Keyring | N
     else:
         state = MAC_UNCHECKED
     content_hash = None
-    if not ok and state in (MAC_NONE, MAC_CHECKED):
+    if not ok and state == MAC_NONE:
+        # Only a bare SHA-256 is shown: a MAC the content should have is never
+        # computed for a report (it would let anyone forge the event).
         try:
-            key = keyring.lookup(obj.get("mac")) if state == MAC_CHECKED and keyring else None
-            content_hash = compute_checksum(loads(line), key)
+            content_hash = compute_checksum(loads(line))
         except (ValueError, TypeError, RecursionError):
             content_hash = "(cannot be computed)"
     event_id = obj.get("event_id")
@@ -336,6 +365,7 @@ def check_record(number: int, raw: bytes, terminated: bool, keyring: Keyring | N
             state,
             label,
             note,
+            rewritten,
         )
     )
 
@@ -387,6 +417,7 @@ def routine_of(
         or columns[_F["checksum_ok"]].count(True) != count
         or columns[_F["mac_state"]].count(first.mac_state) != count
         or columns[_F["mac_label"]].count(first.mac_label) != count
+        or columns[_F["rewritten"]].count(False) != count
         or columns[_F["seq"]] != tuple(range(first.seq, first.seq + count))
         or columns[_F["prev"]][1:] != checksums[:-1]
     ):
@@ -435,7 +466,7 @@ def recheck(
     :raises OSError: they cannot be read, or the file no longer holds them there.
     """
     start, end = span
-    with open(path, "rb") as handle:
+    with io.BufferedReader(open_regular(path)) as handle:
         handle.seek(start)
         data = handle.read(end - start)
     raws = data.split(b"\n")
@@ -443,7 +474,9 @@ def recheck(
     if len(data) != end - start or raws.pop() != b"" or len(raws) != routine.rest + 1:
         raise changed
     first = routine.first.number
-    infos = [check_record(first + i, raw, True, keyring) for i, raw in enumerate(raws)]
+    day = day_of(os.fspath(path))
+    day_iso = day.isoformat() if day is not None else None  # the MAC day rule's limit
+    infos = [check_record(first + i, raw, True, keyring, day_iso) for i, raw in enumerate(raws)]
     if infos[0] != routine.first or infos[-1] != routine.last:
         raise changed
     return infos
@@ -473,7 +506,7 @@ def routine_batch(
     if intact is None:
         return None
     objs, checksums = intact
-    first = check_record(number, raws[0], True, keyring)
+    first = check_record(number, raws[0], True, keyring, day_iso)
     state, label = first.mac_state, first.mac_label
     if (
         first.problem is not None
@@ -516,10 +549,37 @@ def routine_batch(
             state,
             label,
             None,
+            False,
         )
     )
     watched = {seq: checksums[seq - base] for seq in watch if base < seq < base + count}
     return RoutineBatch(Routine(first, last, count - 1, watched), span)
+
+
+def _long_line_info(number: int, line: LongLine, terminated: bool) -> LineInfo:
+    """A line too long to hold (see :data:`.scan.MAX_LINE_BYTES`): malformed, unread."""
+    problem = (
+        f"a line of {line.length}{'' if terminated else '+'} bytes, which exceeds the limit "
+        f"of {MAX_LINE_BYTES} bytes a line may have; it was skipped unread"
+    )
+    return LineInfo(
+        number=number,
+        terminated=terminated,
+        size=line.length,
+        problem=problem,
+        fragment=False,
+        event_id=None,
+        seq=None,
+        prev=None,
+        checksum=None,
+        checksum_ok=False,
+        timestamp=None,
+        content_hash=None,
+        mac_state=MAC_NONE,
+        mac_label=None,
+        mac_note=None,
+        rewritten=False,
+    )
 
 
 def check_file(path: Path, keyring: Keyring | None = None) -> Iterator[LineInfo]:
@@ -527,8 +587,13 @@ def check_file(path: Path, keyring: Keyring | None = None) -> Iterator[LineInfo]
 
     :raises OSError: the file cannot be read (possibly part-way through).
     """
+    day = day_of(path)
+    day_iso = day.isoformat() if day is not None else None
     for number, raw, terminated in iter_lines(path):
-        yield check_record(number, raw, terminated, keyring)
+        if isinstance(raw, LongLine):
+            yield _long_line_info(number, raw, terminated)
+        else:
+            yield check_record(number, raw, terminated, keyring, day_iso)
 
 
 #: What :func:`check_batches` gives for a batch: its lines, or a routine batch.
@@ -561,20 +626,25 @@ def check_batches(
         routine = routine_batch(number, (at, stop), raws, keyring, day_iso, watch)
         if routine is not None:
             return routine, stop
-        keys = itertools.repeat(keyring)
+        keys, days = itertools.repeat(keyring), itertools.repeat(day_iso)
         return list(
-            map(check_record, itertools.count(number), raws, itertools.repeat(True), keys)
+            map(check_record, itertools.count(number), raws, itertools.repeat(True), keys, days)
         ), stop
 
     raws: list[bytes] = []
     number = at = 1  # the number and the byte offset of raws[0]
     try:
         for first, block, terminated, offset in iter_line_blocks(path, start, end):
-            if not terminated:  # the file's unterminated last line comes alone
-                if raws:
+            long_line = type(block[0]) is LongLine
+            if not terminated or long_line:  # these come alone: the last, unterminated
+                if raws:  # line of a file, and a line too long to hold
                     yield checked(number, at, raws)[0]
                     raws = []
-                yield [check_record(first, block[0], False, keyring)]
+                raw = block[0]
+                if isinstance(raw, LongLine):
+                    yield [_long_line_info(first, raw, terminated)]
+                else:
+                    yield [check_record(first, raw, False, keyring, day_iso)]
                 continue
             if not raws:
                 number, at = first, offset
@@ -663,7 +733,7 @@ class _Bad:
 
     at: _At
     problem: str
-    unparseable: bool
+    fragment: bool
     terminated: bool
     size: int
 
@@ -688,20 +758,44 @@ def _mismatch_message(checksum: str | None, info: LineInfo) -> str:
     if state == MAC_LATER_KEY:
         return (
             f"expected the event (timestamped {str(info.timestamp)[:40]}) to be MACed with "
-            f"its own day's key, found the key of {info.mac_label}: a later key cannot vouch "
-            "for an earlier event (rewritten with a key taken later?)"
+            f"the key of its file's day or an earlier one, found the key of {info.mac_label}: "
+            "a later key cannot vouch for an earlier day (rewritten with a key taken later?)"
+        )
+    if state == MAC_CHECKED and info.rewritten:
+        return (
+            "expected the line exactly as the writer wrote it (canonical JSON), found it laid "
+            "out otherwise: its values re-serialised match the MAC, its bytes do not (spaces "
+            "or duplicated keys added?); a keyed line is checked over its bytes"
         )
     if state == MAC_CHECKED:
         return (
-            f"the event's MAC does not match its content: stored {checksum}, the content "
-            f"MACs to {info.content_hash} with the {info.mac_label} key (the event was altered, "
-            "or MACed with another key)"
+            f"the event's MAC does not match its content under the {info.mac_label} key "
+            "(the event was altered, or MACed with another key)"
         )
     return (
         f"the line's content no longer matches its checksum: the stored checksum is "
         f"{checksum}, the content hashes to {info.content_hash} "
         "(the event was altered after it was written)"
     )
+
+
+def _mac_day(record: dict[str, Any] | None) -> str | None:
+    """The day whose key MACed a record (forward-secure), else ``None``."""
+    mac = record.get("mac") if record is not None else None
+    day = mac.get("day") if isinstance(mac, dict) else None
+    return day if isinstance(day, str) else None
+
+
+def _iso_day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def _clip_name(name: str) -> str:
+    """A file name from a record, clipped and quoted when it is odd."""
+    return name if len(name) <= 80 and name.isprintable() else repr(name[:77]) + "..."
 
 
 def _parse_time(value: object) -> datetime | None:
@@ -754,6 +848,14 @@ class _Verifier:
         self.until: date | None = None
         self.seal: dict[str, Any] | None = None
         self.seal_problem: str | None = None
+        self.seal_present = False
+        #: Where the seal and manifests are (None: not checked), and whether this
+        #: package's writer left its marks there (a seal file or manifests).
+        self.record_dir: Path | None = None
+        self.writer_marks = False
+        self.all_days: list[date] = []
+        #: Checks that could not run, in sentences, for the report.
+        self.notes: list[str] = []
         self.manifests: list[tuple[date, Path, dict[str, Any] | None, str | None]] = []
         self.manifest_bounds: dict[int, tuple[int, int]] = {}
         self.anchors_checked = 0
@@ -863,7 +965,7 @@ class _Verifier:
         audit_file = self.files[index]
         self.day = audit_file.day
         self.day_iso = audit_file.day.isoformat() if audit_file.day else None
-        self.file_tallies.append({"first": None})
+        self.file_tallies.append({"first": None, "count": 0})
 
     def file_failed(self, index: int, exc: OSError) -> None:
         """File ``index`` could not be read (possibly part-way): one ``unreadable_file``."""
@@ -881,7 +983,7 @@ class _Verifier:
                 _Bad(
                     (index, info.number, info.event_id),
                     info.problem,
-                    info.unparseable,
+                    info.fragment,
                     info.terminated,
                     info.size,
                 )
@@ -897,6 +999,7 @@ class _Verifier:
         elif state == MAC_UNCHECKED:
             self.macs_unchecked += 1
         tally = self.file_tallies[index]
+        tally["count"] += 1
         if state != MAC_NONE:
             tally["keyed"] = True
         if tally["first"] is None:
@@ -906,6 +1009,15 @@ class _Verifier:
             tally["in_range"] = tally.get("in_range", 0) + 1
         if seq in self.watch and info.checksum is not None and info.checksum_ok:
             self.seen.setdefault(seq, set()).add(info.checksum)
+        if info.rewritten and info.checksum_ok:
+            self.add(
+                FindingKind.NON_CANONICAL_LINE,
+                (index, info.number, info.event_id),
+                seq,
+                "expected the canonical JSON every writer of this format writes, found the "
+                "line laid out otherwise (its values re-serialised match its checksum, so "
+                "its content is as hashed): reformatted after it was written?",
+            )
         self.event((index, info.number, info.event_id), seq, info)
 
     def add_bad(self, bad: _Bad) -> None:
@@ -926,7 +1038,8 @@ class _Verifier:
                 None,
                 f"an unparseable line of {bad.size} bytes"
                 + ("" if bad.terminated else " with no newline")
-                + ": a write cut short by a crash; no event is missing around it",
+                + " that is the start of an event line: a write cut short by a crash; "
+                "no event is missing around it",
             )
         else:
             self.add(
@@ -959,7 +1072,7 @@ class _Verifier:
             head = ChainHead(before.seq, before.checksum) if before and before.checksum else None
             torn = (
                 pending == 1
-                and self.bad.unparseable
+                and self.bad.fragment
                 and checksum_ok
                 and before is not None
                 and not before.tainted
@@ -1001,6 +1114,7 @@ class _Verifier:
         elif state == MAC_UNCHECKED:
             self.macs_unchecked += count
         tally = self.file_tallies[index]
+        tally["count"] += count
         bounds = self.manifest_bounds.get(index)
         if bounds is not None:
             overlap = min(bounds[1], seq) - max(bounds[0], first_seq) + 1
@@ -1289,13 +1403,33 @@ class _Verifier:
             self.until is None or day <= self.until
         )
 
-    def prepare(self, since: date | None, until: date | None) -> None:
-        """Read the seal and the day manifests kept beside a directory's audit files."""
-        self.since, self.until = since, until
-        directory = self.source.directory
-        if directory is None:
+    def _record_directory(self) -> Path | None:
+        """Where the seal and manifests of the source are: its directory, or the one
+        directory all its files are in (``None``, with a note, when they are in several)."""
+        if self.source.directory is not None:
+            return self.source.directory
+        parents = {f.path.parent for f in self.files}
+        if len(parents) == 1:
+            return parents.pop()
+        self.notes.append(
+            "sealed head and day manifests: not checked, the files are not all in one directory"
+        )
+        return None
+
+    def _read_seal(self, directory: Path) -> None:
+        """Read the seal's slots and keep the best record that checks out (or why none does)."""
+        path = directory / storage.SEAL_NAME
+        try:
+            slots = storage.read_seals(path)
+        except storage.UnsafeRecordError as exc:
+            self.seal_present = True
+            self.seal_problem = f"{exc}; it was not read"
             return
-        slots = storage.read_seals(directory / storage.SEAL_NAME)
+        except OSError as exc:
+            self.seal_present = True
+            self.seal_problem = f"{path.name} could not be read: {describe_os_error(exc)}"
+            return
+        self.seal_present = bool(slots) or os.path.lexists(path)
         good: list[dict[str, Any]] = []
         problems: list[str] = []
         for slot in slots:
@@ -1316,30 +1450,63 @@ class _Verifier:
                 problems.append(f"the seal of sequence {seq} cannot be trusted: {problem}")
         if good:
             best = max(good, key=lambda r: r["sequence_number"])
-            if self._in_range(day_of(best["file"])) or (self.since is None and self.until is None):
+            name = best["file"]
+            if self.source.directory is not None:
+                applies = self._in_range(day_of(name)) or (
+                    self.since is None and self.until is None
+                )
+            else:
+                applies = any(f.path.name == name for f in self.files)
+            if applies:
                 self.seal = best
                 self.watch.add(best["sequence_number"])
+            else:
+                self.notes.append(
+                    f"sealed head: not checked, it is in {_clip_name(name)}, "
+                    "outside the files verified (their tail is not vouched for)"
+                )
         elif problems:
             self.seal_problem = "; ".join(problems)
+
+    def prepare(self, since: date | None, until: date | None) -> None:
+        """Read the seal and the day manifests kept beside the audit files
+        (a directory's, or those beside the files given)."""
+        self.since, self.until = since, until
+        directory = self._record_directory()
+        if directory is None:
+            return
+        self.record_dir = directory
+        self._read_seal(directory)
         by_day = {f.day: index for index, f in enumerate(self.files) if f.day is not None}
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError:
             entries = []
+        names = {entry.name for entry in entries}
+        self.writer_marks = self.seal_present
+        self.all_days = sorted(day for day in map(day_of, names) if day is not None)
+        files_given = self.source.directory is None
         for entry in entries:
             match = storage.MANIFEST_PATTERN.match(entry.name)
             if match is None:
                 continue
+            self.writer_marks = True
             try:
                 day = date.fromisoformat(match[1])
             except ValueError:
                 continue
+            if files_given and day not in by_day:
+                continue  # the manifest of a file not given
             if not self._in_range(day) and (self.since or self.until):
                 continue
             path = Path(entry.path)
             try:
                 record = storage.read_record(path)
-            except (OSError, ValueError) as exc:
+            except OSError as exc:
+                reason = f"it cannot be read: {describe_os_error(exc)}"
+                self.manifests.append((day, path, None, reason))
+                continue
+            except ValueError as exc:
                 self.manifests.append((day, path, None, f"it cannot be read: {exc}"))
                 continue
             if record is None:
@@ -1362,24 +1529,49 @@ class _Verifier:
                 self.manifest_bounds[by_day[day]] = (first, last)
                 self.watch.add(last)
 
-    def _check_seal(self) -> None:
-        end = (len(self.files), 0, len(self.findings))
-        directory = self.source.directory
+    def _seal_finding(self, kind: FindingKind, seq: int | None, message: str) -> None:
+        """A finding about the seal, reported after every line's findings."""
+        directory = self.record_dir
         seal_file = str(directory / storage.SEAL_NAME) if directory else None
+        end = (len(self.files), 0, len(self.findings))
+        self.findings.append(
+            (end, Finding(kind, kind.severity, seal_file, None, seq, None, message))
+        )
+
+    def _check_seal(self) -> None:
         if self.seal_problem is not None:
-            finding = Finding(
+            self._seal_finding(
                 FindingKind.SEAL_MISMATCH,
-                Severity.ERROR,
-                seal_file,
-                None,
-                None,
                 None,
                 f"expected a sealed head record that checks out, found none: {self.seal_problem}",
             )
-            self.findings.append((end, finding))
+            self.notes.append("sealed head: not checked, it could not be read or trusted")
             return
         seal = self.seal
         if seal is None:
+            if self.record_dir is None or any("sealed head" in note for note in self.notes):
+                return
+            keyed = any(tally.get("keyed") for tally in self.file_tallies)
+            if (self.writer_marks or keyed) and self.events:
+                why = (
+                    "its events are keyed"
+                    if keyed
+                    else "fapilog-notebook's "
+                    + ("day manifests are beside it" if self.manifests else "seal file is empty")
+                )
+                self._seal_finding(
+                    FindingKind.SEAL_MISMATCH,
+                    None,
+                    f"expected a sealed head ({storage.SEAL_NAME}) beside a trail whose writer "
+                    f"seals ({why}), found none: deleted? Without it the end of the trail "
+                    "cannot be checked (its last events or newest file may be missing)",
+                )
+                self.notes.append("sealed head: not checked, it is missing")
+            elif self.events:
+                self.notes.append(
+                    "sealed head: none (the writer does not seal, as fapilog's own); "
+                    "events deleted at the end of the trail cannot be detected"
+                )
             return
         seq, sealed, name = seal["sequence_number"], seal["head_checksum"], seal["file"]
         last = next((g for g in reversed(self.segments) if g.events), None)
@@ -1389,44 +1581,38 @@ class _Verifier:
             missing = seq - top
             present = any(Path(str(f.path)).name == name for f in self.files)
             lost = "" if present else f"; {name} itself is missing"
-            self.findings.append(
-                (
-                    end,
-                    Finding(
-                        FindingKind.TRUNCATED_TAIL,
-                        Severity.ERROR,
-                        seal_file,
-                        None,
-                        seq,
-                        None,
-                        f"expected the chain to reach sequence {seq} ({when}, in {name}), "
-                        f"found it ending at sequence {top}: {missing} event"
-                        f"{'s are' if missing != 1 else ' is'} missing at the end{lost}",
-                    ),
-                )
+            self._seal_finding(
+                FindingKind.TRUNCATED_TAIL,
+                seq,
+                f"expected the chain to reach sequence {seq} ({when}, in {name}), "
+                f"found it ending at sequence {top}: {missing} event"
+                f"{'s are' if missing != 1 else ' is'} missing at the end{lost}",
             )
-        elif seq in self.seen and sealed not in self.seen[seq]:
+            return
+        if seq in self.seen and sealed not in self.seen[seq]:
             found = ", ".join(sorted(self.seen[seq]))
-            self.findings.append(
-                (
-                    end,
-                    Finding(
-                        FindingKind.SEAL_MISMATCH,
-                        Severity.ERROR,
-                        seal_file,
-                        None,
-                        seq,
-                        None,
-                        f"expected sequence {seq} to have checksum {sealed} ({when}), "
-                        f"found {found}: the end of the chain was rewritten",
-                    ),
-                )
+            self._seal_finding(
+                FindingKind.SEAL_MISMATCH,
+                seq,
+                f"expected sequence {seq} to have checksum {sealed} ({when}), "
+                f"found {found}: the end of the chain was rewritten",
+            )
+        if top > seq:
+            extra = top - seq
+            span = f"sequence {top}" if extra == 1 else f"sequences {seq + 1}..{top}"
+            self._seal_finding(
+                FindingKind.UNSEALED_EVENTS,
+                seq + 1,
+                f"expected the chain to end at the sealed head, sequence {seq} ({when}, in "
+                f"{name}); found {extra} more event{'s' if extra != 1 else ''} ({span}) that no "
+                "seal vouches for: a crash between an append and the seal's update leaves a "
+                "few, anything more was appended by something other than the writer",
             )
 
     def _check_manifests(self) -> None:
         by_day = {f.day: index for index, f in enumerate(self.files) if f.day is not None}
         recorded = {day for day, _, _, _ in self.manifests}
-        directory = self.source.directory
+        directory = self.record_dir
         for number, audit_file in enumerate(self.files[:-1]):
             tally = self.file_tallies[number] if number < len(self.file_tallies) else {}
             day = audit_file.day
@@ -1472,18 +1658,28 @@ class _Verifier:
                         and in_range == events
                         and closing in self.seen.get(last, set())
                     )
-                    if intact:
-                        continue
-                    message = (
-                        f"expected {name} to hold {what}; found {in_range} events in that "
-                        f"range, starting at sequence {tally.get('first')}"
-                        + (
-                            ""
-                            if closing in self.seen.get(last, set())
-                            else f", and sequence {last} is not the one recorded"
+                    beyond = tally.get("count", 0) - in_range
+                    later = any(d > day for d in self.all_days) or index < len(self.files) - 1
+                    if intact and beyond > 0 and later:
+                        message = (
+                            f"expected {name} to end at sequence {last}, as its manifest "
+                            f"records (closed {record.get('closed_at')}); found {beyond} more "
+                            f"event{'s' if beyond != 1 else ''} in it: added to a day the writer "
+                            "had closed (it never goes back to a day once a later one began)"
                         )
-                        + ": the day file was replaced or altered"
-                    )
+                    elif intact:
+                        continue
+                    else:
+                        message = (
+                            f"expected {name} to hold {what}; found {in_range} events in that "
+                            f"range, starting at sequence {tally.get('first')}"
+                            + (
+                                ""
+                                if closing in self.seen.get(last, set())
+                                else f", and sequence {last} is not the one recorded"
+                            )
+                            + ": the day file was replaced or altered"
+                        )
             first_seq = record.get("first_sequence") if record is not None else None
             finding = Finding(
                 FindingKind.MANIFEST_MISMATCH,
@@ -1536,7 +1732,7 @@ class _Verifier:
         if self.bad is not None:
             bad = self.bad
             last_file = bad.at[0] == len(self.files) - 1
-            torn = self.bad_count == 1 and last_file and bad.unparseable and not bad.terminated
+            torn = self.bad_count == 1 and last_file and bad.fragment and not bad.terminated
             self._flush_bad(seq=None, torn=torn)
         self.segments.append(self.segment)
         for number, segment in enumerate(self.segments):
@@ -1554,7 +1750,111 @@ class _Verifier:
             self.findings.append(((len(self.files), 0, len(self.findings)), finding))
         self._check_seal()
         self._check_manifests()
+        self._check_day_series()
         self._check_anchors()
+
+    def _check_day_series(self) -> None:
+        """Forward-secure, with a verification key whose writer records every day:
+        each day from the key's start to the day before the newest key used
+        must have its day manifest or an empty-day record, MACed with that
+        day's own key. Someone holding today's key cannot make one for an
+        earlier day, so a deleted day (its file and its manifest) shows.
+        """
+        keyring, directory = self.keyring, self.source.directory
+        verification = keyring.verification if keyring is not None else None
+        if directory is None or verification is None or not verification.promises_day_series:
+            return
+        covered = {day for day, _, _, _ in self.manifests}
+        covered.update(f.day for f in self.files if f.day is not None)  # see _check_manifests
+        used = [_iso_day(label) for label in self.mac_days]
+        used += [
+            _iso_day(_mac_day(record)) for _, _, record, problem in self.manifests if not problem
+        ]
+        if self.seal is not None:
+            used.append(_iso_day(_mac_day(self.seal)))
+        for day, path, problem in self._empty_days(directory):
+            if problem is None:
+                covered.add(day)
+                used.append(day)
+                continue
+            self.findings.append(
+                (
+                    (len(self.files), 0, len(self.findings)),
+                    Finding(
+                        FindingKind.MANIFEST_MISMATCH,
+                        Severity.ERROR,
+                        str(path),
+                        None,
+                        None,
+                        None,
+                        f"expected an empty-day record of {day.isoformat()} that checks out: "
+                        f"{problem}",
+                    ),
+                )
+            )
+        newest = max((d for d in used if d is not None), default=None)
+        if newest is None:
+            return
+        first = max(verification.start, self.since) if self.since else verification.start
+        last = newest - timedelta(days=1)
+        if self.until is not None:
+            last = min(last, self.until)
+        day = first
+        while day <= last:
+            if day not in covered:
+                self.findings.append(
+                    (
+                        (len(self.files), 0, len(self.findings)),
+                        Finding(
+                            FindingKind.MANIFEST_MISMATCH,
+                            Severity.ERROR,
+                            str(storage.manifest_path(directory, day)),
+                            None,
+                            None,
+                            None,
+                            f"expected a record of {day.isoformat()} (its day manifest, or an "
+                            "empty-day record) MACed with that day's key, as the writer of this "
+                            f"verification key leaves for every day from {verification.start} "
+                            f"until the newest key used ({newest.isoformat()}); found none: "
+                            "the day was deleted",
+                        ),
+                    )
+                )
+            day += timedelta(days=1)
+
+    def _empty_days(self, directory: Path) -> Iterator[tuple[date, Path, str | None]]:
+        """The empty-day records in ``directory`` within the range, each with why it
+        cannot be trusted (``None`` when it checks out with its own day's key)."""
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError:
+            return
+        for entry in entries:
+            match = storage.EMPTY_DAY_PATTERN.match(entry.name)
+            if match is None:
+                continue
+            try:
+                day = date.fromisoformat(match[1])
+            except ValueError:
+                continue
+            if (self.since or self.until) and not self._in_range(day):
+                continue
+            path = Path(entry.path)
+            try:
+                record = storage.read_record(path)
+            except (OSError, ValueError) as exc:
+                yield day, path, f"it cannot be read: {exc}"
+                continue
+            if record is None:
+                continue
+            problem = self._record_check(record)
+            if problem is None and (
+                record.get("kind") != "empty_day"
+                or record.get("day") != day.isoformat()
+                or _mac_day(record) != day.isoformat()
+            ):
+                problem = "it is not the empty-day record of its day, MACed with that day's key"
+            yield day, path, problem
 
     def _report_holes(self, segment: _Segment, *, first: bool) -> None:
         runs = segment.runs
@@ -1640,6 +1940,7 @@ class _Verifier:
             sealed=self.seal is not None,
             manifests_checked=len(self.manifests),
             anchors_checked=self.anchors_checked,
+            checks_skipped=tuple(self.notes),
         )
 
 
@@ -1683,6 +1984,25 @@ def _printable(text: str) -> str:
     )
 
 
+#: Cells of the findings table wrap (JupyterLab's default is one line, cut at the edge);
+#: short codes stay whole, long values (paths, ids, messages) break where they must.
+_CELL_STYLE = "text-align:left;vertical-align:top;white-space:normal;overflow-wrap:anywhere"
+_CODE_STYLE = "text-align:left;vertical-align:top;white-space:nowrap"
+_CODE_COLUMNS = frozenset({"kind", "severity", "line", "sequence_number"})
+
+
+def _now_text() -> str:
+    """The current UTC time to the second, as an ISO 8601 string (when a report was made)."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+def _tool_version() -> str:
+    """This package's version, recorded in every report."""
+    from . import __version__
+
+    return __version__
+
+
 @dataclass(frozen=True, eq=False)
 class VerificationReport:
     """What :func:`verify_audit_log` found: the verdict, counts, segments, findings.
@@ -1690,7 +2010,9 @@ class VerificationReport:
     ``valid`` is True when no finding has ``error`` severity. ``head`` is the
     last sequence number of the last segment and its checksum (where the next
     event links to). ``segments`` has one row per chain segment; ``findings``
-    one row per problem, with :data:`FINDING_COLUMNS`.
+    one row per problem, with :data:`FINDING_COLUMNS`. ``checks_skipped``
+    says, a sentence each, which checks could not run (no seal, a seal outside
+    the files verified...), so a VALID verdict is never read for more than it is.
     """
 
     source: str
@@ -1709,6 +2031,9 @@ class VerificationReport:
     sealed: bool = False
     manifests_checked: int = 0
     anchors_checked: int = 0
+    checks_skipped: tuple[str, ...] = ()
+    verified_at: str = field(default_factory=_now_text)
+    tool_version: str = field(default_factory=_tool_version)
     checkpoints_checked: int = 0
     signatures_checked: int = 0
 
@@ -1789,6 +2114,7 @@ class VerificationReport:
             extras.append(f"{self.signatures_checked} checkpoint signatures checked")
         if extras:
             lines.append("  " + ", ".join(extras))
+        lines.extend(f"  not checked: {note}" for note in self.checks_skipped)
         if self.head is not None:
             lines.append(
                 f"  head: sequence {self.head.sequence_number}, checksum {self.head.checksum}"
@@ -1831,6 +2157,8 @@ class VerificationReport:
         """The whole report as JSON-ready data."""
         return {
             "source": self.source,
+            "verified_at": self.verified_at,
+            "tool_version": self.tool_version,
             "valid": self.valid,
             "events_checked": self.events_checked,
             "files_checked": self.files_checked,
@@ -1847,6 +2175,7 @@ class VerificationReport:
             "sealed_head_checked": self.sealed,
             "manifests_checked": self.manifests_checked,
             "anchors_checked": self.anchors_checked,
+            "checks_skipped": list(self.checks_skipped),
             "checkpoints_checked": self.checkpoints_checked,
             "signatures_checked": self.signatures_checked,
             "counts": self.counts,
@@ -1857,6 +2186,23 @@ class VerificationReport:
     def to_json(self, *, indent: int | None = 2) -> str:
         """:meth:`to_dict` as a JSON string."""
         return json.dumps(self.to_dict(), indent=indent)
+
+    def to_html(
+        self, path: str | os.PathLike[str] | None = None, *, title: str | None = None
+    ) -> str:
+        """The report as a standalone, printable HTML page; written to ``path`` when given.
+
+        The page has inline CSS only (it opens offline), the verdict first,
+        the source as given, the verification time and tool version, and
+        every finding in file-and-line order with its full message.
+        Returns the HTML.
+        """
+        from ._html import report_page
+
+        page = report_page(self, title=title)
+        if path is not None:
+            Path(path).write_text(page, encoding="utf-8")
+        return page
 
     def _repr_html_(self) -> str:
         esc = html.escape
@@ -1883,19 +2229,25 @@ class VerificationReport:
             f"<tr><th>MACs</th><td>{esc(self.mac_status)}</td></tr>",
             f"<tr><th>errors / warnings / info</th><td>{counts['error']} / "
             f"{counts['warning']} / {counts['info']}</td></tr>",
+            *(f"<tr><th>not checked</th><td>{esc(note)}</td></tr>" for note in self.checks_skipped),
             "</table>",
         ]
         if self.finding_list:
             limit = 200
-            parts.append("<table><thead><tr>")
-            parts.extend(f"<th>{esc(column)}</th>" for column in FINDING_COLUMNS)
+            parts.append("<table style='table-layout:auto;width:100%'><thead><tr>")
+            parts.extend(
+                f"<th style='text-align:left'>{esc(column)}</th>" for column in FINDING_COLUMNS
+            )
             parts.append("</tr></thead><tbody>")
             for finding in self.finding_list[:limit]:
                 cells = finding.to_dict()
                 parts.append("<tr>")
                 for column in FINDING_COLUMNS:
                     value = cells[column]
-                    parts.append(f"<td>{esc('' if value is None else str(value))}</td>")
+                    style = _CODE_STYLE if column in _CODE_COLUMNS else _CELL_STYLE
+                    parts.append(
+                        f"<td style='{style}'>{esc('' if value is None else str(value))}</td>"
+                    )
                 parts.append("</tr>")
             parts.append("</tbody></table>")
             if len(self.finding_list) > limit:
@@ -1935,6 +2287,8 @@ def verify_audit_log(
     workers: Workers = None,
     engine: Engine = None,
     client: Any = None,
+    access_log: AuditTrail | None = None,
+    user_id: str | None = None,
     public_key: VerifierKey | str | Path | None = None,
     checkpoints: Iterable[str | Path] = (),
 ) -> VerificationReport:
@@ -1949,10 +2303,13 @@ def verify_audit_log(
     checks every MAC; given a key, an unkeyed or wrongly keyed event is an error
     (no downgrade). Without it, a keyed trail still gets every link, sequence
     and structure check and the report says the MACs were not checked.
-    A directory's sealed head and day manifests are checked too: a deleted
+    The sealed head and day manifests beside the audit files (a directory's,
+    or those in the directory of the files given) are checked too: a deleted
     tail is a ``truncated_tail``, a deleted or replaced day file a
-    ``manifest_mismatch``. ``anchors`` (from ``report.head``, ``trail.head()``
-    or ``fapilog-notebook anchor``) must still be in the trail, unchanged.
+    ``manifest_mismatch``, a missing seal of a sealing trail a
+    ``seal_mismatch``; ``report.checks_skipped`` says which checks could not
+    run. ``anchors`` (from ``report.head``, ``trail.head()`` or
+    ``fapilog-notebook anchor``) must still be in the trail, unchanged.
 
     A directory's Merkle tree (``.fapilog-notebook.tree``) is recomputed from
     its event lines and every retained checkpoint (seal, manifests, day-key
@@ -1969,15 +2326,30 @@ def verify_audit_log(
     (``client=``, else the default client). The report is the same, finding
     for finding (see :mod:`.parallel`).
 
+    ``access_log=`` (an :class:`~fapilog_notebook.AuditTrail`) records an
+    ``audit_log_access`` event there first: who (``user_id``, default the OS
+    user), what source and which days.
+
     :raises FileNotFoundError: the source does not exist.
     :raises ValueError: no audit file to verify (see :mod:`.scan`), bad bounds,
         a public key that is not a verifier key.
     """
+    check_access_args(access_log, user_id)
     keyring = None if key is None else Keyring(key)
     root_key = None if public_key is None else load_public_key(public_key)
     recorded = tuple(checkpoints)
     anchor_list = tuple(Anchor.from_value(a) for a in anchors)
     resolved = _resolve_source(source, since=since, until=until)
+    if resolved.directory is None and (root_key is not None or recorded):
+        raise ValueError("checkpoints and signatures are checked on a trail's directory only")
+    record_access(
+        access_log,
+        action="verify_audit_log",
+        source=source,
+        since=since,
+        until=until,
+        user_id=user_id,
+    )
     verifier = _Verifier(resolved, keyring, anchor_list)
     verifier.prepare(to_day(since, name="since"), to_day(until, name="until"))
     verifier.seed()
@@ -1992,8 +2364,6 @@ def verify_audit_log(
     verifier.finish()
     report = verifier.report()
     if resolved.directory is None:
-        if root_key is not None or recorded:
-            raise ValueError("checkpoints and signatures are checked on a trail's directory only")
         return report
     return _with_tree_check(report, check_trail(resolved.directory, root_key, recorded))
 

@@ -1,10 +1,14 @@
 """The audit explorer: filter, page through and check an audit trail in a notebook.
 
 :func:`explore` loads a source (or takes a loaded frame) and returns an
-:class:`AuditExplorer`, an ipywidgets box with filters (date range, event
-types, log levels, user, free text), an integrity badge with the findings
-(verified on demand when no report is given), the events per day and a table
-of the matching events, 50 a page. Choosing a finding shows its event.
+:class:`AuditExplorer`, an ipywidgets box that opens with the integrity
+verdict in view (verified on demand when no report is given), then filters
+(date and time of day, event types with their counts, log levels, PHI/PII,
+user, free text over message, user, client IP, resource and ids), the
+events per day, per-user and per-type summaries of the selection, export of
+the selected rows (CSV, and Excel with openpyxl), and a table of the
+matching events, 50 a page, with rows that have findings marked. Choosing a
+finding shows its event.
 
 Filtering stays fast on millions of events: the explorer turns each column
 it filters on into integer codes or a lowercase byte buffer once, and each
@@ -19,7 +23,7 @@ import html
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
+    from .trail import AuditTrail
     from .verify import VerificationReport
 
 __all__ = ["PAGE_SIZE", "AuditExplorer", "TextIndex", "explore"]
@@ -46,8 +51,36 @@ TABLE_COLUMNS = (
     "source_file",
     "source_line",
 )
-#: Columns the free-text search looks in, when the frame has them.
-SEARCH_COLUMNS = ("message", "component", "operation", "request_id", "event_id")
+#: Columns the free-text search looks in, when the frame has them (and the
+#: metadata's values, such as ``resource``).
+SEARCH_COLUMNS = (
+    "message",
+    "user_id",
+    "client_ip",
+    "component",
+    "operation",
+    "request_id",
+    "event_id",
+    "session_id",
+)
+#: The choices of the sensitive-data filter and the flag columns each keeps.
+SENSITIVE_CHOICES = {
+    "any": (),
+    "PHI": ("contains_phi",),
+    "PII": ("contains_pii",),
+    "PHI or PII": ("contains_phi", "contains_pii"),
+}
+_TABLE_CSS = (
+    "<style>"
+    ".fapilog-events{font-size:12px;border-collapse:collapse}"
+    ".fapilog-events th,.fapilog-events td{padding:3px 10px 3px 4px;text-align:left;"
+    "vertical-align:top;border-bottom:1px solid #d0d7de;white-space:nowrap}"
+    ".fapilog-events td.message{white-space:normal;min-width:16em}"
+    ".fapilog-events tr.flagged{background:#ffebe9}"
+    ".fapilog-events tr.flagged td.integrity{color:#cf222e;font-weight:bold}"
+    ".fapilog-events tr.highlight{background:#fff8c5;outline:2px solid #bf8700}"
+    "</style>"
+)
 _SEVERITY_COLORS = {"error": "#cf222e", "warning": "#bf8700", "info": "#0969da"}
 #: Filter values per source, restored when the explorer is rebuilt for it.
 _SAVED: dict[str, dict[str, Any]] = {}
@@ -169,7 +202,7 @@ def _cell(value: object) -> str:
     if isinstance(value, float) and np.isnan(value):
         return ""
     if isinstance(value, pd.Timestamp):
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+        return value.strftime("%Y-%m-%d %H:%M:%S" + (".%f" if value.microsecond else ""))
     if isinstance(value, str) and len(value) > 160:
         value = value[:157] + "..."
     return html.escape(str(value))
@@ -177,10 +210,10 @@ def _cell(value: object) -> str:
 
 def _day_chart_svg(first_day: int, everything: IntArray, matching: IntArray) -> str:
     """An SVG bar chart of events per day, matching events drawn over all events."""
-    width, height, left, bottom = 720, 150, 48, 22
+    width, height, left, bottom, right = 720, 150, 48, 22, 64
     days = everything.size
     top = max(int(everything.max()), 1)
-    step = (width - left - 8) / days
+    step = (width - left - right) / days
     bar = max(step * 0.8, 1.0)
     scale = (height - bottom - 8) / top
     epoch = date(1970, 1, 1)
@@ -197,7 +230,7 @@ def _day_chart_svg(first_day: int, everything: IntArray, matching: IntArray) -> 
             (int(matching[index]), "#0969da"),
         ):
             if count:
-                h = count * scale
+                h = max(count * scale, 2.0)  # a small count stays visible beside a large one
                 parts.append(
                     f"<rect x='{x:.1f}' y='{height - bottom - h:.1f}' width='{bar:.1f}' "
                     f"height='{h:.1f}' fill='{color}'><title>{day}: {count:,}</title></rect>"
@@ -206,19 +239,61 @@ def _day_chart_svg(first_day: int, everything: IntArray, matching: IntArray) -> 
     for index in range(0, days, labels):
         day = (epoch + timedelta(days=first_day + index)).isoformat()
         parts.append(f"<text x='{left + index * step:.1f}' y='{height - 6}'>{day}</text>")
+    # The right margin leaves room for the last label (about 60 px at this size).
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def _metadata_text(value: object) -> str | None:
+    """A metadata dict's values as one searchable string (``/patients/42`` ...)."""
+    if isinstance(value, dict) and value:
+        return " ".join(str(v) for v in value.values())
+    return None
+
+
+def _ns_of(day: date, moment: time) -> int:
+    """Nanoseconds since the epoch of ``day`` at ``moment`` (UTC)."""
+    return int(pd.Timestamp(datetime.combine(day, moment)).value)
+
+
+def _has_openpyxl() -> bool:
+    """Whether Excel export is possible (openpyxl is optional)."""
+    import importlib.util
+
+    return importlib.util.find_spec("openpyxl") is not None
+
+
+def _plain_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` as spreadsheets take it: naive UTC times, dicts and lists as JSON text."""
+    import json
+
+    out = frame.copy()
+    for column in out.columns:
+        values = out[column]
+        if isinstance(values.dtype, pd.DatetimeTZDtype):
+            out[column] = values.dt.tz_convert("UTC").dt.tz_localize(None)
+        elif values.dtype == object:
+            out[column] = values.map(
+                lambda v: json.dumps(v, default=str) if isinstance(v, (dict, list)) else v
+            )
+    return out
 
 
 class AuditExplorer(widgets.VBox):  # type: ignore[misc]
     """The explorer widget; build it with :func:`explore`.
 
     Attributes other code (and tests) can drive: ``since``, ``until``,
-    ``event_types``, ``log_levels``, ``user``, ``search``, ``reset_button``,
-    ``verify_button``, ``findings_list``, ``show_finding_button``,
-    ``prev_button``, ``next_button``; and read: ``badge``, ``status``,
-    ``table``, ``chart``, ``page``, ``matching`` (positions of the matching
-    rows in ``frame``), ``report``.
+    ``since_time``, ``until_time``, ``event_types``, ``log_levels``,
+    ``sensitive``, ``user``, ``search``, ``reset_button``, ``verify_button``,
+    ``findings_list``, ``show_finding_button``, ``prev_button``,
+    ``next_button``, ``export_csv_button``, ``export_excel_button``; and read:
+    ``badge``, ``status``, ``summary``, ``table``, ``chart``, ``page``,
+    ``matching`` (positions of the matching rows in ``frame``), ``flagged``
+    (row -> finding kinds), ``report``, ``last_export``.
     """
 
     def __init__(
@@ -241,6 +316,9 @@ class AuditExplorer(widgets.VBox):  # type: ignore[misc]
         self._text_cache: tuple[str, BoolArray] | None = None
         self._finding_rows: IntArray = np.zeros(0, dtype=np.int64)
         self._all_per_day: IntArray | None = None
+        self.flagged: dict[int, str] = {}
+        self.last_export: Path | None = None
+        self.export_dir: Path | None = None
         self._index_frame()
         self.matching: IntArray = np.arange(len(self.frame), dtype=np.int64)
         self._mask: BoolArray = np.ones(len(self.frame), dtype=bool)
@@ -261,16 +339,29 @@ class AuditExplorer(widgets.VBox):  # type: ignore[misc]
             days = stamps.to_numpy().astype("datetime64[D]")
             valid = ~np.isnat(days)
             self._day = np.where(valid, days.astype(np.int64), np.iinfo(np.int64).min)
+            moments = stamps.to_numpy().astype("datetime64[ns]")
+            self._ns = np.where(
+                ~np.isnat(moments), moments.astype(np.int64), np.iinfo(np.int64).min
+            )
             known = self._day[valid]
             self._first_day = int(known.min()) if known.size else 0
             self._last_day = int(known.max()) if known.size else 0
         else:
             self._day = np.zeros(n, dtype=np.int64)
+            self._ns = np.zeros(n, dtype=np.int64)
             self._first_day = self._last_day = 0
         self._types = self._column_codes("event_type")
         self._levels = self._column_codes("log_level")
         self._users = TextIndex(frame["user_id"]) if "user_id" in frame.columns else None
+        self._user_codes = self._column_codes("user_id")
         self._texts = [TextIndex(frame[c]) for c in SEARCH_COLUMNS if c in frame.columns]
+        if "metadata" in frame.columns:
+            self._texts.append(TextIndex(frame["metadata"].map(_metadata_text)))
+        self._flags = {
+            column: frame[column].fillna(False).to_numpy(dtype=bool)
+            for column in ("contains_phi", "contains_pii")
+            if column in frame.columns
+        }
 
     def _column_codes(self, column: str) -> tuple[np.ndarray[Any, Any], list[str]]:
         if column not in self.frame.columns:
@@ -279,28 +370,51 @@ class AuditExplorer(widgets.VBox):  # type: ignore[misc]
 
     # ------------------------------------------------------------ layout
 
+    def _counted_options(self, codes: tuple[np.ndarray[Any, Any], list[str]]) -> list[Any]:
+        """(``"name (count)"``, name) for each value present, most frequent first."""
+        counts = np.bincount(codes[0], minlength=len(codes[1]) + 1)[1:]
+        order = sorted(range(len(codes[1])), key=lambda i: (-counts[i], codes[1][i]))
+        return [(f"{codes[1][i]} ({counts[i]:,})", codes[1][i]) for i in order if counts[i]]
+
     def _build(self, title: str | None) -> None:
         first = date.fromordinal(date(1970, 1, 1).toordinal() + self._first_day)
         last = date.fromordinal(date(1970, 1, 1).toordinal() + self._last_day)
         wide = widgets.Layout(width="220px")
+        narrow = widgets.Layout(width="150px")
         self.since = widgets.DatePicker(description="from", value=first, layout=wide)
         self.until = widgets.DatePicker(description="to", value=last, layout=wide)
+        self.since_time = widgets.TimePicker(description="at", value=None, layout=narrow)
+        self.until_time = widgets.TimePicker(description="at", value=None, layout=narrow)
         self._default_range = (first, last)
         self.event_types = widgets.SelectMultiple(
-            options=self._types[1], description="event types", rows=6
+            options=self._counted_options(self._types), description="event types", rows=6
         )
         self.log_levels = widgets.SelectMultiple(
-            options=self._levels[1], description="log levels", rows=6
+            options=self._counted_options(self._levels), description="log levels", rows=6
+        )
+        self.sensitive = widgets.Dropdown(
+            options=[c for c in SENSITIVE_CHOICES if c == "any" or self._flags],
+            value="any",
+            description="PHI/PII",
+            layout=wide,
         )
         self.user = widgets.Text(
             description="user", placeholder="part of a user id", continuous_update=False
         )
         self.search = widgets.Text(
             description="search",
-            placeholder="message, component, ids",
+            placeholder="message, user, IP, resource, ids",
             continuous_update=False,
         )
+        hint = widgets.HTML("<small>Press Enter in a text box to apply it.</small>")
         self.reset_button = widgets.Button(description="Reset filters", icon="undo")
+        self.summary = widgets.HTML()
+        self.export_csv_button = widgets.Button(description="Export CSV", icon="download")
+        self.export_excel_button = widgets.Button(
+            description="Export Excel", icon="download", disabled=not _has_openpyxl()
+        )
+        if self.export_excel_button.disabled:
+            self.export_excel_button.tooltip = "install openpyxl to export Excel files"
         self.badge = widgets.HTML()
         self.verify_button = widgets.Button(description="Verify", icon="check")
         self.findings_list = widgets.Select(options=[], rows=6, layout=widgets.Layout(width="100%"))
@@ -312,7 +426,15 @@ class AuditExplorer(widgets.VBox):  # type: ignore[misc]
         self.next_button = widgets.Button(description="Next", icon="arrow-right")
         self.page_label = widgets.HTML()
 
-        for control in (self.since, self.until, self.event_types, self.log_levels):
+        for control in (
+            self.since,
+            self.until,
+            self.since_time,
+            self.until_time,
+            self.event_types,
+            self.log_levels,
+            self.sensitive,
+        ):
             control.observe(self._on_filter, names="value")
         for control in (self.user, self.search):
             control.observe(self._on_filter, names="value")
@@ -322,33 +444,54 @@ class AuditExplorer(widgets.VBox):  # type: ignore[misc]
         self.show_finding_button.on_click(lambda _: self.show_finding())
         self.prev_button.on_click(lambda _: self.go_to_page(self.page - 1))
         self.next_button.on_click(lambda _: self.go_to_page(self.page + 1))
+        self.export_csv_button.on_click(lambda _: self._export_clicked("csv"))
+        self.export_excel_button.on_click(lambda _: self._export_clicked("xlsx"))
 
         heading = html.escape(title or self._describe_source())
         filters = widgets.HBox(
             [
-                widgets.VBox([self.since, self.until, self.user, self.search, self.reset_button]),
+                widgets.VBox(
+                    [
+                        widgets.HBox([self.since, self.since_time]),
+                        widgets.HBox([self.until, self.until_time]),
+                        self.sensitive,
+                        self.user,
+                        self.search,
+                        hint,
+                        self.reset_button,
+                    ]
+                ),
                 self.event_types,
                 self.log_levels,
             ]
         )
-        integrity = widgets.VBox(
-            [
-                widgets.HBox([self.badge, self.verify_button]),
-                self.findings_list,
-                self.show_finding_button,
-            ]
+        findings = widgets.VBox([self.findings_list, self.show_finding_button])
+        selection = widgets.VBox(
+            [self.summary, widgets.HBox([self.export_csv_button, self.export_excel_button])]
         )
         pager = widgets.HBox([self.prev_button, self.page_label, self.next_button])
+        self.sections = widgets.Accordion(
+            children=[filters, findings, selection],
+            titles=("Filters", "Findings", "Selection: summary and export"),
+            selected_index=0,
+        )
         self.children = [
             widgets.HTML(f"<h3>Audit trail: {heading}</h3>"),
-            widgets.Accordion(
-                children=[filters, integrity], titles=("Filters", "Integrity"), selected_index=0
-            ),
+            # The verdict is never folded away in a collapsed section.
+            widgets.HBox([self.badge, self.verify_button]),
+            self.sections,
             self.status,
             self.chart,
             pager,
             self.table,
         ]
+
+    def __repr__(self) -> str:
+        verdict = "not verified" if self.report is None else self.report.verdict
+        return (
+            f"<AuditExplorer {self._describe_source()!r}: {self.matching.size:,} of "
+            f"{len(self.frame):,} events match; {verdict}>"
+        )
 
     def _describe_source(self) -> str:
         if isinstance(self.source, (str, os.PathLike)):
@@ -370,6 +513,9 @@ class AuditExplorer(widgets.VBox):  # type: ignore[misc]
         return {
             "since": self.since.value,
             "until": self.until.value,
+            "since_time": self.since_time.value,
+            "until_time": self.until_time.value,
+            "sensitive": self.sensitive.value,
             "event_types": tuple(self.event_types.value),
             "log_levels": tuple(self.log_levels.value),
             "user": self.user.value,
@@ -384,12 +530,16 @@ class AuditExplorer(widgets.VBox):  # type: ignore[misc]
         with self._muted():
             self.since.value = saved["since"]
             self.until.value = saved["until"]
-            self.event_types.value = tuple(
-                v for v in saved["event_types"] if v in self.event_types.options
-            )
-            self.log_levels.value = tuple(
-                v for v in saved["log_levels"] if v in self.log_levels.options
-            )
+            self.since_time.value = saved["since_time"]
+            self.until_time.value = saved["until_time"]
+            if saved["sensitive"] in self.sensitive.options:
+                self.sensitive.value = saved["sensitive"]
+            for control, key in (
+                (self.event_types, "event_types"),
+                (self.log_levels, "log_levels"),
+            ):
+                present = {value for _, value in control.options}
+                control.value = tuple(v for v in saved[key] if v in present)
             self.user.value = saved["user"]
             self.search.value = saved["search"]
         self.page = int(saved.get("page", 0))
@@ -405,6 +555,8 @@ class AuditExplorer(widgets.VBox):  # type: ignore[misc]
         """Clear every filter (one refresh, not one per widget)."""
         with self._muted():
             self.since.value, self.until.value = self._default_range
+            self.since_time.value = self.until_time.value = None
+            self.sensitive.value = "any"
             self.event_types.value = ()
             self.log_levels.value = ()
             self.user.value = ""
@@ -419,10 +571,22 @@ class AuditExplorer(widgets.VBox):  # type: ignore[misc]
         mask = np.ones(len(self.frame), dtype=bool)
         since, until = self.since.value, self.until.value
         epoch = date(1970, 1, 1)
-        if since is not None and since != self._default_range[0]:
+        since_time, until_time = self.since_time.value, self.until_time.value
+        if since is not None and since_time is not None:
+            mask &= self._ns >= _ns_of(since, since_time)
+        elif since is not None and since != self._default_range[0]:
             mask &= self._day >= (since - epoch).days
-        if until is not None and until != self._default_range[1]:
+        if until is not None and until_time is not None:
+            mask &= self._ns <= _ns_of(until, until_time) + 59_999_999_999  # the whole minute
+        elif until is not None and until != self._default_range[1]:
             mask &= self._day <= (until - epoch).days
+        flags = SENSITIVE_CHOICES.get(self.sensitive.value, ())
+        if flags:
+            either = np.zeros(len(self.frame), dtype=bool)
+            for column in flags:
+                if column in self._flags:
+                    either |= self._flags[column]
+            mask &= either
         if self.event_types.value:
             mask &= _lookup(self._types[0], self._types[1], self.event_types.value)
         if self.log_levels.value:
@@ -455,7 +619,35 @@ class AuditExplorer(widgets.VBox):  # type: ignore[misc]
             "" if self.matching.size else " &mdash; loosen a filter"
         )
         self._draw_chart()
+        self._draw_summary()
         self.go_to_page(self.page)
+
+    def _draw_summary(self) -> None:
+        """Events per user and per event type among the matching rows (top 10 each)."""
+        tables = []
+        for title, (codes, names) in (("user", self._user_codes), ("event type", self._types)):
+            if not names:
+                continue
+            counts = np.bincount(codes[self._mask], minlength=len(names) + 1)
+            order = [i for i in np.argsort(-counts[1:], kind="stable")[:10] if counts[i + 1]]
+            rows = "".join(
+                f"<tr><td>{html.escape(names[i])}</td><td style='text-align:right'>"
+                f"{counts[i + 1]:,}</td></tr>"
+                for i in order
+            )
+            if counts[0]:
+                rows += (
+                    f"<tr><td><i>none</i></td><td style='text-align:right'>{counts[0]:,}</td></tr>"
+                )
+            tables.append(
+                "<table class='fapilog-events' style='margin-right:24px'>"
+                f"<thead><tr><th>{title}</th><th>events</th></tr></thead><tbody>{rows}</tbody>"
+                "</table>"
+            )
+        self.summary.value = (
+            f"{_TABLE_CSS}<div class='fapilog-summary' style='display:flex;flex-wrap:wrap'>"
+            f"{''.join(tables)}</div>"
+        )
 
     # ------------------------------------------------------------ chart and table
 
@@ -495,21 +687,74 @@ class AuditExplorer(widgets.VBox):  # type: ignore[misc]
         columns = [c for c in TABLE_COLUMNS if c in self.frame.columns]
         if not rows.size:
             return "<p><i>No events match.</i></p>"
+        marked = bool(self.flagged)
         part = self.frame.iloc[rows][columns]
         if "timestamp" in part.columns:
             part = part.assign(timestamp=pd.to_datetime(part["timestamp"], utc=True))
         if "source_file" in part.columns:
             part = part.assign(source_file=part["source_file"].map(lambda f: PurePath(f).name))
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in ("#", *columns))
+        shown = ("#", *(["integrity"] if marked else []), *columns)
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in shown)
         body = []
         for position, values in zip(rows.tolist(), part.itertuples(index=False), strict=True):
-            style = " style='background:#fff8c5'" if position == self.highlight else ""
-            cells = "".join(f"<td>{_cell(v)}</td>" for v in values)
-            body.append(f"<tr data-row='{position}'{style}><td>{position}</td>{cells}</tr>")
+            kinds = self.flagged.get(position, "")
+            # Inline styles as well as classes: a front end may drop the <style> block.
+            style = ""
+            if position == self.highlight:
+                style = " style='background:#fff8c5;outline:2px solid #bf8700'"
+            elif kinds:
+                style = " style='background:#ffebe9'"
+            classes = ["flagged"] if kinds else []
+            if position == self.highlight:
+                classes.append("highlight")
+            klass = f" class='{' '.join(classes)}'" if classes else ""
+            cells = "".join(
+                f"<td class='{c}'>{_cell(v)}</td>" for c, v in zip(columns, values, strict=True)
+            )
+            flag = f"<td class='integrity'>{html.escape(kinds)}</td>" if marked else ""
+            body.append(
+                f"<tr data-row='{position}'{style}{klass}><td>{position}</td>{flag}{cells}</tr>"
+            )
         return (
-            "<div style='overflow-x:auto'><table class='fapilog-events' "
-            "style='font-size:12px;border-collapse:collapse'>"
+            f"{_TABLE_CSS}<div style='overflow-x:auto'><table class='fapilog-events'>"
             f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+        )
+
+    # ------------------------------------------------------------ export
+
+    def selected_rows(self) -> pd.DataFrame:
+        """The matching rows, as a frame (what the export buttons write)."""
+        return self.frame.iloc[self.matching]
+
+    def export(self, path: str | os.PathLike[str]) -> Path:
+        """Write the matching rows to ``path``: ``.csv``, or ``.xlsx`` (needs openpyxl).
+
+        Timestamps are written in UTC; metadata dicts as JSON text.
+        """
+        target = Path(path)
+        rows = _plain_frame(self.selected_rows())
+        suffix = target.suffix.lower()
+        if suffix == ".csv":
+            rows.to_csv(target, index=False)
+        elif suffix == ".xlsx":
+            if not _has_openpyxl():
+                raise ImportError("exporting to Excel needs openpyxl: pip install openpyxl")
+            rows.to_excel(target, index=False, sheet_name="audit events")
+        else:
+            raise ValueError(f"export to a .csv or .xlsx file, not {target.name!r}")
+        self.last_export = target
+        return target
+
+    def _export_clicked(self, suffix: str) -> None:
+        folder = self.export_dir or Path.cwd()
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        try:
+            target = self.export(folder / f"audit-selection-{stamp}.{suffix}")
+        except (OSError, ImportError, ValueError) as exc:
+            self.status.value = f"Export failed: {html.escape(str(exc))}"
+            return
+        self.status.value = (
+            f"Exported {self.matching.size:,} events to <code>{html.escape(str(target))}</code>"
         )
 
     # ------------------------------------------------------------ integrity
@@ -517,6 +762,7 @@ class AuditExplorer(widgets.VBox):  # type: ignore[misc]
     def set_report(self, report: VerificationReport | None) -> None:
         """Show ``report``: the badge and one entry per finding."""
         self.report = report
+        self.flagged = self._integrity_column()
         if report is None:
             self.badge.value = (
                 "<span style='background:#6e7781;color:white;padding:2px 10px;"
@@ -534,11 +780,15 @@ class AuditExplorer(widgets.VBox):  # type: ignore[misc]
         self.badge.value = (
             f"<span style='background:{color};color:white;padding:2px 10px;"
             f"border-radius:10px;font-weight:bold'>{report.verdict}</span> "
-            f"{report.events_checked:,} events checked; {counts['error']} errors, "
-            f"{counts['warning']} warnings, {counts['info']} info"
+            f"{report.events_checked:,} events checked; {_plural(counts['error'], 'error')}, "
+            f"{_plural(counts['warning'], 'warning')}, {counts['info']} info"
         )
         self.verify_button.description = "Verify again"
         self._finding_rows = locate_findings(report.findings, self.frame)
+        for row, kind in zip(self._finding_rows.tolist(), report.findings["kind"], strict=True):
+            if row >= 0:
+                known = set(filter(None, self.flagged.get(row, "").split(", ")))
+                self.flagged[row] = ", ".join(sorted(known | {str(kind)}))
         options: list[tuple[str, int]] = []
         for number, finding in enumerate(report.finding_list):
             where = PurePath(finding.file).name if finding.file else "-"
@@ -549,6 +799,15 @@ class AuditExplorer(widgets.VBox):  # type: ignore[misc]
         with self._muted():
             self.findings_list.options = options
             self.findings_list.value = None
+        if not report.valid:
+            self.sections.selected_index = 1  # open on the findings
+
+    def _integrity_column(self) -> dict[int, str]:
+        """Row -> finding kinds, from an ``integrity`` column (``read_audit_log(verify=True)``)."""
+        if "integrity" not in self.frame.columns:
+            return {}
+        values = self.frame["integrity"].fillna("").astype(str).to_numpy()
+        return {int(i): str(values[i]) for i in np.flatnonzero(values != "")}
 
     def verify(self) -> VerificationReport | None:
         """Verify the source now and show the result."""
@@ -594,6 +853,8 @@ def explore(
     report: VerificationReport | None = None,
     auto_display: bool = False,
     restore: bool = True,
+    access_log: AuditTrail | None = None,
+    user_id: str | None = None,
 ) -> AuditExplorer:
     """Open the explorer on ``source``: a directory, a file, a list of files or a frame.
 
@@ -602,8 +863,13 @@ def explore(
     otherwise the *Verify* button runs one. The widget displays itself when
     it is the cell's result, or now with ``auto_display=True``. Filter values
     are restored when the explorer is rebuilt for the same source
-    (``restore=False`` starts clean).
+    (``restore=False`` starts clean). ``access_log`` (an ``AuditTrail``)
+    records an ``audit_log_access`` event: who (``user_id``, default the OS
+    user) explored what.
     """
+    from ._access import record_access
+
+    record_access(access_log, action="explore", source=source, user_id=user_id)
     if isinstance(source, pd.DataFrame):
         frame = source
     else:

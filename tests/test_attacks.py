@@ -141,7 +141,13 @@ def dump(obj: dict[str, Any]) -> bytes:
 
 
 def recompute_from(
-    trail: Trail, day_index: int, line_index: int, *, key: bytes | None, mac_day: date | None
+    trail: Trail,
+    day_index: int,
+    line_index: int,
+    *,
+    key: bytes | None,
+    mac_day: date | None,
+    signer: SignerKey | None = None,
 ) -> None:
     """Alter one event, then recompute every checksum, link, manifest and seal after it.
 
@@ -187,7 +193,7 @@ def recompute_from(
             events=tally["events"],
             last_checksum=tally["checksum"],
         )
-        tree_heads(trail, record, heads, tally["last"])
+        tree_heads(record, heads, tally["last"], signer)
         if mac_day is not None:
             record["mac"] = {"alg": "hmac-sha256-fs", "day": mac_day.isoformat()}
         record.pop("checksum")
@@ -201,7 +207,7 @@ def recompute_from(
         "file": storage.file_for_day(trail.directory, last_day).name,
         "time": "2026-04-01T23:00:00Z",
     }
-    tree_heads(trail, seal, heads, tallies[last_day]["last"])
+    tree_heads(seal, heads, tallies[last_day]["last"], signer)
     if key is not None:
         seal["mac"] = (
             {"alg": "hmac-sha256-fs", "day": mac_day.isoformat()}
@@ -226,16 +232,15 @@ def rebuild_tree(trail: Trail) -> dict[int, bytes]:
     return roots
 
 
-def tree_heads(trail: Trail, record: dict[str, Any], roots: dict[int, bytes], size: int) -> None:
+def tree_heads(
+    record: dict[str, Any], roots: dict[int, bytes], size: int, signer: SignerKey | None
+) -> None:
     """Put the recomputed tree head in a seal or manifest (signed with a stolen key, if any)."""
-    if "tree_size" not in record and trail.mode != SIGNED:
-        return
     import base64
 
     record.update(tree_size=size, tree_root=base64.b64encode(roots[size]).decode())
-    if trail.stolen_signer is not None and "checkpoint" in record:
-        checkpoint = Checkpoint(trail.stolen_signer.name, size, roots[size])
-        record["checkpoint"] = checkpoint.sign(trail.stolen_signer)
+    if signer is not None:
+        record["checkpoint"] = Checkpoint(signer.name, size, roots[size]).sign(signer)
 
 
 # ------------------------------------------------------------------ the attacks
@@ -306,7 +311,112 @@ def restore_an_older_seal(trail: Trail) -> None:
 
 def steal_todays_key_and_rewrite_yesterday(trail: Trail) -> None:
     # Today is the last day; yesterday is the day before it.
-    recompute_from(trail, 2, 1, key=trail.stolen_key, mac_day=trail.stolen_day)
+    recompute_from(
+        trail, 2, 1, key=trail.stolen_key, mac_day=trail.stolen_day, signer=trail.stolen_signer
+    )
+
+
+def steal_todays_key_and_delete_yesterday(trail: Trail) -> None:
+    """The attack done properly: yesterday's file and manifest go, and today's
+    events are renumbered and re-MACed with today's key to close the gap; today's
+    manifest and the seal are rewritten with it. Only a record of every day,
+    each MACed with its own day's key, can show the missing day."""
+    day_file(trail, 2).unlink()
+    storage.manifest_path(trail.directory, DAYS[2]).unlink()
+    before = json.loads(read_lines(day_file(trail, 1))[-1])
+    forge_today(trail, before["sequence_number"], before["checksum"])
+
+
+def forge_today(trail: Trail, last_sequence: int, last_checksum: str | None) -> None:
+    """Renumber and re-MAC today's events after ``last_sequence`` with the stolen
+    key, then rewrite today's manifest and the seal with it."""
+    path = day_file(trail, 3)
+    lines, previous, sequence = read_lines(path), last_checksum, last_sequence
+    for number, line in enumerate(lines):
+        sequence += 1
+        obj = edit(line, sequence_number=sequence, previous_hash=previous)
+        obj.pop("checksum")
+        obj["checksum"] = previous = compute_checksum(obj, trail.stolen_key)
+        lines[number] = dump(obj)
+    write_lines(path, lines)
+    heads = rebuild_tree(trail)
+    manifest = storage.manifest_path(trail.directory, DAYS[3])
+    record: dict[str, Any] = json.loads(manifest.read_bytes())
+    record.update(
+        first_sequence=last_sequence + 1,
+        last_sequence=sequence,
+        events=len(lines),
+        last_checksum=previous,
+    )
+    tree_heads(record, heads, sequence, trail.stolen_signer)
+    record.pop("checksum")
+    record["checksum"] = compute_checksum(record, trail.stolen_key)
+    manifest.write_bytes(dump(record) + b"\n")
+    seal: dict[str, Any] = {
+        "kind": "seal",
+        "sequence_number": sequence,
+        "head_checksum": previous,
+        "file": path.name,
+        "time": "2026-04-01T23:00:00Z",
+    }
+    tree_heads(seal, heads, sequence, trail.stolen_signer)
+    if trail.mode in (KEYED, FORWARD_SECURE):
+        seal["mac"] = json.loads(lines[-1])["mac"]
+    seal["checksum"] = compute_checksum(seal, trail.stolen_key)
+    slot = (dump(seal) + b"\n").ljust(storage.SEAL_SLOT, b" ")
+    (trail.directory / storage.SEAL_NAME).write_bytes(slot * 2)
+
+
+def delete_the_seal_and_the_last_events(trail: Trail) -> None:
+    (trail.directory / storage.SEAL_NAME).unlink()
+    storage.manifest_path(trail.directory, DAYS[3]).unlink()
+    delete_the_last_events(trail)
+
+
+def _next_event(previous: bytes, **changes: Any) -> bytes:
+    """An event chained after ``previous`` with a bare SHA-256 (no key needed)."""
+    obj = edit(previous, **changes)
+    obj.pop("mac", None)
+    obj.pop("checksum")
+    obj["sequence_number"] += 1
+    obj["previous_hash"] = json.loads(previous)["checksum"]
+    obj["checksum"] = compute_checksum(obj)
+    return dump(obj)
+
+
+def append_events_after_the_seal(trail: Trail) -> None:
+    path = day_file(trail, 3)
+    lines = read_lines(path)
+    lines.append(_next_event(lines[-1], message="appended later"))
+    write_lines(path, lines)
+
+
+def append_events_to_a_closed_day(trail: Trail) -> None:
+    last = read_lines(day_file(trail, 3))[-1]
+    path = day_file(trail, 1)
+    write_lines(path, [*read_lines(path), _next_event(last, message="back-dated")])
+
+
+def add_a_duplicate_key_to_an_event(trail: Trail) -> None:
+    path = day_file(trail, 1)
+    lines = read_lines(path)
+    key = b'"user_id":"'
+    lines[2] = lines[2].replace(key, key + b'nobody","user_id":"', 1)
+    write_lines(path, lines)
+
+
+def re_lay_out_an_event(trail: Trail) -> None:
+    path = day_file(trail, 1)
+    lines = read_lines(path)
+    lines[2] = lines[2].replace(b'"message":', b'"message": ', 1)
+    write_lines(path, lines)
+
+
+def insert_garbage_mid_file(trail: Trail) -> None:
+    path = day_file(trail, 1)
+    lines = read_lines(path)
+    lines.insert(2, b"this is not json {")
+    write_lines(path, lines)
 
 
 def replace_a_day_certificate(trail: Trail) -> None:
@@ -372,6 +482,7 @@ TABLE: dict[Callable[[Trail], Any], dict[str, str]] = {
         KEYED: "checksum_mismatch",
         FORWARD_SECURE: "checksum_mismatch",
         ANCHORED: "broken_link",
+        SIGNED: "broken_link",
     },
     delete_a_middle_event: dict.fromkeys(MODES, "sequence_gap"),
     delete_the_last_events: dict.fromkeys(MODES, "truncated_tail"),
@@ -400,6 +511,31 @@ TABLE: dict[Callable[[Trail], Any], dict[str, str]] = {
         ANCHORED: "anchor_mismatch",
         SIGNED: "checkpoint_mismatch",
     },
+    steal_todays_key_and_delete_yesterday: {
+        UNKEYED: NOT,
+        KEYED: NOT,
+        FORWARD_SECURE: "manifest_mismatch",
+        ANCHORED: "anchor_mismatch",
+        SIGNED: "checkpoint_mismatch",
+    },
+    delete_the_seal_and_the_last_events: dict.fromkeys(MODES, "seal_mismatch"),
+    append_events_after_the_seal: {
+        UNKEYED: WARN + "unsealed_events",
+        KEYED: "checksum_mismatch",
+        FORWARD_SECURE: "checksum_mismatch",
+        ANCHORED: WARN + "unsealed_events",
+        SIGNED: WARN + "unsigned_events",
+    },
+    append_events_to_a_closed_day: dict.fromkeys(MODES, "manifest_mismatch"),
+    add_a_duplicate_key_to_an_event: dict.fromkeys(MODES, "malformed_line"),
+    re_lay_out_an_event: {
+        UNKEYED: "tree_mismatch",
+        KEYED: "checksum_mismatch",
+        FORWARD_SECURE: "checksum_mismatch",
+        ANCHORED: "tree_mismatch",
+        SIGNED: "tree_mismatch",
+    },
+    insert_garbage_mid_file: dict.fromkeys(MODES, "malformed_line"),
     replace_a_day_certificate: {SIGNED: "certificate_invalid"},
     forge_a_proof_for_an_event_never_logged: {SIGNED: REFUSED},
     present_a_proof_from_a_different_trail: {SIGNED: REFUSED},
@@ -486,3 +622,66 @@ def test_attack_table_cell(
     else:
         assert not report.valid
         assert kinds.get(expected) == "error", report.format_text()
+
+
+async def _trail_with_idle_days(base: Path) -> Trail:
+    """Forward-secure: events on DAYS[0], none on DAYS[1] and DAYS[2] (the writer
+    stopped, then restarted on DAYS[3]), events on DAYS[3]."""
+    directory = base / "trail"
+    writer_key, auditor_key = keygen(base / "writer.key", base / "auditor.key", start=DAYS[0])
+    trail = Trail(directory, FORWARD_SECURE, VerificationKey.load(auditor_key))
+    for day in (DAYS[0], DAYS[3]):
+        clock = _clock(datetime.combine(day, datetime.min.time(), UTC), timedelta(hours=3))
+        async with AuditTrail(storage_path=directory, clock=clock, key_file=writer_key) as writer:
+            for i in range(4):
+                await writer.log_event(AuditEventType.DATA_ACCESS, f"{day} {i}")
+    state = WriterKey(writer_key)
+    trail.stolen_key, trail.stolen_day = state.key, state.day
+    return trail
+
+
+async def test_idle_days_are_recorded_and_deleting_an_empty_yesterday_is_detected(
+    tmp_path: Path,
+) -> None:
+    trail = await _trail_with_idle_days(tmp_path)
+    for day in (DAYS[1], DAYS[2]):
+        assert storage.empty_day_path(trail.directory, day).exists()
+        assert not storage.file_for_day(trail.directory, day).exists()
+    assert trail.verify().finding_list == ()
+    # The attack on an empty yesterday: its record goes (today's key cannot make another).
+    storage.empty_day_path(trail.directory, DAYS[2]).unlink()
+    report = trail.verify()
+    assert not report.valid
+    missing = [f for f in report.finding_list if f.kind.value == "manifest_mismatch"]
+    assert len(missing) == 1
+    assert "2026-03-31" in missing[0].message
+    # A record of that day made with today's key does not pass for it either.
+    forged = {"kind": "empty_day", "day": DAYS[2].isoformat(), "events": 0}
+    forged["mac"] = {"alg": "hmac-sha256-fs", "day": DAYS[2].isoformat()}
+    forged["checksum"] = compute_checksum(forged, trail.stolen_key)
+    storage.empty_day_path(trail.directory, DAYS[2]).write_bytes(dump(forged))
+    assert not trail.verify().valid
+
+
+async def test_only_a_versioned_key_promises_the_day_series(tmp_path: Path) -> None:
+    trail = await _trail_with_idle_days(tmp_path)
+    fresh = trail.verify_key
+    assert isinstance(fresh, VerificationKey)
+    assert fresh.version == 2
+    # Every earlier day goes, and today is renumbered from 1 with today's key.
+    day_file(trail, 0).unlink()
+    for path in trail.directory.glob(".fapilog-notebook.[me]*"):
+        if DAYS[3].isoformat() not in path.name:
+            path.unlink()
+    forge_today(trail, 0, None)
+    report = trail.verify()
+    missing = [f.message for f in report.finding_list if f.kind.value == "manifest_mismatch"]
+    assert [day.isoformat() in text for day, text in zip(DAYS, missing, strict=False)] == [
+        True,
+        True,
+        True,
+    ]
+    # A verification key file from before the series (no version) cannot ask for it.
+    trail.verify_key = VerificationKey(fresh.start, fresh._key)
+    assert trail.verify_key.version == 1
+    assert trail.verify().valid

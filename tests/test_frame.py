@@ -487,3 +487,23 @@ def test_an_error_in_the_accelerator_only_means_the_pure_reader_reads_the_file(
     got, caught = _load(directory, accelerated=True)
     _assert_identical(got, expected)
     assert not caught
+
+
+def test_verify_true_names_the_findings_of_each_affected_row(tmp_path: Path) -> None:
+    log = build_log([5, 6, 4])
+    log.files[1].lines[2] = log.files[1].lines[2].replace(b"event 7", b"event X")
+    del log.files[2].lines[1]
+    directory = log.write(tmp_path)
+    plain = read_audit_log(directory, progress=False)
+    assert "integrity" not in plain.columns
+    frame = read_audit_log(directory, progress=False, verify=True)
+    flagged = frame[frame["integrity"] != ""]
+    assert flagged[["sequence_number", "integrity"]].values.tolist() == [
+        [8, "checksum_mismatch"],
+        [14, "sequence_gap"],  # the event after the deleted line
+    ]
+    assert len(frame) == len(plain)
+    sound = read_audit_log(build_log([3]).write(tmp_path / "sound"), progress=False, verify=True)
+    assert sound["integrity"].tolist() == ["", "", ""]
+    with pytest.raises(ValueError, match="dask"):
+        read_audit_log(directory, engine="dask", verify=True)  # type: ignore[call-overload]

@@ -197,3 +197,61 @@ def test_a_batch_of_macs_is_checked_with_the_standard_hmac() -> None:
     checked = check_intact_lines(lines, lambda mac: key)
     assert checked is not None
     assert checked[1] == [json.loads(line)["checksum"] for line in lines]
+
+
+def test_key_files_carry_a_format_version(tmp_path: Path) -> None:
+    writer, verifier = keygen(tmp_path / "writer.key", tmp_path / "auditor.key", start=DAY1)
+    assert json.loads(writer.read_text())["version"] == 2
+    assert json.loads(verifier.read_text())["version"] == 2
+    auditor = VerificationKey.load(verifier)
+    assert auditor.version == 2
+    assert auditor.promises_day_series
+    assert "version=2" in repr(auditor)
+    state = WriterKey(writer)
+    state.advance(DAY1 + timedelta(days=3))
+    assert json.loads(writer.read_text())["day"] == DAY1.isoformat()  # in memory only
+    assert state.key_for(DAY1 + timedelta(days=1)) == auditor.key_for(DAY1 + timedelta(days=1))
+    state.persist()
+    saved = json.loads(writer.read_text())
+    assert (saved["day"], saved["version"]) == ((DAY1 + timedelta(days=3)).isoformat(), 2)
+    assert state.key_for(DAY1) is None  # gone for good
+    old = {k: v for k, v in json.loads(verifier.read_text()).items() if k != "version"}
+    unversioned = VerificationKey.from_data(old, origin="an old key")
+    assert (unversioned.version, unversioned.promises_day_series) == (1, False)
+    with pytest.raises(AuditKeyError, match="unknown version"):
+        VerificationKey.from_data({**old, "version": 99}, origin="a future key")
+
+
+async def test_a_forward_secure_key_waits_for_the_day_it_leaves_to_be_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer_key, auditor_key = keygen(tmp_path / "w.key", tmp_path / "a.key", start=DAY1)
+    trail_dir = tmp_path / "trail"
+    clock = Clock(datetime(2026, 3, 30, 23, 59, 57, tzinfo=UTC))
+    real = storage.write_record
+    failing = [True]
+
+    def flaky(path: Path, record: dict[str, object], *, fsync: bool) -> None:
+        if failing[0] and ".manifest-" in path.name:
+            raise OSError(28, "No space left on device")
+        real(path, record, fsync=fsync)
+
+    monkeypatch.setattr(storage, "write_record", flaky)
+    async with AuditTrail(storage_path=trail_dir, key_file=writer_key, clock=clock) as trail:
+        for i in range(2):
+            await trail.log_event(AuditEventType.DATA_ACCESS, f"e{i}")
+        with pytest.warns(UserWarning, match="failed"):  # stamped after midnight
+            await trail.log_event(AuditEventType.DATA_ACCESS, "e2")
+        await trail.log_event(AuditEventType.DATA_ACCESS, "e3")
+        stats = await trail.get_statistics()
+        assert (stats["events_written"], stats["events_pending"]) == (2, 2)
+        assert WriterKey(writer_key).day == DAY1  # not before its day is recorded
+        failing[0] = False
+        await trail.drain()
+        assert WriterKey(writer_key).day == DAY1 + timedelta(days=1)
+    from fapilog_notebook import verify_audit_log
+
+    report = verify_audit_log(trail_dir, key=VerificationKey.load(auditor_key), progress=False)
+    assert report.valid, report.format_text()
+    assert report.finding_list == ()
+    assert report.events_checked == 4

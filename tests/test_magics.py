@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -102,3 +103,75 @@ def test_top_level_await_then_magics_see_each_line(shell: Any, tmp_path: Path) -
         assert report.valid
         assert report.events_checked == cell + 1
     run(shell, "await trail.stop()")
+
+
+def test_audit_tail_leads_with_when_what_who_and_message(shell: Any, trail: Path) -> None:
+    frame = run(shell, f"%audit_tail {trail} 3")
+    assert list(frame.columns[:5]) == ["timestamp", "event_type", "log_level", "user_id", "message"]
+    assert {"checksum", "client_ip", "sequence_number"} <= set(frame.columns[5:])
+    # What a notebook shows when the frame is wider than the screen: the lead survives.
+    with pd.option_context("display.max_columns", 10, "display.width", 400):
+        shown = shell.display_formatter.format(frame)[0]["text/plain"]
+    assert "message" in shown
+    assert "checksum" not in shown
+
+
+@pytest.fixture(scope="module")
+def keyed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
+    import asyncio
+    import secrets
+
+    from fapilog_notebook import AuditTrail
+
+    directory = tmp_path_factory.mktemp("keyed")
+    key = secrets.token_bytes(32)
+
+    async def write() -> None:
+        async with AuditTrail(storage_path=directory, key=key) as keyed_trail:
+            for n in range(4):
+                await keyed_trail.log_event("data_access", f"keyed {n}")
+
+    asyncio.run(write())
+    return directory, key
+
+
+def test_audit_verify_takes_key_and_anchor_options_like_the_cli(
+    shell: Any, keyed: tuple[Path, bytes], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory, key = keyed
+    assert run(shell, f"%audit_verify {directory}").macs_unchecked == 4
+    key_file = tmp_path / "key.hex"
+    key_file.write_text(key.hex(), encoding="ascii")
+    with_file = run(shell, f"%audit_verify {directory} --key-file {key_file}")
+    assert with_file.valid
+    assert with_file.macs_checked == 4
+    monkeypatch.setenv("AUDIT_KEY_FOR_TEST", key.hex())
+    assert run(shell, f"%audit_verify {directory} --key-env AUDIT_KEY_FOR_TEST").macs_checked == 4
+    anchor = tmp_path / "anchor.json"
+    anchor.write_text(json.dumps(with_file.head.to_dict()), encoding="utf-8")
+    anchored = run(
+        shell,
+        f"%audit_verify {directory} --key-file {key_file} --anchor {anchor} --until 2999-12-31",
+    )
+    assert anchored.valid
+    assert anchored.anchors_checked == 1
+    forged = {**with_file.head.to_dict(), "checksum": "0" * 64}
+    anchor.write_text(json.dumps(forged), encoding="utf-8")
+    assert not run(shell, f"%audit_verify {directory} --anchor {anchor}").valid
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ("--key x", "unknown option --key"),
+        ("--key-file a --key-env B", "not both"),
+        ("--since 2026-03-01 --since 2026-03-02", "--since given twice"),
+        ("--key-file /definitely/not/here", "key file not found"),
+        ("--key-env FAPILOG_UNSET_FOR_TEST", "not set or empty"),
+    ],
+)
+def test_audit_verify_option_errors_are_usage_errors(
+    shell: Any, trail: Path, options: str, message: str
+) -> None:
+    with pytest.raises(UsageError, match=message):
+        run(shell, f"%audit_verify {trail} {options}")

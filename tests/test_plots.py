@@ -134,3 +134,48 @@ def test_events_per_hour_marks_each_finding_kind(tampered: Path) -> None:
     assert len(axes.patches) == span / pd.Timedelta(hours=1) + 1
     clean = plot_events_per_hour(frame)
     assert clean.axes[0].get_legend() is None
+
+
+def test_a_returned_figure_renders_as_an_image_without_the_inline_backend(trail: Path) -> None:
+    shell_module = pytest.importorskip("IPython.core.interactiveshell")
+    shell = shell_module.InteractiveShell.instance()
+    try:
+        formatter = shell.display_formatter
+        for figure in (
+            plot_events_per_day(read_audit_log(trail, progress=False)),
+            plot_lag_distributions({"a": [0.1, 0.2]}),
+            LoopLagProbe().plot(),
+        ):
+            data, _ = formatter.format(figure)
+            assert data["image/png"].startswith(b"\x89PNG"), data.keys()
+            assert isinstance(figure, Figure)
+    finally:
+        shell_module.InteractiveShell.clear_instance()
+
+
+def test_a_plot_cell_in_a_fresh_kernel_shows_an_image(trail: Path) -> None:
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    root = Path(__file__).resolve().parent.parent
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell(
+            "from fapilog_notebook import read_audit_log\n"
+            "from fapilog_notebook.plots import plot_events_per_day\n"
+            f"plot_events_per_day(read_audit_log({str(trail)!r}, progress=False))"
+        )
+    ]
+    client = nbclient.NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(root)}}
+    )
+    client.execute()
+    outputs = notebook.cells[0].outputs
+    assert [o["output_type"] for o in outputs] == ["execute_result"], outputs
+    assert "image/png" in outputs[0]["data"], outputs[0]["data"].keys()
+
+
+def test_events_per_day_ticks_are_days(trail: Path) -> None:
+    figure = plot_events_per_day(read_audit_log(trail, progress=False))
+    figure.canvas.draw()
+    labels = [t.get_text() for t in figure.axes[0].get_xticklabels()]
+    assert labels == ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04"]

@@ -19,6 +19,7 @@ EXPECTED = {
     "AuditQueueFullError",
     "AuditTrail",
     "AuditTrailError",
+    "AuditTrailForkedError",
     "AuditTrailLockedError",
     "AuditWriteError",
     "AuditWriteWarning",

@@ -20,6 +20,7 @@ from fapilog_notebook import (
     AuditEventType,
     AuditLogLevel,
     AuditTrail,
+    AuditTrailError,
     AuditTrailLockedError,
     ComplianceLevel,
     CompliancePolicy,
@@ -601,3 +602,30 @@ def test_event_ids_are_version_4_uuids_as_uuid4_makes_them(monkeypatch: pytest.M
         monkeypatch.undo()
         assert made == str(uuid.UUID(bytes=raw, version=4))
     assert len({trail_module._event_id() for _ in range(1000)}) == 1000
+
+
+async def test_a_stopped_trail_refuses_to_log_until_started_again(tmp_path: Path) -> None:
+    trail = AuditTrail(storage_path=tmp_path)
+    await trail.log_event(AuditEventType.DATA_ACCESS, "before stop")
+    await trail.stop()
+    with pytest.raises(AuditTrailError, match="trail was stopped; create a new AuditTrail"):
+        await trail.log_event(AuditEventType.DATA_ACCESS, "after stop")
+    assert len(lines_on_disk(tmp_path)) == 1
+    # The directory stays free for the next writer.
+    async with AuditTrail(storage_path=tmp_path) as successor:
+        await successor.log_event(AuditEventType.DATA_ACCESS, "successor")
+    await trail.start()
+    await trail.log_event(AuditEventType.DATA_ACCESS, "restarted")
+    await trail.stop()
+    assert [e["message"] for e in lines_on_disk(tmp_path)] == [
+        "before stop",
+        "successor",
+        "restarted",
+    ]
+
+
+async def test_statistics_do_not_claim_encryption(tmp_path: Path) -> None:
+    async with AuditTrail(storage_path=tmp_path) as trail:
+        stats = await trail.get_statistics()
+    assert trail.policy.encrypt_audit_logs  # the policy may ask for it ...
+    assert stats["policy"]["encryption_enabled"] is False  # ... but lines are plain JSON

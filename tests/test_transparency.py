@@ -400,3 +400,25 @@ async def test_an_event_out_of_file_order_is_still_proved(
         proof = inclusion_proof(store, seq)
         assert json.loads(proof.line)["sequence_number"] == seq
         assert verify_inclusion(proof, public).proved, seq
+
+
+async def test_a_fifo_planted_as_the_tree_or_certificates_does_not_hang_the_verifier(
+    tmp_path: Path, keys: tuple[Path, Path]
+) -> None:
+    import os
+
+    from fapilog_notebook import verify_audit_log
+
+    signing, public = keys
+    store = tmp_path / "logs"
+    async with AuditTrail(storage_path=store, clock=Clock(DAY1), signing_key=signing) as trail:
+        await _log(trail, 4)
+    (store / TREE_NAME).unlink()
+    os.mkfifo(store / TREE_NAME)
+    (store / CERTIFICATES_NAME).unlink()
+    os.mkfifo(store / CERTIFICATES_NAME)
+    report = verify_audit_log(store, public_key=public)
+    kinds = {f.kind.value for f in report.finding_list}
+    assert {"tree_mismatch", "certificate_invalid"} <= kinds
+    with pytest.raises(ValueError, match="cannot be read"):
+        inclusion_proof(store, 2)

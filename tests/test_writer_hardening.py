@@ -354,15 +354,19 @@ def test_a_link_planted_as_the_key_temporary_is_never_written_through(
     before = writer.read_bytes()
     # The fixed name earlier versions used: now never opened.
     (tmp_path / f".{writer.name}.tmp-{os.getpid()}").symlink_to(target)
-    keys.WriterKey(writer).advance(date(2026, 3, 2))
+    state = keys.WriterKey(writer)
+    state.advance(date(2026, 3, 2))
+    state.persist()  # the file is overwritten here, once the days left are recorded
     assert untouched(target)
     assert writer.read_bytes() != before
     # A name guessed in advance: refused, the target untouched, the key unchanged.
     monkeypatch.setattr(secrets, "token_hex", lambda n: "guessed")
     (tmp_path / f".{writer.name}.tmp-{os.getpid()}-guessed").symlink_to(target)
     after = writer.read_bytes()
+    state = keys.WriterKey(writer)
+    state.advance(date(2026, 3, 3))
     with pytest.raises(FileExistsError):
-        keys.WriterKey(writer).advance(date(2026, 3, 3))
+        state.persist()
     assert untouched(target)
     assert writer.read_bytes() == after
     assert not writer.is_symlink()

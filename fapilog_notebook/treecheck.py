@@ -119,6 +119,8 @@ class _Claim:
     checkpoint: Checkpoint
     note: str | None
     key: CertifiedKey | None = None  # the key that must have signed it, if known
+    file: str | None = None  # the file that holds it (for the finding)
+    compare: bool = True  # compared with the tree (False: another claim carries it)
 
 
 def _tree_head(record: dict[str, object], origin: str) -> Checkpoint | None:
@@ -258,7 +260,9 @@ def _check_signatures(
         return [], 0
     for n, key in enumerate(keys):
         if key.until is not None:
-            claims.append(_Claim(f"{where_certs} (closing of {key.day})", key.until, None))
+            claims.append(
+                _Claim(f"{where_certs} (closing of {key.day})", key.until, None, None, where_certs)
+            )
             if n < len(store.closings):
                 claims.append(
                     _Claim(
@@ -266,6 +270,8 @@ def _check_signatures(
                         key.until,
                         store.closings[n],
                         key,
+                        where_certs,
+                        compare=False,
                     )
                 )
     checked = 0
@@ -313,7 +319,6 @@ def _check_tree(
 ) -> TreeCheck:
     sizes = sorted({c.checkpoint.size for c in claims})
     roots: dict[int, bytes] = {}
-    where: dict[int, tuple[str, int]] = {}
     tree = MerkleTree()
     if sizes and sizes[0] == 0:
         roots[0] = tree.root()
@@ -338,24 +343,25 @@ def _check_tree(
                 last = (str(path), first + done - 1)
                 if tree.size == target:
                     roots[target] = tree.root()
-                    where[target] = last
                     target = next(next_size, None)
     finally:
         stored.close()
     leaves = tree.size
     checked = 0
     for claim in claims:
+        if not claim.compare:
+            continue
         cp = claim.checkpoint
         checked += 1
-        at = where.get(cp.size, last)
-        file, line_no = at if at is not None else (None, None)
+        # A checkpoint names no line: the finding points at the file that holds it.
+        file, line_no = claim.file or claim.where, None
         if cp.size > leaves:
             findings.append(
                 TreeFinding(
                     CHECKPOINT_MISMATCH,
                     file,
                     line_no,
-                    leaves or None,
+                    None,
                     f"the checkpoint in {claim.where} covers {cp.size} events; the trail holds "
                     f"only {leaves}: events after {leaves} were cut",
                 )
@@ -366,7 +372,7 @@ def _check_tree(
                     CHECKPOINT_MISMATCH,
                     file,
                     line_no,
-                    cp.size or None,
+                    None,
                     f"the checkpoint in {claim.where} says the first {cp.size} events have root "
                     f"{base64.b64encode(cp.root_hash).decode()}; the trail's lines give "
                     f"{base64.b64encode(roots.get(cp.size, b'')).decode()}: an event up to "

@@ -2369,9 +2369,16 @@ def verify_audit_log(
 
 
 def _with_tree_check(report: VerificationReport, check: TreeCheck) -> VerificationReport:
-    """The report with the tree check's findings and counts added."""
+    """The report with the tree check's findings and counts added.
+
+    A stored-tree difference at a line the chain check already reports as an
+    error says nothing more, so it is left out.
+    """
     import dataclasses
 
+    errors_at = {
+        (f.file, f.line) for f in report.finding_list if f.severity is Severity.ERROR and f.line
+    }
     added = [
         Finding(
             FindingKind(f.kind),
@@ -2383,6 +2390,7 @@ def _with_tree_check(report: VerificationReport, check: TreeCheck) -> Verificati
             f.message,
         )
         for f in check.findings
+        if not (f.kind == FindingKind.TREE_MISMATCH and (f.file, f.line) in errors_at)
     ]
     findings = report.finding_list + tuple(added)
     return dataclasses.replace(

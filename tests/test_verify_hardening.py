@@ -472,20 +472,36 @@ async def test_a_keyed_line_that_is_not_canonical_is_an_error(
         (expected, path.name, number)
     ]
     assert ("more than once" if edit is DUPLICATE else "canonical") in at_line[0].message
-    # Without the line as an event, the day's manifest no longer adds up either.
-    assert {f.kind.value for f in report.finding_list} <= {expected, "manifest_mismatch"}
+    # Without the line as an event, the day's manifest no longer adds up either,
+    # nor do the tree checkpoints recorded beside the trail (issue 17).
+    assert {f.kind.value for f in report.finding_list} <= {
+        expected,
+        "manifest_mismatch",
+        "checkpoint_mismatch",
+    }
     assert verify_audit_log(tmp_path, key=KEY, workers=2).finding_list == report.finding_list
 
 
-async def test_an_unkeyed_line_reformatted_is_a_warning_and_a_duplicate_key_an_error(
+async def test_an_unkeyed_line_reformatted_is_not_the_logged_line_a_duplicate_key_an_error(
     tmp_path: Path,
 ) -> None:
     await write(tmp_path)
     path = newest(tmp_path)
     number = edit_line(path, 1, *SPACED)
     report = verify_audit_log(tmp_path)
-    assert report.valid
-    assert [(f.kind.value, f.line) for f in report.finding_list] == [("non_canonical_line", number)]
+    # Its payload's checksum holds (a non_canonical_line warning), but the line is
+    # no longer the one the Merkle tree beside the trail holds (issue 17).
+    assert not report.valid
+    at_line = [(f.kind.value, f.severity.value, f.line) for f in report.finding_list if f.line]
+    assert at_line == [
+        ("non_canonical_line", "warning", number),
+        ("tree_mismatch", "error", number),
+    ]
+    assert {f.kind.value for f in report.finding_list} == {
+        "non_canonical_line",
+        "tree_mismatch",
+        "checkpoint_mismatch",
+    }
     number = edit_line(path, 2, *DUPLICATE)
     report = verify_audit_log(tmp_path)
     assert not report.valid

@@ -426,3 +426,33 @@ async def test_a_fifo_planted_as_the_tree_or_certificates_does_not_hang_the_veri
     assert {"tree_mismatch", "certificate_invalid"} <= kinds
     with pytest.raises(ValueError, match="cannot be read"):
         inclusion_proof(store, 2)
+
+
+async def test_a_crash_after_the_key_file_moved_on_is_repaired_at_start(
+    tmp_path: Path, keys: tuple[Path, Path]
+) -> None:
+    """The key file is replaced before the certificates beside the trail: a crash in
+    between leaves the trail's copy one certificate short, and the next start adopts it."""
+    from fapilog_notebook import verify_audit_log
+
+    signing, public = keys
+    store = tmp_path / "logs"
+    clock = Clock(DAY1)
+    async with AuditTrail(storage_path=store, clock=clock, signing_key=signing) as trail:
+        await _log(trail, 3)
+        clock.now = DAY1 + timedelta(days=1)
+        await _log(trail, 2)
+    full = CertificateStore.load(store)
+    assert len(full.certificates) == 2
+    CertificateStore(full.certificates[:1], []).save(store, fsync=False)  # the crash
+    assert not verify_audit_log(store, public_key=public).valid
+    async with AuditTrail(storage_path=store, clock=clock, signing_key=signing) as trail:
+        await _log(trail, 1)
+    assert CertificateStore.load(store) == full
+    assert verify_audit_log(store, public_key=public).valid
+    # A key file replaced mid-way (its temporary file complete) is finished at load.
+    state = SigningKeyFile.load(signing)
+    tmp = signing.with_name(signing.name + ".tmp")
+    signing.rename(tmp)
+    signing.write_text("scrubbed")
+    assert SigningKeyFile.load(signing).key.key_id == state.key.key_id

@@ -57,9 +57,9 @@ START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 class SignedConfig:
     """Parameters of one run."""
 
-    events: int = 200_000
+    events: int = 100_000
     producers: int = 100
-    repeats: int = 3
+    repeats: int = 5
     proof_events: int = 1_000_000
     proofs: int = 50
     tmp_root: str | None = None

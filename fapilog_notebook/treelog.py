@@ -29,7 +29,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,6 @@ from .merkle import (
     MerkleTree,
     consistency_path,
     inclusion_path,
-    leaf_hash,
 )
 from .scan import iter_line_blocks, iter_lines
 from .signing import CertifiedKey, DayCertificate, SigningKeyFile
@@ -216,21 +215,34 @@ class TreeFile:
             return
         self._truncate(0)
         self.tree = MerkleTree()
-        self.append(line for _path, _number, line in iter_leaves(directory))
-
-    def append(self, lines: Iterable[bytes]) -> None:
-        """Add event lines (no newline) as leaves; one write for their new nodes."""
-        tree = self.tree
         out = bytearray()
-        for line in lines:
-            for _level, _index, value in tree.append(leaf_hash(line)):
-                out += value
+        for _path, _first, lines in iter_leaf_blocks(directory):
+            self.tree.extend_lines(lines, out)
             if len(out) >= 1 << 20:
-                storage.write_all(self._fd, bytes(out))
+                self._write_end(out)
                 out.clear()
         if out:
-            os.lseek(self._fd, 0, os.SEEK_END)
-            storage.write_all(self._fd, bytes(out))
+            self._write_end(out)
+
+    def append(self, lines: Sequence[bytes]) -> None:
+        """Add event lines (no newline) as leaves; their new nodes go to the file's end."""
+        out = bytearray()
+        step = 4096
+        for start in range(0, len(lines), step):
+            self.tree.extend_lines(lines[start : start + step], out)
+            if len(out) >= 1 << 20:
+                self._write_end(out)
+                out.clear()
+        if out:
+            self._write_end(out)
+
+    def _write_end(self, data: bytearray) -> None:
+        """Write ``data`` at the end of the stored nodes (positioned writes, never short)."""
+        at = nodes_for_size(self.tree.size) * HASH_SIZE - len(data)
+        view = memoryview(data)
+        while view:
+            done = os.pwrite(self._fd, view, at)
+            view, at = view[done:], at + done
 
     def append_run(self, directory: Path, data: bytes, first: int, last: int) -> None:
         """Add a written run (events ``first``..``last``, newline-terminated lines).

@@ -456,3 +456,28 @@ async def test_a_crash_after_the_key_file_moved_on_is_repaired_at_start(
     signing.rename(tmp)
     signing.write_text("scrubbed")
     assert SigningKeyFile.load(signing).key.key_id == state.key.key_id
+
+
+def test_tree_file_rebuilds_and_appends_past_a_megabyte_of_nodes(tmp_path: Path) -> None:
+    from fapilog_notebook.merkle import MerkleTree
+    from fapilog_notebook.treelog import TreeFile
+
+    lines = [b'{"n":"%d","sequence_number":%d}' % (i, i) for i in range(1, 20_001)]
+    (tmp_path / "audit_2026-03-01.jsonl").write_bytes(b"".join(x + b"\n" for x in lines))
+    expected = bytearray()
+    MerkleTree().extend_lines(lines, expected)
+    tree = TreeFile(tmp_path)
+    tree.resync(tmp_path, 20_000)  # over 1 MiB of nodes: written in several pieces
+    assert (tmp_path / TREE_NAME).read_bytes() == bytes(expected)
+    tree.close()
+    more = [b'{"n":"x","sequence_number":%d}' % i for i in range(20_001, 40_001)]
+    tree = TreeFile(tmp_path)  # reopened: appends go to the end, not where the file opened
+    tree.append(more)
+    tree.close()
+    whole = bytearray()
+    MerkleTree().extend_lines(lines + more, whole)
+    assert (tmp_path / TREE_NAME).read_bytes() == bytes(whole)
+    again = TreeFile(tmp_path)
+    assert again.tree.size == 40_000
+    assert again.tree.root() == root_of_leaves([leaf_hash(x) for x in lines + more])
+    again.close()

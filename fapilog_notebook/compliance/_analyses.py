@@ -36,7 +36,7 @@ import pandas as pd
 
 from ..frame import _string_dtype
 from ..keys import check_key_bytes
-from ..storage import day_of, list_audit_files
+from ..storage import day_of, list_audit_files, to_day
 
 __all__ = [
     "DATA_EVENTS",
@@ -932,20 +932,9 @@ def disclosures(frame: pd.DataFrame, resource: str) -> pd.DataFrame:
 
 
 def _today(now: object) -> date:
-    if now is None:
-        return datetime.now(UTC).date()
-    if isinstance(now, datetime):
-        if now.tzinfo is None or now.utcoffset() is None:
-            raise ValueError(f"now={now!r} is a naive datetime; pass a tz-aware one or a date")
-        return now.astimezone(UTC).date()
-    if isinstance(now, date):
-        return now
-    if isinstance(now, str):
-        try:
-            return date.fromisoformat(now)
-        except ValueError:
-            raise ValueError(f"now={now!r} is not a date in YYYY-MM-DD form") from None
-    raise TypeError(f"now must be a date or a tz-aware datetime, not {now!r}")
+    """``retention``'s day of judgement: ``now`` as a UTC date, or today."""
+    day = to_day(now, name="now")  # type: ignore[arg-type]  # to_day says what it takes
+    return datetime.now(UTC).date() if day is None else day
 
 
 def _midnight(day: date) -> pd.Timestamp:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import storage
 from .checkpoints import (
     Checkpoint,
     ConsistencyProof,
@@ -57,8 +58,11 @@ def load_public_key(public_key: VerifierKey | str | Path) -> VerifierKey:
     ):
         path = Path(public_key)
         try:
-            text = path.read_text("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            raw = storage.read_bounded(path, 64 * 1024, follow_links=True)
+            if raw is None:
+                raise FileNotFoundError(f"no such file: {path}")
+            text = raw.decode("utf-8")
+        except (OSError, ValueError) as exc:
             raise NoteError(f"cannot read public key file {path}: {exc}") from None
         return VerifierKey.parse(text)
     if isinstance(public_key, str):
@@ -69,8 +73,11 @@ def load_public_key(public_key: VerifierKey | str | Path) -> VerifierKey:
 def _read_text(value: str | Path, what: str) -> str:
     if isinstance(value, Path):
         try:
-            return value.read_text("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            raw = storage.read_bounded(value, 64 << 20, follow_links=True)
+            if raw is None:
+                raise FileNotFoundError(f"no such file: {value}")
+            return raw.decode("utf-8")
+        except (OSError, ValueError) as exc:
             raise ProofFormatError(f"cannot read {what} {value}: {exc}") from None
     return value
 

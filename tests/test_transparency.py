@@ -481,3 +481,23 @@ def test_tree_file_rebuilds_and_appends_past_a_megabyte_of_nodes(tmp_path: Path)
     assert again.tree.size == 40_000
     assert again.tree.root() == root_of_leaves([leaf_hash(x) for x in lines + more])
     again.close()
+
+
+async def test_proofs_of_an_unsigned_trail_are_refused_with_a_sentence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], keys: tuple[Path, Path]
+) -> None:
+    import os
+
+    from fapilog_notebook.cli import main
+
+    _signing, public = keys
+    async with AuditTrail(storage_path=tmp_path / "logs") as trail:
+        await _log(trail, 2)
+    with pytest.raises(ValueError, match="no signed checkpoint"):
+        inclusion_proof(tmp_path / "logs", 1)
+    assert main(["prove", str(tmp_path / "logs"), "1", "-o", str(tmp_path / "p")]) == 2
+    assert "signing_key" in capsys.readouterr().err
+    os.mkfifo(tmp_path / "fifo")
+    verdict = verify_inclusion(tmp_path / "fifo", public)  # a FIFO as the proof file
+    assert not verdict.proved
+    assert "not a regular file" in verdict.message or "FIFO" in verdict.message

@@ -48,6 +48,7 @@ from .merkle import (
     MerkleTree,
     consistency_path,
     inclusion_path,
+    leaf_hash,
 )
 from .scan import iter_line_blocks, iter_lines
 from .signing import CertifiedKey, DayCertificate, SigningKeyFile
@@ -210,8 +211,9 @@ class TreeFile:
         return os.pread(self._fd, HASH_SIZE, at)
 
     def resync(self, directory: Path, events: int) -> None:
-        """Rebuild the tree from the audit files when it does not hold ``events`` leaves."""
-        if self.tree.size == events:
+        """Rebuild the tree from the audit files unless it holds ``events`` leaves, the last
+        of them the last event's line (a crash can leave the file's end unwritten)."""
+        if self.tree.size == events and self._last_leaf_matches(directory):
             return
         self._truncate(0)
         self.tree = MerkleTree()
@@ -223,6 +225,16 @@ class TreeFile:
                 out.clear()
         if out:
             self._write_end(out)
+
+    def _last_leaf_matches(self, directory: Path) -> bool:
+        size = self.tree.size
+        if size == 0:
+            return True
+        try:
+            line = find_event_line(directory, size)
+        except (OSError, ValueError):
+            return False
+        return self._read(0, size - 1) == leaf_hash(line)
 
     def append(self, lines: Sequence[bytes]) -> None:
         """Add event lines (no newline) as leaves; their new nodes go to the file's end."""

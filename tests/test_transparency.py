@@ -501,3 +501,20 @@ async def test_proofs_of_an_unsigned_trail_are_refused_with_a_sentence(
     verdict = verify_inclusion(tmp_path / "fifo", public)  # a FIFO as the proof file
     assert not verdict.proved
     assert "not a regular file" in verdict.message or "FIFO" in verdict.message
+
+
+async def test_a_tree_file_whose_end_a_crash_zeroed_is_rebuilt(tmp_path: Path) -> None:
+    store = tmp_path / "logs"
+    async with AuditTrail(storage_path=store) as trail:
+        await _log(trail, 6)
+    data = bytearray((store / TREE_NAME).read_bytes())
+    data[-64:] = bytes(64)  # the right size, its last hashes never written
+    (store / TREE_NAME).write_bytes(bytes(data))
+    async with AuditTrail(storage_path=store) as trail:
+        await _log(trail, 1)
+    lines = _lines(store)
+    expected = bytearray()
+    from fapilog_notebook.merkle import MerkleTree
+
+    MerkleTree().extend_lines(lines, expected)
+    assert (store / TREE_NAME).read_bytes() == bytes(expected)

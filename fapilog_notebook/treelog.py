@@ -262,8 +262,10 @@ class TreeFile:
         A run that does not follow the tree (a chain that restarted) leaves
         the tree as it is, or rebuilds it from the files when it lags behind.
         """
-        if first == self.tree.size + 1:
-            self.append(data.split(b"\n")[:-1])
+        if first <= self.tree.size + 1 <= last:
+            # Events the tree holds already (a chain that restarted at a lower number) are
+            # not leaves again; the rest follow the tree.
+            self.append(data.split(b"\n")[self.tree.size + 1 - first : last - first + 1])
         elif first > self.tree.size + 1 and not self.stalled:
             self.resync(directory, last)
             # Still behind: the files miss an event, and the tree cannot pass the gap.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import stat
@@ -518,3 +519,36 @@ async def test_a_tree_file_whose_end_a_crash_zeroed_is_rebuilt(tmp_path: Path) -
 
     MerkleTree().extend_lines(lines, expected)
     assert (store / TREE_NAME).read_bytes() == bytes(expected)
+
+
+async def test_a_chain_that_restarted_below_the_tree_keeps_writer_and_verifier_agreed(
+    tmp_path: Path,
+) -> None:
+    """fapilog restarts at 1 in each process; this writer resumes after the head on disk."""
+    from fapilog_notebook import verify_audit_log
+    from fapilog_notebook.chain import seal
+
+    store = tmp_path / "logs"
+    async with AuditTrail(storage_path=store, clock=Clock(DAY1)) as trail:
+        await _log(trail, 5)
+    day = next(store.glob("audit_*.jsonl"))
+    restarted, previous = [], None
+    for n in range(1, 4):  # a second process restarts the chain at 1 (as fapilog does)
+        line, previous = seal(
+            {"event_id": f"r{n}", "message": "restart", "timestamp": "2026-03-01T11:00:00Z"},
+            sequence_number=n,
+            previous_hash=previous,
+            key=None,
+        )
+        restarted.append(line)
+    day.write_bytes(day.read_bytes() + b"".join(restarted))
+    async with AuditTrail(storage_path=store, clock=Clock(DAY1)) as trail:
+        # One batch, sequence 4..7: 6 and 7 extend the tree of 5.
+        await asyncio.gather(
+            *(trail.log_event(AuditEventType.DATA_ACCESS, f"after{i}") for i in range(4))
+        )
+    report = verify_audit_log(store)
+    kinds = {f.kind.value for f in report.finding_list}
+    assert "checkpoint_mismatch" not in kinds, report.format_text()
+    assert "tree_mismatch" not in kinds, report.format_text()
+    assert _newest_seal(store)["tree_size"] == 7

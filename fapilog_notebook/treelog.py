@@ -145,10 +145,16 @@ def iter_leaf_blocks(directory: Path) -> Iterator[tuple[Path, int, list[bytes]]]
                 continue
             # Fast path: every line is the next sequence number, once, in order
             # (one search over the block, not one per line).
-            found = _SEQ_FIND(b"\n".join(lines))
+            joined = b"\n".join(lines)
+            found = _SEQ_FIND(joined)
             n = 0
-            if len(found) == len(lines) and list(map(int, found)) == list(
-                range(size + 1, size + len(lines) + 1)
+            if (
+                len(found) == len(lines)
+                # every line a whole object: is_leaf_line for the block at once
+                and joined[:1] == b"{"
+                and joined[-1:] == b"}"
+                and joined.count(b"}\n{") == len(lines) - 1
+                and list(map(int, found)) == list(range(size + 1, size + len(lines) + 1))
             ):
                 n = len(lines)
             if n:

@@ -138,7 +138,7 @@ def test_checkpoint_body_round_trip_and_hostile_bodies() -> None:
 
 def test_signer_repr_and_errors_never_show_the_key() -> None:
     signer = SignerKey.parse(GO_SKEY)
-    secret = GO_SKEY.rsplit("+", 1)[1]
+    secret = GO_SKEY.split("+", 4)[4]
     assert secret not in repr(signer)
     with pytest.raises(NoteError) as info:
         SignerKey.parse(GO_SKEY.replace("c74f20a3", "c74f20a4"))
@@ -361,7 +361,7 @@ def test_signing_key_file_create_evolve_and_recover(tmp_path: Path) -> None:
         SigningKeyFile.create(path, root, date(2026, 3, 1))
     loaded = SigningKeyFile.load(path)
     assert loaded.key.key_id == made.key.key_id
-    assert made.key.encode().rsplit("+", 1)[1] not in repr(loaded)
+    assert made.key.encode().split("+", 4)[4] not in repr(loaded)
     old_secret = loaded.key.encode()
     old_key = loaded.key
     closing = Checkpoint(root.name, 7, bytes(32))

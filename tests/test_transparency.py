@@ -120,7 +120,7 @@ async def test_signed_trail_proves_events_across_days(
     assert stat.S_IMODE(signing.stat().st_mode) == 0o600
     assert first_key not in signing.read_text()
     for path in store.iterdir():
-        assert first_key.rsplit("+", 1)[1] not in path.read_bytes().decode("latin-1")
+        assert first_key.split("+", 4)[4] not in path.read_bytes().decode("latin-1")
     certs = CertificateStore.load(store)
     root_key = public.read_text().strip()
     from fapilog_notebook.checkpoints import VerifierKey
@@ -237,7 +237,7 @@ async def test_cli_keygen_prove_check_proof_checkpoint_and_verify(
     )
     assert not root.exists()
     out = capsys.readouterr().out
-    assert SigningKeyFile.load(signing).key.encode().rsplit("+", 1)[1] not in out
+    assert SigningKeyFile.load(signing).key.encode().split("+", 4)[4] not in out
     assert main(["keygen", "--signing", "--signing-key", str(tmp_path / "x")]) == 2
     assert main(["keygen"]) == 2
     capsys.readouterr()
@@ -374,7 +374,7 @@ def test_trail_repr_names_the_signing_mode_not_the_key(
     signing, _public = keys
     trail = AuditTrail(storage_path=tmp_path / "logs", signing_key=signing)
     assert "signed" in repr(trail)
-    secret = SigningKeyFile.load(signing).key.encode().rsplit("+", 1)[1]
+    secret = SigningKeyFile.load(signing).key.encode().split("+", 4)[4]
     assert secret not in repr(trail)
 
 
@@ -552,3 +552,14 @@ async def test_a_chain_that_restarted_below_the_tree_keeps_writer_and_verifier_a
     assert "checkpoint_mismatch" not in kinds, report.format_text()
     assert "tree_mismatch" not in kinds, report.format_text()
     assert _newest_seal(store)["tree_size"] == 7
+
+
+def test_leaf_blocks_fast_path_agrees_with_the_line_rule(tmp_path: Path) -> None:
+    """A block whose numbers run in order but holds a line that is not an object: not a leaf."""
+    from fapilog_notebook.treelog import iter_leaf_blocks, iter_leaves
+
+    lines = [b'{"sequence_number":1}', b'x"sequence_number":2}', b'{"sequence_number":2}']
+    (tmp_path / "audit_2026-03-01.jsonl").write_bytes(b"".join(x + b"\n" for x in lines))
+    assert [line for _p, _n, line in iter_leaves(tmp_path)] == [lines[0], lines[2]]
+    assert [n for _p, n, _l in iter_leaves(tmp_path)] == [1, 3]
+    assert sum(len(block) for _p, _n, block in iter_leaf_blocks(tmp_path)) == 2

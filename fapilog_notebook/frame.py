@@ -22,7 +22,9 @@ and None into NaN; :func:`fapilog_notebook.verify_audit_log` hashes the bytes.
 from __future__ import annotations
 
 import gc
+import os
 import re
+import stat
 import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -929,6 +931,9 @@ def _flags(values: list[Any], kinds: set[type]) -> Piece:
 #   (floats spelled as floats); any other row is parsed again by ``json.loads``.
 
 _pyarrow_cache: list[Any] = []
+#: The most opening brackets a line handed to pyarrow may hold (see
+#: :func:`_read_accelerated`); an event has a handful.
+_MAX_OPENINGS = 256
 #: A JSON list whose first item is null (maybe inside a string: then the file
 #: is merely read by the pure reader).
 _LEADING_NULL = r"\[[ \t\r\n]*null"
@@ -969,7 +974,12 @@ def _read_accelerated(path: Any) -> tuple[int, dict[str, Piece | list[Any]]] | N
     if pyarrow_json is None:
         return None
     try:
-        with open(path, "rb") as handle:
+        # Non-blocking and regular only: a FIFO named as an audit file must not
+        # hang the loader (the pure reader says what it is).
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return None
             data = handle.read()
     except OSError:
         return None  # the pure reader says what went wrong
@@ -993,6 +1003,15 @@ def _read_accelerated(path: Any) -> tuple[int, dict[str, Piece | list[Any]]] | N
     rows = len(starts)
     if not (view[starts] == ord("{")).all():
         return None  # a blank line, or one that is not an object
+    # pyarrow's parser recurses once per nesting level and crashes the process
+    # (a stack overflow, not an exception) on a line nested some thousands deep.
+    # A line's depth is at most its count of opening brackets (in strings too),
+    # and an accepted file nests two deep, so a line with many is left to the
+    # pure reader, which reports it as an exception it handles.
+    openings = (view == ord("[")) | (view == ord("{"))
+    if np.add.reduceat(openings, starts, dtype=np.int64).max() > _MAX_OPENINGS:
+        return None
+    del openings
     del view  # it holds ``data``, which is let go of below
     whole = pa.LargeBinaryArray.from_buffers(
         pa.large_binary(),

@@ -137,11 +137,24 @@ def _write_private(path: Path, data: dict[str, Any], *, replace: bool) -> None:
         os.close(dir_fd)
 
 
+#: The most a key file is read: one is about 200 bytes.
+_KEY_FILE_LIMIT = 64 * 1024
+
+
 def _read_json(path: Path, kind: str) -> dict[str, Any]:
+    """The key file's JSON object, read bounded and never blocking: a FIFO, a
+    device or a huge file in its place is a clear error, not a hang or a
+    MemoryError (the writer's key file sits beside the trail)."""
+    from .storage import UnsafeRecordError, read_bounded
+
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise FileNotFoundError(f"key file {str(path)!r} does not exist") from None
+        raw = read_bounded(path, _KEY_FILE_LIMIT, follow_links=True)
+    except UnsafeRecordError as exc:
+        raise AuditKeyError(f"key file {str(path)!r} cannot be used: {exc}") from None
+    except IsADirectoryError:
+        raise AuditKeyError(f"key file {str(path)!r} is a directory, not a key file") from None
+    if raw is None:
+        raise FileNotFoundError(f"key file {str(path)!r} does not exist")
     try:
         data = json.loads(raw)
     except ValueError:

@@ -209,7 +209,11 @@ def find_head(directory: Path, *, repair: bool) -> HeadScan:
     torn: Path | None = None
     ends: list[tuple[ChainHead, Path]] = []  # each file's last intact event, newest first
     for index, (_, path) in enumerate(reversed(files)):
-        fd = os.open(path, os.O_RDWR if repair and index == 0 else os.O_RDONLY)
+        # Never through a link or blocking on a FIFO, even one swapped in since
+        # the directory was listed: the newest file may be written to (below).
+        fd, _ = open_regular(
+            path, os.O_RDWR if repair and index == 0 else os.O_RDONLY, create=False
+        )
         try:
             size = os.fstat(fd).st_size
             if size == 0:
@@ -248,7 +252,11 @@ def find_head(directory: Path, *, repair: bool) -> HeadScan:
 def _holds_successor(path: Path, head: ChainHead) -> bool:
     """True when ``path`` holds an intact event linked to ``head`` (its ``previous_hash``)."""
     needle = b'"previous_hash":"' + head.checksum.encode("ascii", "replace") + b'"'
-    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+    fd, _ = open_regular(path, os.O_RDONLY, create=False)
+    with (
+        os.fdopen(fd, "rb") as handle,
+        mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data,
+    ):
         return _links_in(data, needle, head)
 
 
@@ -292,9 +300,10 @@ def tally_file(directory: Path, day: date) -> DayTally:
     tally = DayTally(day)
     path = file_for_day(directory, day)
     try:
-        handle = open(path, "rb")  # noqa: SIM115 - closed below
+        fd, _ = open_regular(path, os.O_RDONLY, create=False)
     except FileNotFoundError:
         return tally
+    handle = os.fdopen(fd, "rb")
     with handle:
         for raw in handle:
             check = check_line(raw.rstrip(b"\r\n"))

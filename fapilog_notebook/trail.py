@@ -1426,10 +1426,13 @@ class AuditTrail:
         that has no day file of its own, so a deleted day cannot pass for an idle one."""
         assert self._writer_key is not None
         day = self._writer_key.stored_day
-        if self._tally is not None and self._tally.day >= day:
-            day = self._tally.day + timedelta(days=1)  # recorded by its manifest
+        tally_day = self._tally.day if self._tally is not None else None
         while day < until:
-            self._write_empty_day(day)
+            # A day with a manifest (the day just left, or one closed before) is
+            # recorded already; any other is recorded here, even when the writer
+            # goes on in a later file found at start (its day is ``until``).
+            if day != tally_day and not storage.manifest_path(self.storage_path, day).exists():
+                self._write_empty_day(day)
             day += timedelta(days=1)
 
     def _write_empty_day(self, day: date) -> None:

@@ -130,6 +130,7 @@ class FindingKind(StrEnum):
     ANCHOR_MISMATCH = "anchor_mismatch"
     UNREADABLE_FILE = "unreadable_file"
     UNSEALED_EVENTS = "unsealed_events"
+    UNCHECKED_MAC = "unchecked_mac"
     NON_CANONICAL_LINE = "non_canonical_line"
     TORN_LINE = "torn_line"
     CHAIN_RESTART = "chain_restart"
@@ -161,6 +162,7 @@ _SEVERITY = {
     FindingKind.ANCHOR_MISMATCH: Severity.ERROR,
     FindingKind.UNREADABLE_FILE: Severity.ERROR,
     FindingKind.UNSEALED_EVENTS: Severity.WARNING,
+    FindingKind.UNCHECKED_MAC: Severity.WARNING,
     FindingKind.NON_CANONICAL_LINE: Severity.WARNING,
     FindingKind.TORN_LINE: Severity.WARNING,
     FindingKind.CHAIN_RESTART: Severity.WARNING,
@@ -843,6 +845,11 @@ class _Verifier:
         self.watch: set[int] = {a.sequence_number for a in anchors}
         self.seen: dict[int, set[str]] = {}
         self.file_tallies: list[dict[str, Any]] = []
+        #: Without a key: the runs of events whose MACs were left unchecked (where
+        #: each starts, its first sequence, how many), and the events hashed bare.
+        self.unchecked_runs: list[tuple[_At, int, int]] = []
+        self.hashed_events = 0
+        self._last_mac_state: int | None = None
         self.head_time: Any = None
         self.since: date | None = None
         self.until: date | None = None
@@ -890,6 +897,38 @@ class _Verifier:
         if at[0] == -1:
             return f"the end of {short}, before the range"
         return f"{short}:{at[1]}" if at[1] is not None else short
+
+    def _mac_run(self, state: int, at: _At | None, seq: int, count: int) -> None:
+        """Count events hashed bare and the runs of events whose MAC went unchecked."""
+        if state == MAC_NONE:
+            self.hashed_events += count
+        elif state == MAC_UNCHECKED:
+            if self._last_mac_state == MAC_UNCHECKED and self.unchecked_runs:
+                start, first, n = self.unchecked_runs[-1]
+                self.unchecked_runs[-1] = (start, first, n + count)
+            else:
+                assert at is not None, "a routine batch continues the run its first line began"
+                self.unchecked_runs.append((at, seq, count))
+        self._last_mac_state = state
+
+    def _check_unchecked_macs(self) -> None:
+        """Without a key, events that carry a MAC beside events hashed bare: the
+        content of those events is not checked at all, so an edited line marked
+        as MACed would pass unseen. Said once per run of such events."""
+        if not self.hashed_events:
+            return
+        for at, first, count in self.unchecked_runs:
+            span = f"sequence {first}" if count == 1 else f"sequences {first}..{first + count - 1}"
+            self.add(
+                FindingKind.UNCHECKED_MAC,
+                at,
+                first,
+                f"expected every event to be checked; found {count} event"
+                f"{'s' if count != 1 else ''} ({span}) carrying a MAC that could not be checked "
+                f"(no key given) in a trail whose other {self.hashed_events} events have bare "
+                "checksums: their content is not verified (a key switched on at a restart "
+                "explains it; so would an edited line marked as MACed). Verify with the key",
+            )
 
     def add(self, kind: FindingKind, at: _At, seq: int | None, message: str) -> None:
         finding = Finding(kind, kind.severity, self._file_name(at[0]), at[1], seq, at[2], message)
@@ -998,6 +1037,7 @@ class _Verifier:
             self.mac_days[label] = self.mac_days.get(label, 0) + 1
         elif state == MAC_UNCHECKED:
             self.macs_unchecked += 1
+        self._mac_run(state, (index, info.number, info.event_id), seq, 1)
         tally = self.file_tallies[index]
         tally["count"] += 1
         if state != MAC_NONE:
@@ -1113,6 +1153,7 @@ class _Verifier:
             self.mac_days[label] = self.mac_days.get(label, 0) + count
         elif state == MAC_UNCHECKED:
             self.macs_unchecked += count
+        self._mac_run(state, None, first_seq, count)
         tally = self.file_tallies[index]
         tally["count"] += count
         bounds = self.manifest_bounds.get(index)
@@ -1748,6 +1789,7 @@ class _Verifier:
                 f"{path.name!r} is {reason}; it was not read",
             )
             self.findings.append(((len(self.files), 0, len(self.findings)), finding))
+        self._check_unchecked_macs()
         self._check_seal()
         self._check_manifests()
         self._check_day_series()
@@ -1760,12 +1802,21 @@ class _Verifier:
         day's own key. Someone holding today's key cannot make one for an
         earlier day, so a deleted day (its file and its manifest) shows.
         """
-        keyring, directory = self.keyring, self.source.directory
+        keyring, directory = self.keyring, self.record_dir
         verification = keyring.verification if keyring is not None else None
         if directory is None or verification is None or not verification.promises_day_series:
             return
+        ranged = self.since is not None or self.until is not None
+        files_given = self.source.directory is None
         covered = {day for day, _, _, _ in self.manifests}
-        covered.update(f.day for f in self.files if f.day is not None)  # see _check_manifests
+        # A day file with keyed events stands for its day here: without its manifest
+        # it is reported by _check_manifests. A file without them (empty, planted)
+        # carries nothing MACed with its day's key and covers nothing.
+        covered.update(
+            f.day
+            for f, tally in zip(self.files, self.file_tallies, strict=False)
+            if f.day is not None and tally.get("keyed")
+        )
         used = [_iso_day(label) for label in self.mac_days]
         used += [
             _iso_day(_mac_day(record)) for _, _, record, problem in self.manifests if not problem
@@ -1777,6 +1828,8 @@ class _Verifier:
                 covered.add(day)
                 used.append(day)
                 continue
+            if (ranged and not self._in_range(day)) or files_given:
+                continue  # outside what was verified: it only fails to cover its day
             self.findings.append(
                 (
                     (len(self.files), 0, len(self.findings)),
@@ -1795,13 +1848,16 @@ class _Verifier:
         newest = max((d for d in used if d is not None), default=None)
         if newest is None:
             return
-        first = max(verification.start, self.since) if self.since else verification.start
+        # From the key's first day, even for a range or files given: the chain
+        # runs across the days before them, and a day deleted there (its file
+        # and record) must show, as when the whole directory is verified.
+        first = verification.start
         last = newest - timedelta(days=1)
         if self.until is not None:
             last = min(last, self.until)
         day = first
         while day <= last:
-            if day not in covered:
+            if day not in covered and not self._recorded_elsewhere(directory, day):
                 self.findings.append(
                     (
                         (len(self.files), 0, len(self.findings)),
@@ -1822,9 +1878,26 @@ class _Verifier:
                 )
             day += timedelta(days=1)
 
+    def _recorded_elsewhere(self, directory: Path, day: date) -> bool:
+        """Whether ``day``, outside the files verified, has a day manifest MACed with
+        its own key (read bounded; anything else there does not cover it)."""
+        partial = self.since is not None or self.until is not None
+        if not partial and self.source.directory is not None:
+            return False  # the whole directory was verified: its manifests are known
+        try:
+            record = storage.read_record(storage.manifest_path(directory, day))
+        except (OSError, ValueError):
+            return False
+        return (
+            record is not None
+            and self._record_check(record) is None
+            and record.get("kind") == "manifest"
+            and _mac_day(record) == day.isoformat()
+        )
+
     def _empty_days(self, directory: Path) -> Iterator[tuple[date, Path, str | None]]:
-        """The empty-day records in ``directory`` within the range, each with why it
-        cannot be trusted (``None`` when it checks out with its own day's key)."""
+        """The empty-day records in ``directory``, each with why it cannot be
+        trusted (``None`` when it checks out with its own day's key)."""
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError:
@@ -1836,8 +1909,6 @@ class _Verifier:
             try:
                 day = date.fromisoformat(match[1])
             except ValueError:
-                continue
-            if (self.since or self.until) and not self._in_range(day):
                 continue
             path = Path(entry.path)
             try:
@@ -1956,7 +2027,7 @@ def findings_frame(findings: list[Finding] | tuple[Finding, ...]) -> pd.DataFram
         "severity": pd.Series([f.severity.value for f in findings], dtype=object),
         "file": pd.Series([f.file for f in findings], dtype=object),
         "line": pd.array([f.line for f in findings], dtype="Int64"),
-        "sequence_number": pd.array([f.sequence_number for f in findings], dtype="Int64"),
+        "sequence_number": _integers([f.sequence_number for f in findings]),
         "event_id": pd.Series([f.event_id for f in findings], dtype=object),
         "message": pd.Series([f.message for f in findings], dtype=object),
     }
@@ -1968,8 +2039,22 @@ def _segments_frame(rows: tuple[dict[str, Any], ...]) -> pd.DataFrame:
 
     frame = pd.DataFrame(rows, columns=list(SEGMENT_COLUMNS))
     for column in ("first_sequence", "last_sequence", "events"):
-        frame[column] = frame[column].astype("Int64")
+        frame[column] = _integers(list(frame[column]))
     return frame
+
+
+_INT64_MAX = 2**63 - 1
+
+
+def _integers(values: list[Any]) -> Any:
+    """Whole numbers as a nullable ``Int64`` array, or exact Python ints (``object``)
+    when one is beyond 64 bits: a hostile file can hold any integer JSON allows,
+    and its findings must still be shown."""
+    import pandas as pd
+
+    if all(v is None or v is pd.NA or -_INT64_MAX - 1 <= v <= _INT64_MAX for v in values):
+        return pd.array(values, dtype="Int64")
+    return pd.array([None if v is pd.NA else v for v in values], dtype=object)
 
 
 # ----------------------------------------------------------------- the report

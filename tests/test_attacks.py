@@ -309,6 +309,23 @@ def restore_an_older_seal(trail: Trail) -> None:
         (trail.directory / name).write_bytes(data)
 
 
+def spoil_the_newest_seal_slot(trail: Trail) -> None:
+    """No saved copy needed: the seal file keeps the previous seal in its other
+    slot. Cut the events after it, spoil the newest slot as a torn write would,
+    and delete the manifest the writer left for today when it stopped."""
+    seal = trail.directory / storage.SEAL_NAME
+    data = bytearray(seal.read_bytes())
+    slots = [json.loads(data[at : at + storage.SEAL_SLOT]) for at in (0, storage.SEAL_SLOT)]
+    newest = max((0, 1), key=lambda n: slots[n]["sequence_number"])
+    kept = slots[1 - newest]["sequence_number"]
+    path = day_file(trail, 3)
+    write_lines(path, [x for x in read_lines(path) if json.loads(x)["sequence_number"] <= kept])
+    at = newest * storage.SEAL_SLOT
+    data[at : at + storage.SEAL_SLOT] = b'{"checksum":"0'.ljust(storage.SEAL_SLOT - 1) + b"\n"
+    seal.write_bytes(bytes(data))
+    storage.manifest_path(trail.directory, DAYS[3]).unlink()
+
+
 def steal_todays_key_and_rewrite_yesterday(trail: Trail) -> None:
     # Today is the last day; yesterday is the day before it.
     recompute_from(
@@ -412,6 +429,43 @@ def re_lay_out_an_event(trail: Trail) -> None:
     write_lines(path, lines)
 
 
+def edit_one_field_and_mark_it_maced(trail: Trail) -> None:
+    """Edit an event and give it a ``mac`` object, keeping its checksum: without
+    a key a MAC cannot be checked, so only the verifier's warning shows it."""
+    path = day_file(trail, 1)
+    lines = read_lines(path)
+    obj = edit(lines[2], message="forged")
+    obj.setdefault("mac", {"alg": "hmac-sha256"})
+    lines[2] = dump(obj)
+    write_lines(path, lines)
+    rewrite_tree_heads(trail)  # the tree needs no key either
+
+
+def rewrite_tree_heads(trail: Trail) -> None:
+    """Rebuild the tree file and put its heads in the seal and manifests, as anyone can
+    without a key (a keyed seal or manifest no longer passes its MAC then)."""
+    heads = rebuild_tree(trail)
+    records = [storage.manifest_path(trail.directory, day) for day in DAYS]
+    for path in records:
+        if not path.exists():
+            continue
+        record: dict[str, Any] = json.loads(path.read_bytes())
+        tree_heads(record, heads, record["last_sequence"], None)
+        record.pop("checksum")
+        record["checksum"] = compute_checksum(record)
+        path.write_bytes(dump(record) + b"\n")
+    seal_path = trail.directory / storage.SEAL_NAME
+    data = seal_path.read_bytes()
+    slots = []
+    for at in (0, storage.SEAL_SLOT):
+        seal: dict[str, Any] = json.loads(data[at : at + storage.SEAL_SLOT])
+        tree_heads(seal, heads, seal["sequence_number"], None)
+        seal.pop("checksum")
+        seal["checksum"] = compute_checksum(seal)
+        slots.append((dump(seal) + b"\n").ljust(storage.SEAL_SLOT, b" "))
+    seal_path.write_bytes(b"".join(slots))
+
+
 def insert_garbage_mid_file(trail: Trail) -> None:
     path = day_file(trail, 1)
     lines = read_lines(path)
@@ -504,6 +558,13 @@ TABLE: dict[Callable[[Trail], Any], dict[str, str]] = {
         ANCHORED: "anchor_mismatch",
         SIGNED: NOT,
     },
+    spoil_the_newest_seal_slot: {
+        UNKEYED: NOT,
+        KEYED: NOT,
+        FORWARD_SECURE: NOT,
+        ANCHORED: "anchor_mismatch",
+        SIGNED: NOT,
+    },
     steal_todays_key_and_rewrite_yesterday: {
         UNKEYED: NOT,
         KEYED: NOT,
@@ -536,6 +597,13 @@ TABLE: dict[Callable[[Trail], Any], dict[str, str]] = {
         SIGNED: "tree_mismatch",
     },
     insert_garbage_mid_file: dict.fromkeys(MODES, "malformed_line"),
+    edit_one_field_and_mark_it_maced: {
+        UNKEYED: WARN + "unchecked_mac",
+        KEYED: "checksum_mismatch",
+        FORWARD_SECURE: "checksum_mismatch",
+        ANCHORED: WARN + "unchecked_mac",
+        SIGNED: "checkpoint_mismatch",
+    },
     replace_a_day_certificate: {SIGNED: "certificate_invalid"},
     forge_a_proof_for_an_event_never_logged: {SIGNED: REFUSED},
     present_a_proof_from_a_different_trail: {SIGNED: REFUSED},

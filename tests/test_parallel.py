@@ -242,6 +242,26 @@ def _static_keyed(d: Path) -> tuple[Any, dict[str, Any]]:
     return d, {"key": KEY}
 
 
+def _unkeyed_with_macs(d: Path) -> tuple[Any, dict[str, Any]]:
+    """Bare checksums with runs of events claiming a MAC, verified without a key:
+    runs across a file boundary and a lone one (``unchecked_mac`` warnings)."""
+    previous = None
+    days: dict[str, list[bytes]] = {}
+    for index in range(40):
+        moment = datetime(2026, 3, 1, 9, tzinfo=UTC) + timedelta(hours=index)
+        body = payload(index, moment)
+        key = None
+        if 10 <= index < 28 or index == 33:
+            body[MAC_FIELD] = {"alg": ALG_STATIC}
+            key = KEY
+        line, previous = seal(body, sequence_number=index + 1, previous_hash=previous, key=key)
+        days.setdefault(moment.date().isoformat(), []).append(line)
+    d.mkdir(parents=True)
+    for day, lines in days.items():
+        (d / f"audit_{day}.jsonl").write_bytes(b"".join(lines))
+    return d, {}
+
+
 class _Clock:
     def __init__(self, start: datetime) -> None:
         self.now = start
@@ -385,6 +405,7 @@ CORPUS: dict[str, Case] = {
     "fixture": _fixture,
     "fixture-range": _fixture_range,
     "static-key": _static_keyed,
+    "unkeyed-with-macs": _unkeyed_with_macs,
     "sealed-forward-secure": _sealed_forward_secure,
     "long-line": _long_line,
     "sealed-then-tampered": _sealed_then_tampered(False),
@@ -424,6 +445,7 @@ def test_the_corpus_covers_every_kind_of_line_finding(
         "truncated_tail",
         "anchor_mismatch",
         "unsealed_events",
+        "unchecked_mac",
         "non_canonical_line",
         "seal_mismatch",
         "manifest_mismatch",

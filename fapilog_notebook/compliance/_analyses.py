@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
@@ -181,7 +182,7 @@ def _missing(values: pd.Series) -> pd.Series:
     if isinstance(values.dtype, pd.StringDtype):
         blank = values.str.strip().eq("").to_numpy(dtype=bool, na_value=True)
         return pd.Series(blank | values.isna().to_numpy(dtype=bool), index=values.index)
-    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
+    codes, uniques = pd.factorize(_hashable(values).to_numpy(dtype=object), use_na_sentinel=True)
     empty = np.fromiter(
         (not str(value).strip() for value in uniques), dtype=bool, count=len(uniques)
     )
@@ -240,9 +241,26 @@ def _empty(columns: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series([], dtype=dtype) for name, dtype in columns.items()})
 
 
+def _hashable(values: pd.Series) -> pd.Series:
+    """``values`` with each JSON object or list (a hostile event can put one
+    where a name belongs) replaced by its canonical JSON text, so it can be
+    grouped and compared like any other value instead of failing as unhashable."""
+    if values.dtype != object:
+        return values
+    found = values.map(lambda v: isinstance(v, (dict, list)), na_action="ignore")
+    nested = found.fillna(False).to_numpy(dtype=bool)
+    if not nested.any():
+        return values
+    out = values.copy()
+    out[nested] = [
+        json.dumps(v, sort_keys=True, separators=(",", ":"), default=str) for v in values[nested]
+    ]
+    return out
+
+
 def _codes(values: pd.Series) -> np.ndarray:
     """One int64 code per row, equal for equal values; -1 where the value is missing."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    codes, uniques = pd.factorize(_hashable(values), use_na_sentinel=True)
     blank = np.append(_missing(pd.Series(uniques)).to_numpy(dtype=bool), True)
     out = np.asarray(codes, dtype=np.int64)
     out[blank[out]] = -1  # code -1 (null) picks the appended True
@@ -611,7 +629,9 @@ def bulk_access(
     period = (periods[big] * step).astype("datetime64[us]")
     rows = rows.assign(
         timestamp=_utc(rows["timestamp"]),
-        _key=rows[by] if pd.api.types.is_string_dtype(rows[by].dtype) else rows[by].astype(str),
+        _key=_hashable(rows[by])
+        if pd.api.types.is_string_dtype(rows[by].dtype)
+        else rows[by].astype(str),
         period=pd.Series(period, index=rows.index).dt.tz_localize("UTC"),
         _position=keep,
     )
@@ -941,6 +961,11 @@ def _midnight(day: date) -> pd.Timestamp:
     return pd.Timestamp(day.isoformat(), tz="UTC").as_unit("us")
 
 
+#: The most days a ``retention`` row lists in ``days`` (its count, first and
+#: last are always exact).
+RETENTION_DAYS_LISTED = 1000
+
+
 def retention(
     source: str | PathLike[str],
     *,
@@ -979,15 +1004,31 @@ def retention(
         raise ValueError(f"source {str(directory)!r} cannot be listed: {exc}") from None
     rows: list[dict[str, Any]] = []
 
-    def add(rule: str, status: str, found: Sequence[date], detail: str, *, listed: bool) -> None:
+    def add(
+        rule: str,
+        status: str,
+        found: Sequence[date],
+        detail: str,
+        *,
+        listed: bool,
+        count: int | None = None,
+        last: date | None = None,
+    ) -> None:
+        """One rule's row; ``found`` may be the first days only, with the full
+        ``count`` and ``last`` given (a span of millions of days is not listed)."""
+        total = len(found) if count is None else count
+        final = last if last is not None else (found[-1] if found else None)
+        shown = found[:RETENTION_DAYS_LISTED] if listed else []
+        if listed and total > len(shown):
+            detail += f" (the first {len(shown)} are listed in days)"
         rows.append(
             {
                 "rule": rule,
                 "status": status,
-                "count": len(found),
+                "count": total,
                 "first": _midnight(found[0]) if found else pd.NaT,
-                "last": _midnight(found[-1]) if found else pd.NaT,
-                "days": tuple(_midnight(day) for day in found) if listed else (),
+                "last": _midnight(final) if final is not None else pd.NaT,
+                "days": tuple(_midnight(day) for day in shown),
                 "detail": detail,
             }
         )
@@ -1014,14 +1055,24 @@ def retention(
             f"{today.isoformat()}",
             listed=False,
         )
-    span = pd.date_range(days[0], days[-1], freq="D").date if days else np.array([], dtype=object)
-    absent = sorted(set(span) - set(days))
+    # Day numbers, not objects: two files named for years far apart (planted,
+    # or a clock gone wrong) span millions of days.
+    if days:
+        span = np.arange(
+            np.datetime64(days[0], "D"), np.datetime64(days[-1], "D") + 1, dtype="datetime64[D]"
+        )
+        gaps = np.flatnonzero(~np.isin(span, np.array(days, dtype="datetime64[D]")))
+    else:
+        span, gaps = np.array([], dtype="datetime64[D]"), np.array([], dtype=np.int64)
+    absent = [span[i].astype(date) for i in gaps[:RETENTION_DAYS_LISTED]]
     add(
         "missing_days",
-        "exceptions" if absent else "pass",
+        "exceptions" if len(gaps) else "pass",
         absent,
-        f"{len(absent)} days between the oldest and newest file have no file",
+        f"{len(gaps)} days between the oldest and newest file have no file",
         listed=True,
+        count=len(gaps),
+        last=span[gaps[-1]].astype(date) if len(gaps) else None,
     )
     limit = today - timedelta(days=keep)
     old = [day for day in days if day < limit]
@@ -1074,7 +1125,7 @@ def pseudonymize(
     _check_frame(frame, names, what)
     for name in names:
         values = frame[name]
-        codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+        codes, uniques = pd.factorize(_hashable(values.astype(object)), use_na_sentinel=True)
         hashed = np.array(
             [
                 hmac.new(secret, str(value).encode("utf-8"), hashlib.sha256).hexdigest()[

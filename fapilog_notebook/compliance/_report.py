@@ -351,6 +351,7 @@ class ComplianceReport:
             for name, frame in sheets.items():
                 sheet = _sheet_name(name, used)
                 _excel_ready(_shown(frame)).to_excel(writer, sheet_name=sheet, index=False)
+                _as_text(writer.sheets[sheet])
         return target
 
     async def sign_off(self, trail: AuditTrail, *, reviewer: str, note: str | None = None) -> str:
@@ -412,6 +413,16 @@ def _excel_ready(frame: pd.DataFrame) -> pd.DataFrame:
         elif values.dtype == object or isinstance(values.dtype, pd.CategoricalDtype):
             out[column] = [_excel_cell(v) for v in values]
     return out
+
+
+def _as_text(sheet: Any) -> None:
+    """Keep every string a string: openpyxl takes one starting with ``=`` for a
+    formula, and the values come from the log (whoever logs an event would
+    otherwise put a live formula in the auditor's workbook)."""
+    for row in sheet.iter_rows():
+        for cell in row:
+            if cell.data_type == "f":
+                cell.data_type = "s"
 
 
 def _excel_cell(value: Any) -> Any:

@@ -146,6 +146,9 @@ def iter_leaf_blocks(directory: Path) -> Iterator[tuple[Path, int, list[bytes]]]
             # Fast path: every line is the next sequence number, once, in order
             # (one search over the block, not one per line).
             joined = b"\n".join(lines)
+            if b"\r" in joined:  # CRLF line ends: the "\r" is part of the line end
+                lines = [line[:-1] if line[-1:] == b"\r" else line for line in lines]
+                joined = b"\n".join(lines)
             found = _SEQ_FIND(joined)
             n = 0
             if (
@@ -441,7 +444,8 @@ def latest_checkpoint(directory: Path) -> str:
 
 def _first_leaf(path: Path) -> tuple[int, bytes] | None:
     """Return the sequence number and line of a file's first event line."""
-    for _number, raw, terminated in iter_lines(path, chunk_size=64 * 1024):
+    for _number, line, terminated in iter_lines(path, chunk_size=64 * 1024):
+        raw = line[:-1] if line[-1:] == b"\r" else line  # a CRLF line end
         if terminated and is_leaf_line(raw):
             seq = _sequence_of(raw)
             if seq is not None:
@@ -482,7 +486,8 @@ def _line_at(fd: int, offset: int, size: int) -> tuple[int, bytes] | None:
         buf += chunk
         cut = buf.find(b"\n")
         if cut >= 0:
-            return pos, buf[:cut]
+            line = buf[:cut]
+            return pos, line[:-1] if line[-1:] == b"\r" else line
 
 
 def find_event_line(directory: Path, sequence_number: int) -> bytes:

@@ -563,3 +563,22 @@ def test_leaf_blocks_fast_path_agrees_with_the_line_rule(tmp_path: Path) -> None
     assert [line for _p, _n, line in iter_leaves(tmp_path)] == [lines[0], lines[2]]
     assert [n for _p, n, _l in iter_leaves(tmp_path)] == [1, 3]
     assert sum(len(block) for _p, _n, block in iter_leaf_blocks(tmp_path)) == 2
+
+
+async def test_crlf_line_ends_keep_the_tree_and_the_proofs(
+    tmp_path: Path, keys: tuple[Path, Path]
+) -> None:
+    from fapilog_notebook import verify_audit_log
+
+    signing, public = keys
+    store = tmp_path / "logs"
+    async with AuditTrail(storage_path=store, clock=Clock(DAY1), signing_key=signing) as trail:
+        await _log(trail, 40)
+    day = next(store.glob("audit_*.jsonl"))
+    day.write_bytes(day.read_bytes().replace(b"\n", b"\r\n"))
+    report = verify_audit_log(store, public_key=public)
+    assert report.valid, report.format_text()
+    for seq in (1, 17, 40):
+        proof = inclusion_proof(store, seq)
+        assert not proof.line.endswith(b"\r")
+        assert verify_inclusion(proof, public).proved

@@ -35,6 +35,7 @@ from . import (
     bench_keyed,
     bench_objstore,
     bench_parallel,
+    bench_signed,
     bench_verify,
     bench_write,
 )
@@ -53,8 +54,11 @@ BENCHMARKS = (
     "explore.filter",
     "compliance.analyses",
     "objstore.verify",
+    "signed.write",
+    "signed.verify",
+    "signed.proof",
 )
-GROUPS = ("write", "verify", "keyed", "parallel", "explore", "compliance", "objstore")
+GROUPS = ("write", "verify", "keyed", "parallel", "explore", "compliance", "objstore", "signed")
 
 
 def _cpu_model() -> str:
@@ -229,6 +233,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         objstore = make_o(data_root=args.data_dir)
         runs["objstore"] = (bench_objstore.run(objstore), bench_objstore.markdown)
+    if parts := _parts(selected, "signed"):
+        make_s = bench_signed.SignedConfig.quick if args.quick else bench_signed.SignedConfig
+        signed = make_s(tmp_root=args.dir, parts=parts)
+        runs["signed"] = (bench_signed.run(signed), bench_signed.markdown)
 
     when = datetime.now(UTC).isoformat(timespec="seconds")
     results: dict[str, dict[str, Any]] = {}

@@ -6,6 +6,7 @@ blocking the event loop; load and verify the daily files in a notebook.
 
 from ._notebook import explore, load_ipython_extension
 from .chain import Anchor
+from .checkpoints import ConsistencyProof, InclusionProof
 from .events import (
     AuditEvent,
     AuditEventType,
@@ -19,7 +20,9 @@ from .events import (
 from .frame import AuditLogWarning, read_audit_log
 from .keys import AuditKeyError, VerificationKey, keygen
 from .looplag import LoopLagProbe
+from .proofs import ProofVerdict, verify_consistency, verify_inclusion
 from .ship import ShipError, ShippedDay, ShipReport, ship_trail
+from .signing import signing_keygen
 from .trail import (
     AuditChainVerificationResult,
     AuditQueueFullError,
@@ -30,6 +33,7 @@ from .trail import (
     AuditWriteError,
     AuditWriteWarning,
 )
+from .treelog import consistency_proof, inclusion_proof
 from .verify import Finding, FindingKind, Severity, VerificationReport, verify_audit_log
 
 __version__ = "0.1.0"
@@ -51,22 +55,30 @@ __all__ = [
     "AuditWriteWarning",
     "ComplianceLevel",
     "CompliancePolicy",
+    "ConsistencyProof",
     "ErrorCategory",
     "ErrorContext",
     "ErrorSeverity",
     "Finding",
     "FindingKind",
+    "InclusionProof",
     "LoopLagProbe",
+    "ProofVerdict",
     "Severity",
     "ShipError",
     "ShipReport",
     "ShippedDay",
     "VerificationKey",
     "VerificationReport",
+    "consistency_proof",
     "explore",
+    "inclusion_proof",
     "keygen",
     "load_ipython_extension",
     "read_audit_log",
     "ship_trail",
+    "signing_keygen",
     "verify_audit_log",
+    "verify_consistency",
+    "verify_inclusion",
 ]

@@ -1,12 +1,14 @@
 """The ``fapilog-notebook`` command: ``demo``, ``verify``, ``report``, ``anchor``, ``keygen``,
-``notebooks``.
+``notebooks``, ``checkpoint``, ``prove`` and ``check-proof``.
 
 ``verify`` exits 0 when the trail is valid, 1 when it is not, and 2 for a
 usage error or a source that cannot be read, with a one-line message.
 ``report`` exits 0 when the trail is valid and no control has exceptions,
-1 when a control has exceptions or the trail is invalid, 2 as ``verify``. Keys
-are read from a file (``--key-file``) or a named environment variable
-(``--key-env``), never from an argument, and never printed.
+1 when a control has exceptions or the trail is invalid, 2 as ``verify``.
+``check-proof`` exits 0 when the proof proves, 1 when it does not, 2 for a
+usage error. Keys are read from a file (``--key-file``) or a named
+environment variable (``--key-env``), never from an argument, and never
+printed.
 """
 
 from __future__ import annotations
@@ -26,7 +28,10 @@ from ._demo import clear_trail, write_demo_trail
 from ._tamper import alter_field, copy_trail, delete_line
 from .chain import Anchor
 from .keys import AuditKeyError, VerificationKey, keygen, load_static_key
+from .proofs import verify_inclusion
+from .signing import signing_keygen
 from .storage import UnsafeRecordError, read_bounded, to_day
+from .treelog import inclusion_proof, latest_checkpoint
 from .verify import VerificationReport, verify_audit_log
 
 __all__ = ["main"]
@@ -198,6 +203,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             progress=args.progress,
             workers=args.workers,
             storage_options=args.storage_options or None,
+            public_key=args.public_key,
+            checkpoints=[Path(name) for name in args.checkpoint],
         )
     except (OSError, ValueError, TypeError, RecursionError, ImportError) as exc:
         print(f"fapilog-notebook verify: error: {_one_line(exc)}", file=sys.stderr)
@@ -412,6 +419,15 @@ def _add_storage_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _cmd_keygen(args: argparse.Namespace) -> int:
+    if args.signing:
+        return _cmd_keygen_signing(args)
+    if args.writer_key is None or args.verification_key is None:
+        print(
+            "fapilog-notebook keygen: error: --writer-key and --verification-key are required "
+            "(or --signing with --signing-key and --public-key)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     try:
         start = to_day(args.start, name="--start") or datetime.now(UTC).date()
         writer, verifier = keygen(args.writer_key, args.verification_key, start=start)
@@ -422,6 +438,63 @@ def _cmd_keygen(args: argparse.Namespace) -> int:
     print(f"verification key:  {verifier}  (0600; the auditor keeps it away from the writer)")
     print(f"first day: {start.isoformat()}; the writer's key evolves one way each UTC day")
     return EXIT_VALID
+
+
+def _cmd_keygen_signing(args: argparse.Namespace) -> int:
+    if args.signing_key is None or args.public_key is None:
+        print(
+            "fapilog-notebook keygen: error: --signing needs --signing-key and --public-key",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    try:
+        start = to_day(args.start, name="--start") or datetime.now(UTC).date()
+        signing, public = signing_keygen(
+            args.signing_key, args.public_key, day=start, origin=args.origin, root_key=args.root_key
+        )
+    except (OSError, ValueError) as exc:
+        print(f"fapilog-notebook keygen: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"signing key:  {signing}  (0600; give it to AuditTrail(signing_key=...))")
+    print(f"public key:   {public}  (safe to publish; auditors check proofs with it)")
+    print(f"public key is: {public.read_text().strip()}")
+    if args.root_key:
+        print(f"root key:     {args.root_key}  (0600; store it offline)")
+    else:
+        print("root private key: kept nowhere (it certified the first day key only)")
+    return EXIT_VALID
+
+
+def _cmd_checkpoint(args: argparse.Namespace) -> int:
+    try:
+        text = latest_checkpoint(Path(args.source))
+    except (OSError, ValueError) as exc:
+        print(f"fapilog-notebook checkpoint: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    sys.stdout.write(text)
+    return EXIT_VALID
+
+
+def _cmd_prove(args: argparse.Namespace) -> int:
+    try:
+        proof = inclusion_proof(Path(args.source), args.sequence_number)
+        proof.save(args.output)
+    except (OSError, ValueError) as exc:
+        print(f"fapilog-notebook prove: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"proof of event {args.sequence_number} written to {args.output}")
+    return EXIT_VALID
+
+
+def _cmd_check_proof(args: argparse.Namespace) -> int:
+    proof_path, key_path = Path(args.proof), Path(args.public_key)
+    for path in (proof_path, key_path):
+        if not path.is_file():
+            print(f"fapilog-notebook check-proof: error: no such file: {path}", file=sys.stderr)
+            return EXIT_USAGE
+    verdict = verify_inclusion(proof_path, key_path)
+    print(verdict)
+    return EXIT_VALID if verdict.proved else EXIT_INVALID
 
 
 def _add_key_options(parser: argparse.ArgumentParser) -> None:
@@ -505,6 +578,18 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         help="a JSON anchor (from 'fapilog-notebook anchor'); repeat for several",
+    )
+    verify.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="a checkpoint recorded earlier (from 'fapilog-notebook checkpoint'); repeatable",
+    )
+    verify.add_argument(
+        "--public-key",
+        metavar="FILE",
+        help="the trail's root public key (from 'keygen --signing'): check every signature",
     )
     verify.add_argument(
         "--progress",
@@ -619,9 +704,22 @@ def _parser() -> argparse.ArgumentParser:
         description="Create the writer's key state (keep it beside the trail) and the "
         "auditor's verification key (keep it elsewhere). Neither file may exist yet.",
     )
-    gen.add_argument("--writer-key", required=True, metavar="FILE", help="writer key state")
-    gen.add_argument("--verification-key", required=True, metavar="FILE", help="the auditor's key")
+    gen.add_argument("--writer-key", metavar="FILE", help="writer key state")
+    gen.add_argument("--verification-key", metavar="FILE", help="the auditor's key")
     gen.add_argument("--start", metavar="DAY", help="first UTC day (default: today)")
+    gen.add_argument(
+        "--signing",
+        action="store_true",
+        help="make an Ed25519 root key pair and the first day signing key instead",
+    )
+    gen.add_argument("--signing-key", metavar="FILE", help="with --signing: the writer's key")
+    gen.add_argument("--public-key", metavar="FILE", help="with --signing: the root public key")
+    gen.add_argument(
+        "--root-key", metavar="FILE", help="with --signing: keep the root private key here"
+    )
+    gen.add_argument(
+        "--origin", metavar="NAME", help="with --signing: the trail's name (default: random)"
+    )
     gen.set_defaults(func=_cmd_keygen)
 
     books = sub.add_parser(
@@ -633,6 +731,37 @@ def _parser() -> argparse.ArgumentParser:
     books.add_argument("dir", metavar="DIR", help="where to copy them")
     books.add_argument("--force", action="store_true", help="replace files that exist")
     books.set_defaults(func=_cmd_notebooks)
+
+    checkpoint = sub.add_parser(
+        "checkpoint",
+        help="print the trail's latest checkpoint to record outside the system",
+        description="Print the latest tree checkpoint (a signed note for a signed trail). "
+        "Record it outside the system; 'verify --checkpoint FILE' later checks the trail "
+        "still extends it.",
+    )
+    checkpoint.add_argument("source", help="a directory of daily files")
+    checkpoint.set_defaults(func=_cmd_checkpoint)
+
+    prove = sub.add_parser(
+        "prove",
+        help="write a self-contained inclusion proof of one event",
+        description="Write a proof that event SEQ is in the trail's signed tree: the event "
+        "line, its audit path, the signed checkpoint and the day-key certificates.",
+    )
+    prove.add_argument("source", help="a directory of daily files")
+    prove.add_argument("sequence_number", type=_positive_int, metavar="SEQ")
+    prove.add_argument("-o", "--output", required=True, metavar="FILE", help="the proof file")
+    prove.set_defaults(func=_cmd_prove)
+
+    check = sub.add_parser(
+        "check-proof",
+        help="check an inclusion proof offline; exit 0 proved, 1 not, 2 usage error",
+    )
+    check.add_argument("proof", help="a proof file from 'fapilog-notebook prove'")
+    check.add_argument(
+        "--public-key", required=True, metavar="FILE", help="the trail's root public key"
+    )
+    check.set_defaults(func=_cmd_check_proof)
     return parser
 
 

@@ -17,6 +17,7 @@ what happened. ``on_write_error="raise"`` makes ``log_event`` fail closed.
 from __future__ import annotations
 
 import asyncio
+import base64
 import concurrent.futures
 import contextlib
 import functools
@@ -51,6 +52,7 @@ from .chain import (
     seal,
     seal_record,
 )
+from .checkpoints import Checkpoint
 from .events import (
     AuditEvent,
     AuditEventType,
@@ -61,6 +63,8 @@ from .events import (
     ErrorContext,
     ErrorSeverity,
 )
+from .signing import SigningKeyFile
+from .treelog import CertificateStore, TreeFile, sign_checkpoint
 
 __all__ = [
     "AuditChainVerificationResult",
@@ -469,6 +473,16 @@ class AuditTrail:
         record_lifecycle: record a ``system_startup`` event at :meth:`start`
             and a ``system_shutdown`` event at :meth:`stop` (PCI DSS 10.2.1.6,
             start and stop of logging). Off by default, as in fapilog.
+        signing_key: a signing key file made by ``fapilog-notebook keygen
+            --signing``: every checkpoint of the trail's Merkle tree is signed
+            with the current day's Ed25519 key, which is certified and then
+            destroyed at each UTC day boundary.
+
+    Every trail keeps an RFC 9162 Merkle tree over its event lines beside
+    them (``.fapilog-notebook.tree``) and records its size and root in each
+    seal and manifest; with ``signing_key`` they also hold the signed
+    checkpoint, and the day-key certificates are kept in
+    ``.fapilog-notebook.certificates.json``.
 
     After every batch the trail seals its head (``.fapilog-notebook.seal.json``)
     and, when it leaves a day file, records that day's manifest; both are
@@ -487,6 +501,7 @@ class AuditTrail:
         key: bytes | None = None,
         key_file: Path | str | None = None,
         record_lifecycle: bool = False,
+        signing_key: Path | str | None = None,
     ) -> None:
         if on_write_error not in ("contain", "raise"):
             raise ValueError(f"on_write_error must be 'contain' or 'raise', not {on_write_error!r}")
@@ -515,6 +530,9 @@ class AuditTrail:
         #: The day file events go to: never earlier than the newest written or
         #: found (an event stamped earlier, when the clock steps back, goes here).
         self._day_floor: date | None = None
+        self._signing_path = None if signing_key is None else Path(signing_key)
+        self._signing: SigningKeyFile | None = None
+        self._tree: TreeFile | None = None
         self._seal_file: storage.SealFile | None = None
         self._hostname = socket.gethostname()
 
@@ -554,6 +572,8 @@ class AuditTrail:
 
     def __repr__(self) -> str:
         mode = "forward-secure" if self._key_file else "keyed" if self._static_key else "unkeyed"
+        if self._signing_path is not None:
+            mode += ", signed"
         return (
             f"AuditTrail(storage_path={str(self.storage_path)!r}, {mode}, fsync={self.fsync}, "
             f"on_write_error={self.on_write_error!r})"
@@ -1165,6 +1185,11 @@ class AuditTrail:
         try:
             if self._key_file is not None:
                 self._writer_key = keys.WriterKey(self._key_file)
+            if self._signing_path is not None:
+                self._signing = SigningKeyFile.load(self._signing_path)
+                certs = CertificateStore.load(self.storage_path)
+                if certs.adopt(self._signing):
+                    certs.save(self.storage_path, fsync=self.fsync)
             newest = scan.newest
             self._tally = storage.tally_file(self.storage_path, newest) if newest else None
             floors = [d for d in (newest, self._writer_key and self._writer_key.day) if d]
@@ -1173,6 +1198,7 @@ class AuditTrail:
             self._dir_lock.release()
             raise
         self._files = storage.DayFiles(self.storage_path, fsync=self.fsync)
+        self._open_tree(scan.head.sequence_number if scan.head else 0)
         with self._lock:
             # Nothing queued was acknowledged: chain it after what is on disk.
             self._head = self._resumed_from = scan.head
@@ -1193,6 +1219,10 @@ class AuditTrail:
             except OSError as exc:
                 self._record_seal_failure(exc)
         self._writer_key = None
+        self._close_tree()
+        if self._signing is not None:
+            self._signing.key.destroy()
+            self._signing = None
         if self._seal_file is not None:
             self._seal_file.close()
             self._seal_file = None
@@ -1280,6 +1310,8 @@ class AuditTrail:
                     # its own key first; only then is the key file overwritten.
                     self._record_empty_days(run.day)
                     self._writer_key.persist()
+                if self._signing is not None and run.day > self._signing.day:
+                    self._evolve_signing(run.day)
                 if self._tally is None or self._tally.day != run.day:
                     # Opened (and checked to be a regular file) before it is read.
                     self._files.open_day(run.day)
@@ -1297,6 +1329,7 @@ class AuditTrail:
                     self._head = run.head
                     self._head_time = run.head_time
                     self._written += run.count
+                self._grow_tree(run.data, run.head.sequence_number, run.count)
             with self._lock:
                 self._batches += 1
                 self._failing = False
@@ -1307,7 +1340,10 @@ class AuditTrail:
             self._record_failure(exc)
             return
         try:
-            if seal_line is None:
+            if self._tree is not None:
+                # Made again once the tree has grown: the seal names its new root.
+                seal_line = self._tree_seal_line(runs[-1])
+            elif seal_line is None:
                 seal_line = self._seal_line(runs[-1])
             if self._seal_file is None:
                 self._seal_file = storage.SealFile(self.storage_path, fsync=self.fsync)
@@ -1377,6 +1413,7 @@ class AuditTrail:
             "last_checksum": tally.last_checksum,
             "closed_at": _iso(datetime.now(UTC)),
         }
+        record.update(self._tree_fields())
         if mac_info is not None:
             record[MAC_FIELD] = mac_info
         record["checksum"] = compute_checksum(record, key)
@@ -1421,7 +1458,15 @@ class AuditTrail:
         )
 
     def _seal_line(self, last: _Run) -> bytes:
-        """The seal record naming ``last``'s head as the head on disk."""
+        """The seal record naming ``last``'s head as the head on disk.
+
+        Made on the loop when it prepares a batch; the worker makes it again
+        with the tree's new size and root (`_tree_seal_line`).
+        """
+        return self._tree_seal_line(last, tree=False)
+
+    def _tree_seal_line(self, last: _Run, *, tree: bool = True) -> bytes:
+        """The seal record, with the tree's size, root and signed checkpoint if ``tree``."""
         mac_info, key = self._record_key()
         record: dict[str, Any] = {
             "kind": "seal",
@@ -1430,9 +1475,72 @@ class AuditTrail:
             "file": storage.file_name(last.day),
             "time": _iso(datetime.now(UTC)),
         }
+        if tree:
+            record.update(self._tree_fields())
         if mac_info is not None:
             record[MAC_FIELD] = mac_info
         return seal_record(record, key)[0]
+
+    # ------------------------------------------------------------------ tree and signing
+
+    def _open_tree(self, events: int) -> None:
+        """Open the tree file and bring it level with ``events`` on disk (worker thread)."""
+        if self._tree is not None:
+            return
+        tree = TreeFile(self.storage_path)
+        try:
+            tree.resync(self.storage_path, events)
+        except BaseException:
+            tree.close()
+            raise
+        self._tree = tree
+
+    def _close_tree(self) -> None:
+        if self._tree is not None:
+            with contextlib.suppress(OSError):
+                self._tree.close()
+            self._tree = None
+
+    def _grow_tree(self, data: bytes, events: int, count: int) -> None:
+        """Add a written run's lines to the tree; a fault is counted and the tree rebuilt later."""
+        try:
+            if self._tree is None:
+                self._open_tree(events)  # rebuilt from the files, this run included
+            else:
+                self._tree.append_run(self.storage_path, data, events - count + 1, events)
+        except OSError as exc:
+            self._close_tree()
+            self._record_seal_failure(exc)
+
+    def _tree_fields(self) -> dict[str, Any]:
+        """The tree's size and root (and the signed checkpoint) for a seal or manifest."""
+        if self._tree is None:
+            return {}
+        tree = self._tree.tree
+        fields: dict[str, Any] = {
+            "tree_size": tree.size,
+            "tree_root": base64.b64encode(tree.root()).decode("ascii"),
+        }
+        if self._signing is not None:
+            fields["checkpoint"] = sign_checkpoint(self._signing.key, tree)
+        return fields
+
+    def _evolve_signing(self, day: date) -> None:
+        """Certify ``day``'s new key with the closing checkpoint; destroy the old key.
+
+        The key file is replaced (new key, certificate and closing note)
+        before the certificates beside the trail are: a crash between the two
+        is repaired at the next start, which adopts the key file's chain.
+        """
+        assert self._signing is not None
+        if self._tree is None:
+            self._open_tree(self._head.sequence_number if self._head else 0)
+        assert self._tree is not None
+        tree = self._tree.tree
+        self._signing.evolve(day, Checkpoint(self._signing.origin, tree.size, tree.root()))
+        certs = CertificateStore.load(self.storage_path)
+        if certs.adopt(self._signing):
+            certs.save(self.storage_path, fsync=self.fsync)
 
     def _record_seal_failure(self, exc: OSError) -> None:
         # The events are on disk; only the seal or manifest beside them is stale.

@@ -64,7 +64,9 @@ from .chain import (
     links_to,
     loads,
 )
+from .checkpoints import VerifierKey
 from .keys import VerificationKey, check_key_bytes
+from .proofs import load_public_key
 from .scan import (
     MAX_LINE_BYTES,
     DayBound,
@@ -84,6 +86,8 @@ from .scan import (
 from .scan import resolve_source as _resolve_source
 from .storage import day_of, to_day
 from .trail import AuditChainVerificationResult, AuditTrail
+from .treecheck import TreeCheck, check_trail
+from .treelog import CERTIFICATES_NAME, TREE_NAME
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -139,6 +143,11 @@ class FindingKind(StrEnum):
     MISPLACED_EVENT = "misplaced_event"
     TIME_REGRESSION = "time_regression"
     FOREIGN_FILE = "foreign_file"
+    CHECKPOINT_MISMATCH = "checkpoint_mismatch"
+    TREE_MISMATCH = "tree_mismatch"
+    SIGNATURE_INVALID = "signature_invalid"
+    CERTIFICATE_INVALID = "certificate_invalid"
+    UNSIGNED_EVENTS = "unsigned_events"
 
     @property
     def severity(self) -> Severity:
@@ -166,6 +175,11 @@ _SEVERITY = {
     FindingKind.MISPLACED_EVENT: Severity.WARNING,
     FindingKind.TIME_REGRESSION: Severity.WARNING,
     FindingKind.FOREIGN_FILE: Severity.INFO,
+    FindingKind.CHECKPOINT_MISMATCH: Severity.ERROR,
+    FindingKind.TREE_MISMATCH: Severity.ERROR,
+    FindingKind.SIGNATURE_INVALID: Severity.ERROR,
+    FindingKind.CERTIFICATE_INVALID: Severity.ERROR,
+    FindingKind.UNSIGNED_EVENTS: Severity.WARNING,
 }
 
 #: The columns of ``VerificationReport.findings``, in order.
@@ -2110,6 +2124,8 @@ class VerificationReport:
     checks_skipped: tuple[str, ...] = ()
     verified_at: str = field(default_factory=_now_text)
     tool_version: str = field(default_factory=_tool_version)
+    checkpoints_checked: int = 0
+    signatures_checked: int = 0
 
     @property
     def mac_status(self) -> str:
@@ -2182,6 +2198,10 @@ class VerificationReport:
             extras.append(f"{self.manifests_checked} day manifests checked")
         if self.anchors_checked:
             extras.append(f"{self.anchors_checked} anchors checked")
+        if self.checkpoints_checked:
+            extras.append(f"{self.checkpoints_checked} tree checkpoints checked")
+        if self.signatures_checked:
+            extras.append(f"{self.signatures_checked} checkpoint signatures checked")
         if extras:
             lines.append("  " + ", ".join(extras))
         lines.extend(f"  not checked: {note}" for note in self.checks_skipped)
@@ -2246,6 +2266,8 @@ class VerificationReport:
             "manifests_checked": self.manifests_checked,
             "anchors_checked": self.anchors_checked,
             "checks_skipped": list(self.checks_skipped),
+            "checkpoints_checked": self.checkpoints_checked,
+            "signatures_checked": self.signatures_checked,
             "counts": self.counts,
             "segments": [dict(row) for row in self.segment_rows],
             "findings": [f.to_dict() for f in self.finding_list],
@@ -2358,6 +2380,9 @@ def verify_audit_log(
     access_log: AuditTrail | None = None,
     user_id: str | None = None,
     storage_options: Mapping[str, Any] | None = None,
+    public_key: VerifierKey | str | Path | None = None,
+    checkpoints: Iterable[str | Path] = (),
+    check_tree: bool | None = None,
 ) -> VerificationReport:
     """Verify the hash chain of ``source`` and report every problem, located.
 
@@ -2378,6 +2403,18 @@ def verify_audit_log(
     run. ``anchors`` (from ``report.head``, ``trail.head()`` or
     ``fapilog-notebook anchor``) must still be in the trail, unchanged.
 
+    ``check_tree=True`` (the default for a signed trail, or with
+    ``public_key``/``checkpoints``; it costs about as much again as the chain
+    check) recomputes a local directory's Merkle tree (``.fapilog-notebook.tree``)
+    from its event lines, and every retained checkpoint (seal, manifests, day-key
+    certificates, and ``checkpoints`` the auditor recorded: signed notes,
+    bare checkpoint bodies, or files holding one) is compared with it: a
+    difference is a ``checkpoint_mismatch`` or ``tree_mismatch``.
+    ``public_key`` (the trail's root verifier key, its text or its file)
+    also checks the day-key certificates and every checkpoint's signature
+    (``certificate_invalid``, ``signature_invalid``; events after the last
+    signed checkpoint are ``unsigned_events``).
+
     ``workers=N`` checks the lines in N local processes (or pass an
     ``Executor``); ``engine="dask"`` on a ``dask.distributed`` cluster
     (``client=``, else the default client). The report is the same, finding
@@ -2393,13 +2430,23 @@ def verify_audit_log(
     workers and Dask workers read their byte ranges from the store.
 
     :raises FileNotFoundError: the source does not exist.
-    :raises ValueError: no audit file to verify (see :mod:`.scan`), bad bounds.
+    :raises ValueError: no audit file to verify (see :mod:`.scan`), bad bounds,
+        a public key that is not a verifier key, checkpoints or signatures asked
+        of something that is not a local trail directory.
     :raises OSError: a URL cannot be listed (denied, unreachable), naming it.
     """
     check_access_args(access_log, user_id)
     keyring = None if key is None else Keyring(key)
+    root_key = None if public_key is None else load_public_key(public_key)
+    recorded = tuple(checkpoints)
     anchor_list = tuple(Anchor.from_value(a) for a in anchors)
     resolved = _resolve_source(source, since=since, until=until, storage_options=storage_options)
+    tree_wanted = check_tree or root_key is not None or bool(recorded)
+    if tree_wanted and not isinstance(resolved.directory, Path):
+        raise ValueError(
+            "the Merkle tree, checkpoints and signatures are checked on a local trail "
+            "directory only"
+        )
     record_access(
         access_log,
         action="verify_audit_log",
@@ -2420,4 +2467,61 @@ def verify_audit_log(
 
         verify_files(verifier, workers=workers, engine=engine, client=client, progress=progress)
     verifier.finish()
-    return verifier.report()
+    report = verifier.report()
+    directory = resolved.directory
+    if directory is None:
+        return report
+    if check_tree is None and not tree_wanted and isinstance(directory, Path):
+        # Recomputing the tree costs about as much again as the chain check, so
+        # it runs when asked for, or when the trail is signed.
+        tree_wanted = (directory / CERTIFICATES_NAME).exists()
+    if not tree_wanted or not isinstance(directory, Path):
+        if exists(directory / TREE_NAME):
+            return _with_skipped(
+                report,
+                "Merkle tree: not recomputed (check_tree=True, public_key= or checkpoints= "
+                "check it and the checkpoints in the seal and manifests)",
+            )
+        return report
+    return _with_tree_check(report, check_trail(directory, root_key, recorded))
+
+
+def _with_skipped(report: VerificationReport, note: str) -> VerificationReport:
+    """The report with one more check it could not run, or chose not to."""
+    import dataclasses
+
+    return dataclasses.replace(report, checks_skipped=(*report.checks_skipped, note))
+
+
+def _with_tree_check(report: VerificationReport, check: TreeCheck) -> VerificationReport:
+    """The report with the tree check's findings and counts added.
+
+    A stored-tree difference at a line the chain check already reports as an
+    error says nothing more, so it is left out.
+    """
+    import dataclasses
+
+    errors_at = {
+        (f.file, f.line) for f in report.finding_list if f.severity is Severity.ERROR and f.line
+    }
+    added = [
+        Finding(
+            FindingKind(f.kind),
+            FindingKind(f.kind).severity,
+            f.file,
+            f.line,
+            f.sequence_number,
+            None,
+            f.message,
+        )
+        for f in check.findings
+        if not (f.kind == FindingKind.TREE_MISMATCH and (f.file, f.line) in errors_at)
+    ]
+    findings = report.finding_list + tuple(added)
+    return dataclasses.replace(
+        report,
+        finding_list=findings,
+        valid=not any(f.severity is Severity.ERROR for f in findings),
+        checkpoints_checked=check.checkpoints_checked,
+        signatures_checked=check.signatures_checked,
+    )

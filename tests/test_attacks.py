@@ -1,9 +1,15 @@
 """The attack table in the README, one test per cell.
 
 Rows are attacks on a trail written by ``AuditTrail``; columns are the modes it
-was written in (unkeyed, keyed, keyed and forward-secure) and an unkeyed trail
-checked against an anchor the auditor recorded. Each cell says which finding
-kind reveals the attack, or that it is not detected (the report is valid).
+was written in (unkeyed, keyed, keyed and forward-secure, signed with
+forward-secure Ed25519 day keys and checked with the root public key) and an
+unkeyed trail checked against an anchor the auditor recorded. Each cell says
+which finding kind reveals the attack, or that it is not detected (the report
+is valid); the proof rows say whether ``verify_inclusion`` refuses the proof.
+
+The attacker who rewrites history recomputes everything that needs no key:
+checksums, links, manifests, the seal, the Merkle tree file and the tree
+heads in the seal and manifests (and re-signs with a signing key they stole).
 """
 
 from __future__ import annotations
@@ -21,14 +27,26 @@ import pytest
 
 from fapilog_notebook import AuditEventType, AuditTrail, storage, verify_audit_log
 from fapilog_notebook.chain import Anchor, canonical_json, compute_checksum
+from fapilog_notebook.checkpoints import Checkpoint, InclusionProof, SignerKey
 from fapilog_notebook.keys import VerificationKey, WriterKey, keygen
+from fapilog_notebook.merkle import MerkleTree, inclusion_path, leaf_hash
+from fapilog_notebook.proofs import verify_inclusion
+from fapilog_notebook.signing import SigningKeyFile, certify, signing_keygen
+from fapilog_notebook.treelog import (
+    CERTIFICATES_NAME,
+    TREE_NAME,
+    CertificateStore,
+    inclusion_proof,
+    iter_leaves,
+)
 
 DAYS = [date(2026, 3, 29) + timedelta(days=n) for n in range(4)]
 PER_DAY = 6
 LATE = 3  # events written by a second writer lifetime at the end of the last day
 
 UNKEYED, KEYED, FORWARD_SECURE, ANCHORED = "unkeyed", "keyed", "keyed+fs", "anchor"
-MODES = (UNKEYED, KEYED, FORWARD_SECURE, ANCHORED)
+SIGNED = "signed"
+MODES = (UNKEYED, KEYED, FORWARD_SECURE, ANCHORED, SIGNED)
 
 
 @dataclass
@@ -42,10 +60,14 @@ class Trail:
     stolen_day: date | None = None
     anchor: Anchor | None = None
     older: dict[str, bytes] = field(default_factory=dict)  # seal and manifest, earlier
+    public_key: str | None = None  # the signed trail's root verifier key
+    stolen_signer: SignerKey | None = None  # today's signing key, taken from the host
 
     def verify(self) -> Any:
         anchors = [self.anchor] if self.anchor is not None else []
-        return verify_audit_log(self.directory, key=self.verify_key, anchors=anchors)
+        return verify_audit_log(
+            self.directory, key=self.verify_key, anchors=anchors, public_key=self.public_key
+        )
 
 
 def _clock(start: datetime, step: timedelta) -> Callable[[], datetime]:
@@ -64,6 +86,12 @@ async def write_trail(base: Path, mode: str) -> Trail:
         writer_key, auditor_key = keygen(base / "writer.key", base / "auditor.key", start=DAYS[0])
         options["key_file"] = writer_key
         trail.verify_key = VerificationKey.load(auditor_key)
+    elif mode == SIGNED:
+        signing, public = signing_keygen(
+            base / "writer.signing", base / "root.pub", day=DAYS[0], origin="example.org/audit"
+        )
+        options["signing_key"] = signing
+        trail.public_key = public.read_text().strip()
     clock = _clock(datetime(2026, 3, 29, 1, 0, tzinfo=UTC), timedelta(hours=4))
     total = PER_DAY * len(DAYS)
     async with AuditTrail(storage_path=directory, clock=clock, **options) as writer:
@@ -82,6 +110,8 @@ async def write_trail(base: Path, mode: str) -> Trail:
         trail.stolen_key, trail.stolen_day = state.key, state.day
     if mode == ANCHORED:
         trail.anchor = head
+    if mode == SIGNED:
+        trail.stolen_signer = SigningKeyFile.load(options["signing_key"]).key
     return trail
 
 
@@ -111,12 +141,20 @@ def dump(obj: dict[str, Any]) -> bytes:
 
 
 def recompute_from(
-    trail: Trail, day_index: int, line_index: int, *, key: bytes | None, mac_day: date | None
+    trail: Trail,
+    day_index: int,
+    line_index: int,
+    *,
+    key: bytes | None,
+    mac_day: date | None,
+    signer: SignerKey | None = None,
 ) -> None:
     """Alter one event, then recompute every checksum, link, manifest and seal after it.
 
     ``key`` is what the attacker MACs with (None: bare SHA-256, as without a
     key); ``mac_day`` relabels forward-secure MACs with the day of that key.
+    The Merkle tree file and the tree heads are recomputed too; signed
+    checkpoints are re-signed with the stolen signing key, if any.
     """
     previous: str | None = None
     started = False
@@ -143,6 +181,7 @@ def recompute_from(
             tally.update(last=obj["sequence_number"], checksum=obj["checksum"])
             tally["events"] += 1
         write_lines(path, lines)
+    heads = rebuild_tree(trail)
     for day, tally in tallies.items():
         manifest = storage.manifest_path(trail.directory, day)
         if not manifest.exists():
@@ -154,6 +193,7 @@ def recompute_from(
             events=tally["events"],
             last_checksum=tally["checksum"],
         )
+        tree_heads(record, heads, tally["last"], signer)
         if mac_day is not None:
             record["mac"] = {"alg": "hmac-sha256-fs", "day": mac_day.isoformat()}
         record.pop("checksum")
@@ -167,6 +207,7 @@ def recompute_from(
         "file": storage.file_for_day(trail.directory, last_day).name,
         "time": "2026-04-01T23:00:00Z",
     }
+    tree_heads(seal, heads, tallies[last_day]["last"], signer)
     if key is not None:
         seal["mac"] = (
             {"alg": "hmac-sha256-fs", "day": mac_day.isoformat()}
@@ -176,6 +217,30 @@ def recompute_from(
     seal["checksum"] = compute_checksum(seal, key)
     slot = (dump(seal) + b"\n").ljust(storage.SEAL_SLOT, b" ")
     (trail.directory / storage.SEAL_NAME).write_bytes(slot * 2)
+
+
+def rebuild_tree(trail: Trail) -> dict[int, bytes]:
+    """Rewrite the tree file from the (altered) lines; return the root at every size."""
+    tree = MerkleTree()
+    out = bytearray()
+    roots = {}
+    for _path, _number, line in iter_leaves(trail.directory):
+        for _level, _index, value in tree.append(leaf_hash(line)):
+            out += value
+        roots[tree.size] = tree.root()
+    (trail.directory / TREE_NAME).write_bytes(bytes(out))
+    return roots
+
+
+def tree_heads(
+    record: dict[str, Any], roots: dict[int, bytes], size: int, signer: SignerKey | None
+) -> None:
+    """Put the recomputed tree head in a seal or manifest (signed with a stolen key, if any)."""
+    import base64
+
+    record.update(tree_size=size, tree_root=base64.b64encode(roots[size]).decode())
+    if signer is not None:
+        record["checkpoint"] = Checkpoint(signer.name, size, roots[size]).sign(signer)
 
 
 # ------------------------------------------------------------------ the attacks
@@ -263,7 +328,9 @@ def spoil_the_newest_seal_slot(trail: Trail) -> None:
 
 def steal_todays_key_and_rewrite_yesterday(trail: Trail) -> None:
     # Today is the last day; yesterday is the day before it.
-    recompute_from(trail, 2, 1, key=trail.stolen_key, mac_day=trail.stolen_day)
+    recompute_from(
+        trail, 2, 1, key=trail.stolen_key, mac_day=trail.stolen_day, signer=trail.stolen_signer
+    )
 
 
 def steal_todays_key_and_delete_yesterday(trail: Trail) -> None:
@@ -289,6 +356,7 @@ def forge_today(trail: Trail, last_sequence: int, last_checksum: str | None) -> 
         obj["checksum"] = previous = compute_checksum(obj, trail.stolen_key)
         lines[number] = dump(obj)
     write_lines(path, lines)
+    heads = rebuild_tree(trail)
     manifest = storage.manifest_path(trail.directory, DAYS[3])
     record: dict[str, Any] = json.loads(manifest.read_bytes())
     record.update(
@@ -297,6 +365,7 @@ def forge_today(trail: Trail, last_sequence: int, last_checksum: str | None) -> 
         events=len(lines),
         last_checksum=previous,
     )
+    tree_heads(record, heads, sequence, trail.stolen_signer)
     record.pop("checksum")
     record["checksum"] = compute_checksum(record, trail.stolen_key)
     manifest.write_bytes(dump(record) + b"\n")
@@ -307,6 +376,7 @@ def forge_today(trail: Trail, last_sequence: int, last_checksum: str | None) -> 
         "file": path.name,
         "time": "2026-04-01T23:00:00Z",
     }
+    tree_heads(seal, heads, sequence, trail.stolen_signer)
     if trail.mode in (KEYED, FORWARD_SECURE):
         seal["mac"] = json.loads(lines[-1])["mac"]
     seal["checksum"] = compute_checksum(seal, trail.stolen_key)
@@ -368,6 +438,32 @@ def edit_one_field_and_mark_it_maced(trail: Trail) -> None:
     obj.setdefault("mac", {"alg": "hmac-sha256"})
     lines[2] = dump(obj)
     write_lines(path, lines)
+    rewrite_tree_heads(trail)  # the tree needs no key either
+
+
+def rewrite_tree_heads(trail: Trail) -> None:
+    """Rebuild the tree file and put its heads in the seal and manifests, as anyone can
+    without a key (a keyed seal or manifest no longer passes its MAC then)."""
+    heads = rebuild_tree(trail)
+    records = [storage.manifest_path(trail.directory, day) for day in DAYS]
+    for path in records:
+        if not path.exists():
+            continue
+        record: dict[str, Any] = json.loads(path.read_bytes())
+        tree_heads(record, heads, record["last_sequence"], None)
+        record.pop("checksum")
+        record["checksum"] = compute_checksum(record)
+        path.write_bytes(dump(record) + b"\n")
+    seal_path = trail.directory / storage.SEAL_NAME
+    data = seal_path.read_bytes()
+    slots = []
+    for at in (0, storage.SEAL_SLOT):
+        seal: dict[str, Any] = json.loads(data[at : at + storage.SEAL_SLOT])
+        tree_heads(seal, heads, seal["sequence_number"], None)
+        seal.pop("checksum")
+        seal["checksum"] = compute_checksum(seal)
+        slots.append((dump(seal) + b"\n").ljust(storage.SEAL_SLOT, b" "))
+    seal_path.write_bytes(b"".join(slots))
 
 
 def insert_garbage_mid_file(trail: Trail) -> None:
@@ -377,17 +473,70 @@ def insert_garbage_mid_file(trail: Trail) -> None:
     write_lines(path, lines)
 
 
+def replace_a_day_certificate(trail: Trail) -> None:
+    """Swap day two's certificate for one of an intruder's key, signed by that key."""
+    store = CertificateStore.load(trail.directory)
+    intruder = SignerKey.generate("example.org/audit")
+    closing = Checkpoint("example.org/audit", PER_DAY, bytes(32))
+    store.certificates[1] = certify(intruder, DAYS[1], intruder.verifier, closing)
+    store.save(trail.directory, fsync=False)
+
+
+# Proof attacks: each returns the proof an attacker presents to an auditor.
+
+
+def forge_a_proof_for_an_event_never_logged(trail: Trail) -> InclusionProof:
+    """Take a genuine proof and swap in an event line that was never logged."""
+    genuine = inclusion_proof(trail.directory, 8)
+    forged = json.loads(genuine.line)
+    forged["message"] = "a payment that never happened"
+    return InclusionProof(
+        dump(forged), genuine.index, genuine.path, genuine.checkpoint, genuine.certificates
+    )
+
+
+def present_a_proof_from_a_different_trail(trail: Trail) -> InclusionProof:
+    """A genuine proof from another trail (another root key, same origin name)."""
+    return _OTHER_TRAIL_PROOF[0]
+
+
+def steal_todays_key_and_prove_a_forged_event_of_yesterday(trail: Trail) -> InclusionProof:
+    """Sign a tree of forged events with today's key and prove one of yesterday's events."""
+    assert trail.stolen_signer is not None
+    genuine = inclusion_proof(trail.directory, PER_DAY * 3 + 1)  # today's: the newest chain
+    lines = [b'{"sequence_number":%d,"forged":true}' % n for n in range(1, PER_DAY * 4 + 1)]
+    tree = MerkleTree()
+    nodes: dict[tuple[int, int], bytes] = {}
+    for line in lines:
+        for level, index, value in tree.append(leaf_hash(line)):
+            nodes[level, index] = value
+    note = Checkpoint("example.org/audit", tree.size, tree.root()).sign(trail.stolen_signer)
+    index = PER_DAY * 2 + 1  # an event of yesterday
+    path = inclusion_path(index, tree.size, lambda level, i: nodes[level, i])
+    return InclusionProof(lines[index], index, tuple(path), note, genuine.certificates)
+
+
+_OTHER_TRAIL_PROOF: list[InclusionProof] = []
+
+
 NOT = "not detected"
 WARN = "warning: "
+REFUSED = "proof refused"
+PROOF_ATTACKS = (
+    forge_a_proof_for_an_event_never_logged,
+    present_a_proof_from_a_different_trail,
+    steal_todays_key_and_prove_a_forged_event_of_yesterday,
+)
 
 #: attack -> {mode: the finding kind that reveals it, or NOT}
-TABLE: dict[Callable[[Trail], None], dict[str, str]] = {
+TABLE: dict[Callable[[Trail], Any], dict[str, str]] = {
     edit_one_field: dict.fromkeys(MODES, "checksum_mismatch"),
     edit_and_recompute_its_checksum: {
         UNKEYED: "broken_link",
         KEYED: "checksum_mismatch",
         FORWARD_SECURE: "checksum_mismatch",
         ANCHORED: "broken_link",
+        SIGNED: "broken_link",
     },
     delete_a_middle_event: dict.fromkeys(MODES, "sequence_gap"),
     delete_the_last_events: dict.fromkeys(MODES, "truncated_tail"),
@@ -400,30 +549,35 @@ TABLE: dict[Callable[[Trail], None], dict[str, str]] = {
         KEYED: "checksum_mismatch",
         FORWARD_SECURE: "checksum_mismatch",
         ANCHORED: "anchor_mismatch",
+        SIGNED: "checkpoint_mismatch",
     },
     restore_an_older_seal: {
         UNKEYED: NOT,
         KEYED: NOT,
         FORWARD_SECURE: NOT,
         ANCHORED: "anchor_mismatch",
+        SIGNED: NOT,
     },
     spoil_the_newest_seal_slot: {
         UNKEYED: NOT,
         KEYED: NOT,
         FORWARD_SECURE: NOT,
         ANCHORED: "anchor_mismatch",
+        SIGNED: NOT,
     },
     steal_todays_key_and_rewrite_yesterday: {
         UNKEYED: NOT,
         KEYED: NOT,
         FORWARD_SECURE: "checksum_mismatch",
         ANCHORED: "anchor_mismatch",
+        SIGNED: "checkpoint_mismatch",
     },
     steal_todays_key_and_delete_yesterday: {
         UNKEYED: NOT,
         KEYED: NOT,
         FORWARD_SECURE: "manifest_mismatch",
         ANCHORED: "anchor_mismatch",
+        SIGNED: "checkpoint_mismatch",
     },
     delete_the_seal_and_the_last_events: dict.fromkeys(MODES, "seal_mismatch"),
     append_events_after_the_seal: {
@@ -431,6 +585,7 @@ TABLE: dict[Callable[[Trail], None], dict[str, str]] = {
         KEYED: "checksum_mismatch",
         FORWARD_SECURE: "checksum_mismatch",
         ANCHORED: WARN + "unsealed_events",
+        SIGNED: WARN + "unsigned_events",
     },
     append_events_to_a_closed_day: dict.fromkeys(MODES, "manifest_mismatch"),
     add_a_duplicate_key_to_an_event: dict.fromkeys(MODES, "malformed_line"),
@@ -439,6 +594,7 @@ TABLE: dict[Callable[[Trail], None], dict[str, str]] = {
         KEYED: "checksum_mismatch",
         FORWARD_SECURE: "checksum_mismatch",
         ANCHORED: WARN + "non_canonical_line",
+        SIGNED: "tree_mismatch",
     },
     insert_garbage_mid_file: dict.fromkeys(MODES, "malformed_line"),
     edit_one_field_and_mark_it_maced: {
@@ -446,7 +602,12 @@ TABLE: dict[Callable[[Trail], None], dict[str, str]] = {
         KEYED: "checksum_mismatch",
         FORWARD_SECURE: "checksum_mismatch",
         ANCHORED: WARN + "unchecked_mac",
+        SIGNED: "checkpoint_mismatch",
     },
+    replace_a_day_certificate: {SIGNED: "certificate_invalid"},
+    forge_a_proof_for_an_event_never_logged: {SIGNED: REFUSED},
+    present_a_proof_from_a_different_trail: {SIGNED: REFUSED},
+    steal_todays_key_and_prove_a_forged_event_of_yesterday: {SIGNED: REFUSED},
 }
 
 CELLS = [
@@ -464,6 +625,8 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Trail]:
     for mode in MODES:
         base = tmp_path_factory.mktemp(mode.replace("+", "_"))
         trails[mode] = asyncio.run(write_trail(base, mode))
+    other = asyncio.run(write_trail(tmp_path_factory.mktemp("other"), SIGNED))
+    _OTHER_TRAIL_PROOF[:] = [inclusion_proof(other.directory, 8)]
     return trails
 
 
@@ -478,11 +641,17 @@ def test_untouched_trails_are_valid_in_every_mode(pristine: dict[str, Trail]) ->
             assert report.macs_checked == report.events_checked
         if mode == FORWARD_SECURE:
             assert set(report.mac_days) == {day.isoformat() for day in DAYS}
+        if mode == SIGNED:
+            assert report.signatures_checked >= len(DAYS)
+            assert (trail.directory / CERTIFICATES_NAME).exists()
+            for seq in (1, PER_DAY + 1, PER_DAY * 4):
+                proof = inclusion_proof(trail.directory, seq)
+                assert verify_inclusion(proof, trail.public_key or "").proved, seq
 
 
 @pytest.mark.parametrize(("attack", "mode", "expected"), CELLS)
 def test_attack_table_cell(
-    attack: Callable[[Trail], None],
+    attack: Callable[[Trail], Any],
     mode: str,
     expected: str,
     pristine: dict[str, Trail],
@@ -499,7 +668,15 @@ def test_attack_table_cell(
         original.stolen_day,
         original.anchor,
         original.older,
+        original.public_key,
+        original.stolen_signer,
     )
+    if attack in PROOF_ATTACKS:
+        assert expected == REFUSED
+        verdict = verify_inclusion(attack(trail), trail.public_key or "")
+        assert not verdict.proved
+        assert verdict.message
+        return
     attack(trail)
     report = trail.verify()
     kinds = {f.kind.value: f.severity.value for f in report.finding_list}

@@ -146,3 +146,18 @@ def test_objstore_benchmark_on_a_tiny_trail(tmp_path: Path) -> None:
     assert data["bytes_fetched"] == data["bytes"]
     assert data["s3_events_per_s"] > 0
     assert "each byte once" in bench_objstore.markdown(data)
+
+
+def test_signed_benchmark_measures_valid_trails_and_proofs(tmp_path: Path) -> None:
+    from benchmarks import bench_signed
+
+    config = bench_signed.SignedConfig(
+        events=400, producers=4, repeats=1, proof_events=400, proofs=3, tmp_root=str(tmp_path)
+    )
+    data = bench_signed.run(config)
+    assert data["verify"]["all_valid"]
+    assert data["proof"]["proved"] == 3
+    assert data["write"]["signed_vs_unkeyed"] > 0
+    text = bench_signed.markdown(data)
+    assert "signed / unkeyed" in text
+    assert "inclusion_proof" in text

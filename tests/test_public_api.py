@@ -35,6 +35,14 @@ EXPECTED = {
     "ShipReport",
     "ShippedDay",
     "ship_trail",
+    "ConsistencyProof",
+    "InclusionProof",
+    "ProofVerdict",
+    "consistency_proof",
+    "inclusion_proof",
+    "signing_keygen",
+    "verify_consistency",
+    "verify_inclusion",
 }
 
 

@@ -472,25 +472,50 @@ async def test_a_keyed_line_that_is_not_canonical_is_an_error(
         (expected, path.name, number)
     ]
     assert ("more than once" if edit is DUPLICATE else "canonical") in at_line[0].message
-    # Without the line as an event, the day's manifest no longer adds up either.
-    assert {f.kind.value for f in report.finding_list} <= {expected, "manifest_mismatch"}
+    # Without the line as an event, the day's manifest no longer adds up either,
+    # nor do the tree checkpoints recorded beside the trail (issue 17).
+    assert {f.kind.value for f in report.finding_list} <= {
+        expected,
+        "manifest_mismatch",
+        "checkpoint_mismatch",
+    }
     assert verify_audit_log(tmp_path, key=KEY, workers=2).finding_list == report.finding_list
 
 
-async def test_an_unkeyed_line_reformatted_is_a_warning_and_a_duplicate_key_an_error(
+async def test_an_unkeyed_line_reformatted_is_not_the_logged_line_a_duplicate_key_an_error(
     tmp_path: Path,
 ) -> None:
     await write(tmp_path)
     path = newest(tmp_path)
     number = edit_line(path, 1, *SPACED)
-    report = verify_audit_log(tmp_path)
-    assert report.valid
-    assert [(f.kind.value, f.line) for f in report.finding_list] == [("non_canonical_line", number)]
+    # Its payload's checksum holds: a non_canonical_line warning, and by default
+    # (an unsigned trail) the tree beside the trail is not recomputed.
+    default = verify_audit_log(tmp_path)
+    assert default.valid
+    assert [(f.kind.value, f.line) for f in default.finding_list if f.line] == [
+        ("non_canonical_line", number)
+    ]
+    assert any("Merkle tree: not recomputed" in note for note in default.checks_skipped)
+    # Recomputed, the line is no longer the one the Merkle tree holds (issue 17).
+    report = verify_audit_log(tmp_path, check_tree=True)
+    assert not report.valid
+    at_line = [(f.kind.value, f.severity.value, f.line) for f in report.finding_list if f.line]
+    assert at_line == [
+        ("non_canonical_line", "warning", number),
+        ("tree_mismatch", "error", number),
+    ]
+    assert {f.kind.value for f in report.finding_list} == {
+        "non_canonical_line",
+        "tree_mismatch",
+        "checkpoint_mismatch",
+    }
     number = edit_line(path, 2, *DUPLICATE)
-    report = verify_audit_log(tmp_path)
+    report = verify_audit_log(tmp_path, check_tree=True)
     assert not report.valid
     assert ("malformed_line", number) in [(f.kind.value, f.line) for f in report.finding_list]
-    assert verify_audit_log(tmp_path, workers=2).finding_list == report.finding_list
+    assert verify_audit_log(tmp_path, workers=2, check_tree=True).finding_list == (
+        report.finding_list
+    )
 
 
 # ------------------------------------------------------------------ 15: bounded reads

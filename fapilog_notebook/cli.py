@@ -205,6 +205,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             storage_options=args.storage_options or None,
             public_key=args.public_key,
             checkpoints=[Path(name) for name in args.checkpoint],
+            check_tree=args.check_tree,
         )
     except (OSError, ValueError, TypeError, RecursionError, ImportError) as exc:
         print(f"fapilog-notebook verify: error: {_one_line(exc)}", file=sys.stderr)
@@ -590,6 +591,13 @@ def _parser() -> argparse.ArgumentParser:
         "--public-key",
         metavar="FILE",
         help="the trail's root public key (from 'keygen --signing'): check every signature",
+    )
+    verify.add_argument(
+        "--check-tree",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="recompute the Merkle tree beside the trail and check its checkpoints "
+        "(default: on for a signed trail or with --public-key/--checkpoint)",
     )
     verify.add_argument(
         "--progress",

@@ -684,3 +684,16 @@ async def test_a_range_after_a_hostile_predecessor_tail_is_seeded_within_bounds(
         handle.write(b"z" * 5000)  # now longer than the bytes read back (4 x 1000)
     report = verify_audit_log(tmp_path, since=days[1][0], until=days[1][0])
     assert "sequence_gap" in kinds(report)  # not seeded: the range's start is reported
+
+
+async def test_the_command_line_recomputes_the_tree_when_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fapilog_notebook.cli import main
+
+    await write(tmp_path)
+    edit_line(newest(tmp_path), 1, *SPACED)
+    assert main(["verify", str(tmp_path)]) == 0  # a warning only: the tree is not recomputed
+    assert "Merkle tree: not recomputed" in capsys.readouterr().out
+    assert main(["verify", str(tmp_path), "--check-tree"]) == 1
+    assert "tree_mismatch" in capsys.readouterr().out

@@ -32,6 +32,7 @@ import pandas as pd
 
 from fapilog_notebook import compliance, read_audit_log
 
+from .bench_verify import _status
 from .datasets import DATA_ROOT, FIRST_DAY, Dataset, dataset
 
 __all__ = ["ComplianceConfig", "analyses", "markdown", "run"]
@@ -94,18 +95,6 @@ def analyses(directory: Path) -> list[tuple[str, Callable[[pd.DataFrame], pd.Dat
         ("disclosures", lambda f: c.disclosures(f, "/records/42")),
         ("retention", lambda f: c.retention(directory, now=FIRST_DAY.isoformat())),
     ]
-
-
-def _status(field_name: str) -> int | None:
-    """A size from /proc/self/status in bytes (Linux), else None."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith(field_name + ":"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
 
 
 def _reset_peak() -> bool:

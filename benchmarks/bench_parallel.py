@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from fapilog_notebook import verify_audit_log
-from fapilog_notebook.parallel import _pool_context
+from fapilog_notebook.execution import pool_context
 
 from .bench_verify import RateResult, _Runs
 from .bench_write import md_table
@@ -140,7 +140,9 @@ def _rusage_peak() -> tuple[int, int]:
 
 def pool_worker_peaks(data: Dataset, workers: int) -> dict[str, Any]:
     """The peak RSS of each pool worker after verifying ``data`` on a pool we keep."""
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=pool_context("fapilog_notebook.parallel")
+    ) as pool:
         idle: dict[int, int] = {}
         for _ in range(5):
             idle.update(f.result() for f in [pool.submit(_rusage_peak) for _ in range(workers)])

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from enum import Enum
 from itertools import repeat
 from operator import itemgetter
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, cast, overload
 
 from pydantic_core import from_json
@@ -54,12 +55,14 @@ from .scan import (
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
+    import numpy as np
     import pandas as pd
 
-    from .parallel import Engine, Workers
+    from .execution import Engine, Workers
     from .trail import AuditTrail
+    from .verify import VerificationReport
 
-__all__ = ["AuditLogWarning", "read_audit_log"]
+__all__ = ["AuditLogWarning", "findings_table", "locate_findings", "read_audit_log"]
 
 BATCH_LINES = 4096
 _SEPARATOR = re.compile(rb"\][ \t\r\n]*,[ \t\r\n]*\[")
@@ -287,7 +290,7 @@ def read_audit_log(
     ``integrity`` column: the finding kinds (comma-separated, sorted) placed
     at each row, empty for a sound row. A finding about a line that holds no
     event (deleted, malformed) marks the next event of its file, as
-    :func:`~fapilog_notebook.plots.locate_findings` places it.
+    :func:`locate_findings` places it.
     ``access_log=`` (an :class:`~fapilog_notebook.AuditTrail`) records an
     ``audit_log_access`` event there first: who (``user_id``, default the OS
     user), what source and which days.
@@ -348,7 +351,6 @@ def _with_integrity(
     """``frame`` with an ``integrity`` column naming the finding kinds placed at each row."""
     import pandas as pd
 
-    from .plots import locate_findings
     from .verify import verify_audit_log
 
     report = verify_audit_log(
@@ -1328,3 +1330,98 @@ def _build(
             if isinstance(values, list) or str(getattr(values, "dtype", "")) == "object":
                 out[name] = pd.Series(values, dtype=object)
         return pd.DataFrame(out, copy=False)
+
+
+# ----------------------------------------------------------------- findings to rows
+
+
+def findings_table(findings: VerificationReport | pd.DataFrame | None) -> pd.DataFrame:
+    """A report's findings as a DataFrame (a DataFrame passes through; ``None``: no rows)."""
+    import pandas as pd
+
+    if findings is None:
+        return pd.DataFrame(
+            columns=["kind", "severity", "file", "line", "sequence_number", "event_id"]
+        )
+    frame = getattr(findings, "findings", findings)
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"findings must be a VerificationReport or a DataFrame, not {findings!r}")
+    return frame
+
+
+def _name(value: object) -> str | None:
+    import numpy as np
+    import pandas as pd
+
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return None
+    return PurePath(str(value)).name
+
+
+def _int_or_none(value: object) -> int | None:
+    import numpy as np
+
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and not np.isnan(value):
+        return int(value)
+    return None
+
+
+def locate_findings(
+    findings: VerificationReport | pd.DataFrame, frame: pd.DataFrame
+) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """For each finding, the position (``iloc``) of the event it points at in ``frame``.
+
+    A finding is placed by its file and line (``source_file``/``source_line``
+    columns, matched by file name), else by ``event_id``, else by
+    ``sequence_number``. A line that holds no loaded event (a malformed or
+    deleted line) is placed at the next event of the same file, or the last
+    one when none follows. ``-1`` means the finding points at no event.
+    """
+    import numpy as np
+    import pandas as pd
+
+    table = findings_table(findings)
+    positions = np.full(len(table), -1, dtype=np.int64)
+    if not len(table) or not len(frame):
+        return positions
+    by_file: dict[str, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] = {}
+    if "source_file" in frame.columns and "source_line" in frame.columns:
+        codes, uniques = pd.factorize(frame["source_file"].astype(object).map(_name))
+        lines = pd.to_numeric(frame["source_line"], errors="coerce").fillna(-1).to_numpy(np.int64)
+        order = np.lexsort((lines, codes))
+        sorted_codes = codes[order]
+        for code, file_name in enumerate(uniques):
+            lo, hi = np.searchsorted(sorted_codes, [code, code + 1])
+            rows = order[lo:hi]
+            by_file[str(file_name)] = (lines[rows], rows)
+    event_ids = frame["event_id"].astype(object) if "event_id" in frame.columns else None
+    sequences = frame["sequence_number"] if "sequence_number" in frame.columns else None
+    for index, finding in enumerate(table.itertuples(index=False)):
+        file_name = _name(getattr(finding, "file", None))
+        line = _int_or_none(getattr(finding, "line", None))
+        event_id = getattr(finding, "event_id", None)
+        sequence = _int_or_none(getattr(finding, "sequence_number", None))
+        placed = by_file.get(file_name) if file_name else None
+        if placed is not None and line is not None:
+            file_lines, rows = placed
+            at = int(np.searchsorted(file_lines, line))
+            if at < len(rows) and file_lines[at] == line:
+                positions[index] = rows[at]
+                continue
+        if isinstance(event_id, str) and event_ids is not None:
+            hits = np.flatnonzero((event_ids == event_id).to_numpy())
+            if hits.size:
+                positions[index] = hits[0]
+                continue
+        if placed is not None:
+            file_lines, rows = placed
+            at = int(np.searchsorted(file_lines, line)) if line is not None else 0
+            positions[index] = rows[min(at, len(rows) - 1)]
+            continue
+        if sequence is not None and sequences is not None:
+            hits = np.flatnonzero((sequences == sequence).fillna(False).to_numpy(bool))
+            if hits.size:
+                positions[index] = hits[0]
+    return positions

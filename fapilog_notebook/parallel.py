@@ -37,15 +37,14 @@ threads. As with any process pool, a script must guard its entry point with
 
 from __future__ import annotations
 
-import os
 import pickle
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import repeat
 from operator import is_
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
 from ._progress import track
+from .execution import Engine, Workers, check_engine, dask_client, ordered
 from .frame import (
     _CATEGORICAL,
     PROVENANCE,
@@ -70,8 +69,6 @@ from .verify import (
 )
 
 if TYPE_CHECKING:
-    from concurrent.futures import Executor
-
     import dask.dataframe as dd
     import pandas as pd
 
@@ -79,8 +76,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHUNK_BYTES",
-    "Engine",
-    "Workers",
     "check_chunk",
     "feed_chunk",
     "load_frame",
@@ -91,12 +86,6 @@ __all__ = [
 #: The most bytes of one file that one verifying task reads.
 CHUNK_BYTES = 16 * 1024 * 1024
 
-#: ``None`` (serial), ``"processes"`` (a local pool) or ``"dask"``.
-Engine: TypeAlias = Literal["processes", "dask"] | None
-#: A number of local worker processes, or an executor the caller manages.
-Workers: TypeAlias = "int | Executor | None"
-
-T = TypeVar("T")
 
 # ----------------------------------------------------------------- chunks of lines
 
@@ -253,145 +242,6 @@ def check_chunk(
     return lines, batches, error
 
 
-# ----------------------------------------------------------------- running tasks
-
-
-def _check_engine(workers: Workers, engine: Engine, client: Any) -> Engine:
-    """Which engine the arguments ask for; ``None`` for serial."""
-    if engine not in (None, "processes", "dask"):
-        raise ValueError(f"engine must be None, 'processes' or 'dask', not {engine!r}")
-    if engine == "dask":
-        if workers is not None:
-            raise ValueError(
-                "workers= sizes the local process pool; with engine='dask' the cluster's "
-                "workers are used (size the cluster instead)"
-            )
-        return engine
-    if client is not None:
-        raise ValueError("client= is for engine='dask'")
-    if workers is None:
-        return "processes" if engine == "processes" else None
-    if isinstance(workers, bool) or not isinstance(workers, int):
-        if _is_executor(workers):
-            return "processes"
-        raise TypeError(f"workers must be a number of processes or an Executor, not {workers!r}")
-    if workers < 1:
-        raise ValueError(f"workers must be at least 1, not {workers}")
-    return "processes"
-
-
-def _is_executor(value: object) -> bool:
-    from concurrent.futures import Executor
-
-    return isinstance(value, Executor)
-
-
-def dask_client(client: Any = None) -> Any:
-    """``client``, or the current default ``dask.distributed`` client; clear errors."""
-    try:
-        import distributed
-    except ImportError:
-        raise ImportError(
-            "engine='dask' needs dask.distributed: pip install 'fapilog-notebook[dask]'"
-        ) from None
-    if client is not None:
-        if not isinstance(client, distributed.Client):
-            raise TypeError(f"client must be a dask.distributed.Client, not {client!r}")
-        return client
-    try:
-        return distributed.get_client()
-    except ValueError:
-        raise ValueError(
-            "engine='dask' needs a running dask.distributed Client: pass client=..., or "
-            "create one first (for example Client(LocalCluster(n_workers=2)))"
-        ) from None
-
-
-def _pool_context() -> Any:
-    import multiprocessing
-
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    from multiprocessing import forkserver
-
-    context = multiprocessing.get_context("forkserver")
-    # The fork server imports the package once; every worker forked from it
-    # starts with it imported (otherwise each pays the import, ~0.3 s). The
-    # modules preloaded so far (by default ``__main__``) stay preloaded.
-    preload = list(getattr(forkserver._forkserver, "_preload_modules", ["__main__"]))
-    if __name__ not in preload:
-        context.set_forkserver_preload([*preload, __name__])
-    return context
-
-
-def _ordered(
-    fn: Callable[..., T],
-    tasks: Sequence[tuple[Any, ...]],
-    *,
-    workers: Workers,
-    engine: Engine,
-    client: Any,
-    window: int | None = None,
-) -> Iterator[T]:
-    """Run ``fn(*task)`` for each task on the engine; yield the results in task order.
-
-    At most ``window`` tasks are in flight or waiting to be consumed, so
-    memory stays bounded when the consumer is slower than the workers.
-    """
-    if not tasks:
-        return
-    if engine == "dask":
-        dask = dask_client(client)
-        slots = window or 2 * max(1, sum(dask.nthreads().values())) + 1
-        yield from _windowed(
-            lambda task: dask.submit(fn, *task, pure=False), tasks, slots, lambda f: f.release()
-        )
-        return
-    if workers is not None and not isinstance(workers, int):
-        executor = workers
-        slots = window or 2 * max(1, getattr(executor, "_max_workers", 2)) + 1
-        yield from _windowed(lambda task: executor.submit(fn, *task), tasks, slots, None)
-        return
-    from concurrent.futures import ProcessPoolExecutor
-
-    count = min(workers or os.cpu_count() or 1, len(tasks))
-    pool = ProcessPoolExecutor(max_workers=count, mp_context=_pool_context())
-    try:
-        yield from _windowed(
-            lambda task: pool.submit(fn, *task), tasks, window or 2 * count + 1, None
-        )
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _windowed(
-    submit: Callable[[tuple[Any, ...]], Any],
-    tasks: Sequence[tuple[Any, ...]],
-    window: int,
-    release: Callable[[Any], None] | None,
-) -> Iterator[Any]:
-    pending: deque[Any] = deque()
-    queue = iter(tasks)
-    try:
-        for task in queue:
-            pending.append(submit(task))
-            if len(pending) >= window:
-                break
-        while pending:
-            future = pending.popleft()
-            result = future.result()
-            if release is not None:
-                release(future)
-            del future
-            for task in queue:
-                pending.append(submit(task))
-                break
-            yield result
-    finally:
-        for future in pending:
-            future.cancel()
-
-
 # ----------------------------------------------------------------- verifying
 
 
@@ -409,7 +259,7 @@ def verify_files(
     The parallel twin of calling ``verifier.run_file(i)`` for each file:
     same calls on the state machine, in the same order.
     """
-    engine = _check_engine(workers, engine, client)
+    engine = check_engine(workers, engine, client)
     if engine == "dask":
         client = dask_client(client)
     if engine is None:
@@ -425,7 +275,7 @@ def verify_files(
     days = [f.day.isoformat() if f.day else None for f in verifier.files]
     watch = frozenset(verifier.watch)
     tasks = [(c.path, c.start, c.end, verifier.keyring, days[c.file], watch) for c in chunks]
-    results = _ordered(check_chunk, tasks, workers=workers, engine=engine, client=client)
+    results = ordered(check_chunk, tasks, workers=workers, engine=engine, client=client)
     current = -1
     offset = 0
     failed = False
@@ -603,7 +453,7 @@ def load_frame(
 
     Same columns, order, dtypes and values as the serial ``read_audit_log``.
     """
-    engine = _check_engine(workers, engine, client)
+    engine = check_engine(workers, engine, client)
     wanted = _wanted_types(event_types)
     keep = _keep_columns(columns)
     files = resolved.files
@@ -612,7 +462,7 @@ def load_frame(
     tasks = [(files, i, wanted, keep, flatten_metadata, False) for i in range(len(files))]
     parts = list(
         track(
-            _ordered(load_file, tasks, workers=workers, engine=engine, client=client),
+            ordered(load_file, tasks, workers=workers, engine=engine, client=client),
             total=len(tasks),
             desc="loading",
             progress=progress,
@@ -625,7 +475,7 @@ def load_frame(
         del parts
         raw = [(files, i, wanted, keep, flatten_metadata, True) for i in range(len(files))]
         tables = (
-            p.table for p in _ordered(load_file, raw, workers=workers, engine=engine, client=client)
+            p.table for p in ordered(load_file, raw, workers=workers, engine=engine, client=client)
         )
         with _gc_paused():
             return _build(_merge_tables(t for t in tables if t), files, keep, flatten_metadata)

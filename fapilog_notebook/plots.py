@@ -14,11 +14,12 @@ Times are plotted in UTC, the trail's own clock.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
+
+from .frame import findings_table, locate_findings
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 __all__ = [
     "SEVERITY_COLORS",
     "events_per_day",
-    "locate_findings",
     "plot_events_per_day",
     "plot_events_per_hour",
     "plot_lag_distributions",
@@ -124,87 +124,6 @@ def _utc_naive(timestamps: pd.Series[Any]) -> Any:
     return values.dt.tz_localize(None)
 
 
-def _findings_frame(findings: VerificationReport | pd.DataFrame | None) -> pd.DataFrame:
-    if findings is None:
-        return pd.DataFrame(
-            columns=["kind", "severity", "file", "line", "sequence_number", "event_id"]
-        )
-    frame = getattr(findings, "findings", findings)
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"findings must be a VerificationReport or a DataFrame, not {findings!r}")
-    return frame
-
-
-def _name(value: object) -> str | None:
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
-        return None
-    return PurePath(str(value)).name
-
-
-def _int_or_none(value: object) -> int | None:
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)) and not np.isnan(value):
-        return int(value)
-    return None
-
-
-def locate_findings(
-    findings: VerificationReport | pd.DataFrame, frame: pd.DataFrame
-) -> np.ndarray[Any, np.dtype[np.int64]]:
-    """For each finding, the position (``iloc``) of the event it points at in ``frame``.
-
-    A finding is placed by its file and line (``source_file``/``source_line``
-    columns, matched by file name), else by ``event_id``, else by
-    ``sequence_number``. A line that holds no loaded event (a malformed or
-    deleted line) is placed at the next event of the same file, or the last
-    one when none follows. ``-1`` means the finding points at no event.
-    """
-    table = _findings_frame(findings)
-    positions = np.full(len(table), -1, dtype=np.int64)
-    if not len(table) or not len(frame):
-        return positions
-    by_file: dict[str, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]] = {}
-    if "source_file" in frame.columns and "source_line" in frame.columns:
-        codes, uniques = pd.factorize(frame["source_file"].astype(object).map(_name))
-        lines = pd.to_numeric(frame["source_line"], errors="coerce").fillna(-1).to_numpy(np.int64)
-        order = np.lexsort((lines, codes))
-        sorted_codes = codes[order]
-        for code, file_name in enumerate(uniques):
-            lo, hi = np.searchsorted(sorted_codes, [code, code + 1])
-            rows = order[lo:hi]
-            by_file[str(file_name)] = (lines[rows], rows)
-    event_ids = frame["event_id"].astype(object) if "event_id" in frame.columns else None
-    sequences = frame["sequence_number"] if "sequence_number" in frame.columns else None
-    for index, finding in enumerate(table.itertuples(index=False)):
-        file_name = _name(getattr(finding, "file", None))
-        line = _int_or_none(getattr(finding, "line", None))
-        event_id = getattr(finding, "event_id", None)
-        sequence = _int_or_none(getattr(finding, "sequence_number", None))
-        placed = by_file.get(file_name) if file_name else None
-        if placed is not None and line is not None:
-            file_lines, rows = placed
-            at = int(np.searchsorted(file_lines, line))
-            if at < len(rows) and file_lines[at] == line:
-                positions[index] = rows[at]
-                continue
-        if isinstance(event_id, str) and event_ids is not None:
-            hits = np.flatnonzero((event_ids == event_id).to_numpy())
-            if hits.size:
-                positions[index] = hits[0]
-                continue
-        if placed is not None:
-            file_lines, rows = placed
-            at = int(np.searchsorted(file_lines, line)) if line is not None else 0
-            positions[index] = rows[min(at, len(rows) - 1)]
-            continue
-        if sequence is not None and sequences is not None:
-            hits = np.flatnonzero((sequences == sequence).fillna(False).to_numpy(bool))
-            if hits.size:
-                positions[index] = hits[0]
-    return positions
-
-
 def plot_events_per_hour(
     frame: pd.DataFrame,
     *,
@@ -229,7 +148,7 @@ def plot_events_per_hour(
         top = float(counts.max())
     else:
         top = 1.0
-    table = _findings_frame(findings)
+    table = findings_table(findings)
     if len(table) and len(frame):
         positions = locate_findings(table, frame)
         placed = positions >= 0

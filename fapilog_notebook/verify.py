@@ -92,7 +92,7 @@ from .treelog import CERTIFICATES_NAME, TREE_NAME
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .parallel import Engine, Workers
+    from .execution import Engine, Workers
 
 __all__ = [
     "FINDING_COLUMNS",

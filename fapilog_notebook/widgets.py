@@ -779,7 +779,7 @@ class AuditExplorer(widgets.VBox):  # type: ignore[misc]
                 self.findings_list.options = []
             self._finding_rows = np.zeros(0, dtype=np.int64)
             return
-        from .plots import locate_findings
+        from .frame import locate_findings
 
         counts = report.counts
         color = "#1a7f37" if report.valid else "#cf222e"

@@ -34,6 +34,7 @@ from fapilog_notebook import parallel as par
 from fapilog_notebook import verify as verify_module
 from fapilog_notebook.chain import ALG_STATIC, MAC_FIELD, seal
 from fapilog_notebook.cli import main as cli_main
+from fapilog_notebook.execution import pool_context
 from fapilog_notebook.keys import VerificationKey, keygen
 from fapilog_notebook.scan import iter_line_blocks, iter_line_range, iter_lines
 from fapilog_notebook.verify import check_file
@@ -56,7 +57,9 @@ Case = Callable[[Path], tuple[Any, dict[str, Any]]]
 @pytest.fixture(scope="module")
 def pool() -> Iterator[ProcessPoolExecutor]:
     """One local pool for the module (starting one per call would dominate the time)."""
-    with ProcessPoolExecutor(max_workers=2, mp_context=par._pool_context()) as executor:
+    with ProcessPoolExecutor(
+        max_workers=2, mp_context=pool_context("fapilog_notebook.parallel")
+    ) as executor:
         yield executor
 
 

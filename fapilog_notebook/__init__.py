@@ -17,8 +17,8 @@ from .events import (
     ErrorContext,
     ErrorSeverity,
 )
-from .frame import AuditLogWarning, read_audit_log
 from .keys import AuditKeyError, VerificationKey, keygen
+from .load import AuditLogWarning, read_audit_log
 from .looplag import LoopLagProbe
 from .proofs import ProofVerdict, verify_consistency, verify_inclusion
 from .ship import ShipError, ShippedDay, ShipReport, ship_trail

@@ -64,7 +64,7 @@ def _lead(frame: pd.DataFrame) -> pd.DataFrame:
 def _tail(source: str | os.PathLike[str], count: int) -> pd.DataFrame:
     import pandas as pd
 
-    from .frame import read_audit_log
+    from .load import read_audit_log
 
     if count < 0:
         raise ValueError(f"count must be zero or more, not {count}")

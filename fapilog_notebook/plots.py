@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from .frame import findings_table, locate_findings
+from .load import findings_table, locate_findings
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

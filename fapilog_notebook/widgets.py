@@ -779,7 +779,7 @@ class AuditExplorer(widgets.VBox):  # type: ignore[misc]
                 self.findings_list.options = []
             self._finding_rows = np.zeros(0, dtype=np.int64)
             return
-        from .frame import locate_findings
+        from .load import locate_findings
 
         counts = report.counts
         color = "#1a7f37" if report.valid else "#cf222e"
@@ -885,7 +885,7 @@ def explore(
     if isinstance(source, pd.DataFrame):
         frame = source
     else:
-        from .frame import read_audit_log
+        from .load import read_audit_log
 
         frame = read_audit_log(source, progress=None, storage_options=storage_options)
     explorer = AuditExplorer(

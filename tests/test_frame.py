@@ -15,8 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fapilog_notebook import AuditLogWarning, read_audit_log
-from fapilog_notebook import frame as frame_module
-from fapilog_notebook.frame import _parse_batch
+from fapilog_notebook.load import _columns as columns_module
+from fapilog_notebook.load import _parse as frame_module
+from fapilog_notebook.load._parse import _parse_batch
 
 from .logbuilder import HOSTILE_CONTENT, build_log, payload
 
@@ -195,8 +196,8 @@ def _reference(name: str, values: list[Any]) -> Any:
     if name == "timestamp":
         stamps = pd.Series([v if isinstance(v, str) else None for v in values], dtype=object)
         return pd.DatetimeIndex(pd.to_datetime(stamps, format="ISO8601", utc=True, errors="coerce"))
-    if name in frame_module._CATEGORICAL:
-        known = [member.value for member in frame_module._CATEGORICAL[name]]
+    if name in columns_module._CATEGORICAL:
+        known = [member.value for member in columns_module._CATEGORICAL[name]]
         extra = sorted({v for v in values if isinstance(v, str)} - set(known))
         strings = [v if isinstance(v, str) else None for v in values]
         try:
@@ -267,12 +268,12 @@ _VALUE = st.one_of(
 def test_columns_built_batch_by_batch_equal_the_whole_list_converted_at_once(
     name: str, batches: list[list[Any]]
 ) -> None:
-    column = frame_module._Column(name)
+    column = columns_module._Column(name)
     values: list[Any] = []
     for batch in batches:
         column.add(list(batch))
         values.extend(batch)
-    other = frame_module._Column(name)
+    other = columns_module._Column(name)
     other.absorb(column)  # the parallel loader's merge gives the same column
     got = pd.DataFrame({name: other.finish(pd)})
     expected = pd.DataFrame({name: _reference(name, values)})
@@ -447,7 +448,7 @@ def test_the_accelerator_reads_clean_files_and_declines_doubtful_ones(tmp_path: 
     assert read is not None
     assert read[0] == 20
     kind, (times, _), rows = read[1]["timestamp"]
-    assert kind == frame_module._TIME
+    assert kind == columns_module._TIME
     assert rows == 20
     assert str(times.dtype) == "datetime64[us]"
     offset = tmp_path / "offset" / "audit_2026-03-01.jsonl"
@@ -455,7 +456,7 @@ def test_the_accelerator_reads_clean_files_and_declines_doubtful_ones(tmp_path: 
     offset.write_bytes(b"".join(PARITY_CASES["timestamp-offset"]))
     read = frame_module._read_accelerated(offset)
     assert read is not None
-    assert read[1]["timestamp"][0] == frame_module._STR
+    assert read[1]["timestamp"][0] == columns_module._STR
     repaired = tmp_path / "audit_2026-03-02.jsonl"
     repaired.write_bytes(b"".join(PARITY_CASES["metadata-reordered"]))
     assert frame_module._read_accelerated(repaired) is not None  # one row parsed again

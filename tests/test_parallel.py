@@ -36,6 +36,7 @@ from fapilog_notebook.chain import ALG_STATIC, MAC_FIELD, seal
 from fapilog_notebook.cli import main as cli_main
 from fapilog_notebook.execution import pool_context
 from fapilog_notebook.keys import VerificationKey, keygen
+from fapilog_notebook.load import _parallel as load_parallel
 from fapilog_notebook.scan import iter_line_blocks, iter_line_range, iter_lines
 from fapilog_notebook.verify import check_file
 
@@ -659,14 +660,14 @@ def test_frames_from_workers_and_dask_equal_the_serial_frame(
     tmp_path: Path, pool: ProcessPoolExecutor, client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     plans: dict[str, list[Any]] = {}
-    real_plan = par._join_plan
+    real_plan = load_parallel._join_plan
 
     def spy(summaries: Any) -> Any:
         plan = real_plan(summaries)
         plans.setdefault(name, []).append(plan)
         return plan
 
-    monkeypatch.setattr(par, "_join_plan", spy)
+    monkeypatch.setattr(load_parallel, "_join_plan", spy)
     for name, (source, kwargs) in _frame_cases(tmp_path).items():
         serial, serial_warnings = _read(source, **kwargs)
         local, local_warnings = _read(source, workers=pool, **kwargs)

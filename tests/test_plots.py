@@ -20,7 +20,7 @@ from fapilog_notebook import (  # noqa: E402
     read_audit_log,
     verify_audit_log,
 )
-from fapilog_notebook.frame import locate_findings  # noqa: E402
+from fapilog_notebook.load import locate_findings  # noqa: E402
 from fapilog_notebook.plots import (  # noqa: E402
     events_per_day,
     plot_events_per_day,

@@ -115,8 +115,8 @@ async def test_verify_chain_on_a_forward_secure_trail(tmp_path: Path) -> None:
 async def test_flattened_metadata_keeps_large_integers_exact(
     tmp_path: Path, accelerated: bool
 ) -> None:
-    from fapilog_notebook import frame as frame_module
     from fapilog_notebook import read_audit_log
+    from fapilog_notebook.load import _parse as frame_module
 
     if accelerated:
         pytest.importorskip("pyarrow")

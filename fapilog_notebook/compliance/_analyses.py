@@ -35,8 +35,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import pandas as pd
 
-from ..frame import _string_dtype
 from ..keys import check_key_bytes
+from ..load import string_dtype as _string_dtype
 from ..objstore import ObjectPath, is_url, list_entries
 from ..storage import day_of, list_audit_files, to_day
 

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .._access import check_access_args, record_access
-from ..frame import read_audit_log
+from ..load import read_audit_log
 from ..objstore import is_url
 from ..scan import resolve_source
 from ..storage import day_of

@@ -31,11 +31,11 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 
-from .objstore import is_url
+from ..objstore import is_url
 
 if TYPE_CHECKING:
-    from .trail import AuditTrail
-    from .verify import VerificationReport
+    from ..trail import AuditTrail
+    from ..verify import VerificationReport
 
 __all__ = ["PAGE_SIZE", "AuditExplorer", "TextIndex", "explore"]
 
@@ -779,7 +779,7 @@ class AuditExplorer(widgets.VBox):  # type: ignore[misc]
                 self.findings_list.options = []
             self._finding_rows = np.zeros(0, dtype=np.int64)
             return
-        from .frame import locate_findings
+        from ..frame import locate_findings
 
         counts = report.counts
         color = "#1a7f37" if report.valid else "#cf222e"
@@ -821,7 +821,7 @@ class AuditExplorer(widgets.VBox):  # type: ignore[misc]
         if target is None:
             self.status.value = "Nothing to verify: the frame does not say which files it holds."
             return None
-        from .verify import verify_audit_log
+        from ..verify import verify_audit_log
 
         self.set_report(
             verify_audit_log(target, progress=False, storage_options=self._storage_options)
@@ -879,13 +879,13 @@ def explore(
     records an ``audit_log_access`` event: who (``user_id``, default the OS
     user) explored what.
     """
-    from ._access import record_access
+    from .._access import record_access
 
     record_access(access_log, action="explore", source=source, user_id=user_id)
     if isinstance(source, pd.DataFrame):
         frame = source
     else:
-        from .frame import read_audit_log
+        from ..frame import read_audit_log
 
         frame = read_audit_log(source, progress=None, storage_options=storage_options)
     explorer = AuditExplorer(

@@ -18,7 +18,8 @@ from benchmarks.bench_explore import big_frame
 pytest.importorskip("ipywidgets")
 
 from fapilog_notebook import explore, read_audit_log, verify_audit_log
-from fapilog_notebook.notebook._widgets import _SAVED, PAGE_SIZE, AuditExplorer, TextIndex
+from fapilog_notebook.notebook import PAGE_SIZE, AuditExplorer, TextIndex
+from fapilog_notebook.notebook._widgets import _SAVED
 
 from .notebook_helpers import delete_line, edit_line, write_trail
 

@@ -23,6 +23,7 @@ from ._looplag import LagSummary, LoopLagProbe, percentile
 
 if TYPE_CHECKING:
     from ._figure import NotebookFigure
+    from ._index import TextIndex
     from ._magics import TAIL_LEADING, AuditMagics, tail_events
     from ._plots import (
         SEVERITY_COLORS,
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
         plot_events_per_hour,
         plot_lag_distributions,
     )
-    from ._widgets import PAGE_SIZE, AuditExplorer, TextIndex
+    from ._table import PAGE_SIZE
+    from ._widgets import AuditExplorer
 
 __all__ = [
     "PAGE_SIZE",
@@ -55,9 +57,9 @@ __all__ = [
 
 #: The names imported on first access, and the private module each comes from.
 _LAZY = {
-    "PAGE_SIZE": "._widgets",
+    "PAGE_SIZE": "._table",
     "AuditExplorer": "._widgets",
-    "TextIndex": "._widgets",
+    "TextIndex": "._index",
     "SEVERITY_COLORS": "._plots",
     "events_per_day": "._plots",
     "plot_events_per_day": "._plots",

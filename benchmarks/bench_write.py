@@ -36,7 +36,7 @@ from unittest import mock
 from fapilog_notebook import AuditTrail, CompliancePolicy, LoopLagProbe, storage
 from fapilog_notebook.chain import ChainHead, check_line, links_to, seal
 from fapilog_notebook.events import AuditLogLevel
-from fapilog_notebook.looplag import percentile
+from fapilog_notebook.notebook import percentile
 from fapilog_notebook.trail import _plain_payload, utc_now
 
 from .baselines import (

@@ -4,7 +4,6 @@ Write with :class:`AuditTrail` (``await trail.log_event(...)``), without
 blocking the event loop; load and verify the daily files in a notebook.
 """
 
-from ._notebook import explore, load_ipython_extension
 from .chain import Anchor
 from .checkpoints import ConsistencyProof, InclusionProof
 from .events import (
@@ -19,7 +18,7 @@ from .events import (
 )
 from .keys import AuditKeyError, VerificationKey, keygen
 from .load import AuditLogWarning, read_audit_log
-from .looplag import LoopLagProbe
+from .notebook import LoopLagProbe, explore, load_ipython_extension
 from .proofs import ProofVerdict, verify_consistency, verify_inclusion
 from .ship import ShipError, ShippedDay, ShipReport, ship_trail
 from .signing import signing_keygen

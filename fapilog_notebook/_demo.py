@@ -11,7 +11,7 @@ from pathlib import Path
 from . import storage
 from .chain import Anchor
 from .events import AuditEventType, AuditLogLevel
-from .looplag import LagSummary, LoopLagProbe
+from .notebook import LagSummary, LoopLagProbe
 from .trail import AuditTrail
 
 _KINDS = [

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import errno
 import json
-import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -26,11 +24,11 @@ from typing import Any
 
 from ._demo import clear_trail, write_demo_trail
 from ._tamper import alter_field, copy_trail, delete_line
-from .chain import Anchor
-from .keys import AuditKeyError, VerificationKey, keygen, load_static_key
+from .keys import keygen
+from .options import load_anchors, load_key
 from .proofs import verify_inclusion
 from .signing import signing_keygen
-from .storage import UnsafeRecordError, read_bounded, to_day
+from .storage import to_day
 from .treelog import inclusion_proof, latest_checkpoint
 from .verify import VerificationReport, verify_audit_log
 
@@ -117,89 +115,14 @@ def _indent(text: str) -> str:
     return "\n".join(f"  {line}" for line in text.splitlines())
 
 
-#: The most bytes the command reads from a key or anchor file (they hold a few hundred).
-INPUT_LIMIT = 1024 * 1024
-
-
-def _read_input(name: str, what: str) -> str:
-    """The text of a small input file (a key or anchors), as a clear ``ValueError`` if it
-    is not one: never blocking on a FIFO, never reading more than :data:`INPUT_LIMIT`."""
-    try:
-        data = read_bounded(Path(name), INPUT_LIMIT, follow_links=True)
-    except UnsafeRecordError as exc:
-        raise ValueError(f"{what} {name!r}: {exc}") from None
-    if data is None:
-        raise FileNotFoundError(errno.ENOENT, f"{what} not found", name)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ValueError(f"{what} {name!r} is not text") from None
-
-
-def _parse_json(text: str, what: str) -> Any:
-    """JSON from an input, with a one-line ``ValueError`` for anything that is not
-    (including nesting too deep to parse)."""
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
-        raise ValueError(f"{what} is not JSON (or is nested too deeply)") from None
-
-
-def _key_from_text(text: str, origin: str) -> bytes | VerificationKey:
-    """A verification key file's JSON, or a static key in hex."""
-    if text.lstrip().startswith("{"):
-        try:
-            data = _parse_json(text, origin)
-        except ValueError:
-            raise AuditKeyError(f"{origin} is not a key (invalid JSON)") from None
-        if isinstance(data, dict) and data.get("kind") == "fapilog-notebook writer key":
-            raise AuditKeyError(
-                f"{origin} is the writer's key state; verify with the verification key "
-                "made by keygen instead"
-            )
-        return VerificationKey.from_data(data, origin=origin)
-    return load_static_key(text, origin=origin)
-
-
-def _load_key(args: argparse.Namespace) -> bytes | VerificationKey | None:
-    if args.key_file is not None:
-        path = Path(args.key_file)
-        try:
-            text = _read_input(str(path), "key file")
-        except ValueError as exc:
-            raise AuditKeyError(str(exc)) from None
-        if not text.isascii():
-            raise AuditKeyError(f"key file {str(path)!r} is not a text key")
-        return _key_from_text(text, f"key file {str(path)!r}")
-    if args.key_env is not None:
-        value = os.environ.get(args.key_env)
-        if not value:
-            raise AuditKeyError(f"environment variable {args.key_env} is not set or empty")
-        return _key_from_text(value, f"environment variable {args.key_env}")
-    return None
-
-
-def _load_anchors(paths: list[str]) -> list[Anchor]:
-    anchors: list[Anchor] = []
-    for name in paths:
-        text = _read_input(name, "anchor file")
-        data: Any = _parse_json(text, f"anchor file {name!r}")
-        for item in data if isinstance(data, list) else [data]:
-            try:
-                anchors.append(Anchor.from_value(item))
-            except ValueError as exc:
-                raise ValueError(f"anchor file {name!r}: {exc}") from None
-    return anchors
-
-
 def _cmd_verify(args: argparse.Namespace) -> int:
     try:
         report = verify_audit_log(
             args.source,
             since=args.since,
             until=args.until,
-            key=_load_key(args),
-            anchors=_load_anchors(args.anchor),
+            key=load_key(key_file=args.key_file, key_env=args.key_env),
+            anchors=load_anchors(args.anchor),
             progress=args.progress,
             workers=args.workers,
             storage_options=args.storage_options or None,
@@ -288,8 +211,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
             holidays=args.holiday,
             roster=args.roster,
             resources=args.resource,
-            key=_load_key(args),
-            anchors=_load_anchors(args.anchor),
+            key=load_key(key_file=args.key_file, key_env=args.key_env),
+            anchors=load_anchors(args.anchor),
             progress=args.progress,
             storage_options=args.storage_options or None,
         )
@@ -318,7 +241,7 @@ def _cmd_anchor(args: argparse.Namespace) -> int:
     try:
         report = verify_audit_log(
             args.source,
-            key=_load_key(args),
+            key=load_key(key_file=args.key_file, key_env=args.key_env),
             progress=False,
             storage_options=args.storage_options or None,
         )

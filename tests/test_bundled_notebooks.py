@@ -109,3 +109,16 @@ def test_an_installed_package_copies_its_notebooks_and_each_runs_there(
         "report.html",
         "report.json",
     ]
+
+
+def test_the_wheel_holds_every_subpackage(installed: Path) -> None:
+    # A subpackage missing from the wheel fails only where the source tree is not importable.
+    source = ROOT / "fapilog_notebook"
+    packages = sorted(
+        p.parent.relative_to(source)
+        for p in source.rglob("__init__.py")
+        if "__pycache__" not in p.parts
+    )
+    assert Path("notebook") in packages
+    missing = [str(p) for p in packages if not (installed / "fapilog_notebook" / p).is_dir()]
+    assert missing == []

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from fapilog_notebook import LoopLagProbe
-from fapilog_notebook.looplag import percentile
+from fapilog_notebook.notebook import percentile
 
 
 async def test_a_blocking_call_shows_as_lag() -> None:

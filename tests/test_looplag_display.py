@@ -67,7 +67,7 @@ def test_an_empty_probe_renders() -> None:
 
 
 def test_importing_the_probe_does_not_import_matplotlib() -> None:
-    code = "import sys, fapilog_notebook.looplag; print('matplotlib' in sys.modules)"
+    code = "import sys, fapilog_notebook.notebook._looplag; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

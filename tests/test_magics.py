@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from fapilog_notebook import VerificationReport
-from fapilog_notebook.magics import tail_events
+from fapilog_notebook.notebook import tail_events
 
 from .notebook_helpers import delete_line, write_trail
 

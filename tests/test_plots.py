@@ -21,7 +21,7 @@ from fapilog_notebook import (  # noqa: E402
     verify_audit_log,
 )
 from fapilog_notebook.load import locate_findings  # noqa: E402
-from fapilog_notebook.plots import (  # noqa: E402
+from fapilog_notebook.notebook import (  # noqa: E402
     events_per_day,
     plot_events_per_day,
     plot_events_per_hour,
@@ -161,7 +161,7 @@ def test_a_plot_cell_in_a_fresh_kernel_shows_an_image(trail: Path) -> None:
     notebook.cells = [
         nbformat.v4.new_code_cell(
             "from fapilog_notebook import read_audit_log\n"
-            "from fapilog_notebook.plots import plot_events_per_day\n"
+            "from fapilog_notebook.notebook import plot_events_per_day\n"
             f"plot_events_per_day(read_audit_log({str(trail)!r}, progress=False))"
         )
     ]

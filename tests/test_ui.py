@@ -365,7 +365,7 @@ def test_a_plot_cell_in_a_fresh_kernel_shows_an_image(lab: Lab, page: Any) -> No
         lab,
         "ui_plot.ipynb",
         "from fapilog_notebook import read_audit_log\n"
-        "from fapilog_notebook.plots import plot_events_per_day\n"
+        "from fapilog_notebook.notebook import plot_events_per_day\n"
         'plot_events_per_day(read_audit_log("data/fapilog-0.3.5", progress=False))',
     )
     open_notebook(page, lab, "ui_plot.ipynb")

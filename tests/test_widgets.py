@@ -18,7 +18,8 @@ from benchmarks.bench_explore import big_frame
 pytest.importorskip("ipywidgets")
 
 from fapilog_notebook import explore, read_audit_log, verify_audit_log
-from fapilog_notebook.widgets import _SAVED, PAGE_SIZE, AuditExplorer, TextIndex
+from fapilog_notebook.notebook import PAGE_SIZE, AuditExplorer, TextIndex
+from fapilog_notebook.notebook._widgets import _SAVED
 
 from .notebook_helpers import delete_line, edit_line, write_trail
 
@@ -364,7 +365,7 @@ def test_table_and_chart_polish(trail: Path) -> None:
     assert max(labels) + 60 <= 720  # the last date label fits inside the chart
     import numpy as np
 
-    from fapilog_notebook.widgets import _day_chart_svg
+    from fapilog_notebook.notebook._widgets import _day_chart_svg
 
     svg = _day_chart_svg(20_000, np.array([1000, 400]), np.array([1, 0]))
     bars = re.findall(r"height='([\d.]+)' fill='#0969da'", svg)

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from .trail import AuditTrail
-    from .verify import VerificationReport
-    from .widgets import AuditExplorer
+    from ..trail import AuditTrail
+    from ..verify import VerificationReport
+    from ._widgets import AuditExplorer
 
 __all__ = ["explore", "load_ipython_extension"]
 
@@ -28,14 +28,14 @@ def explore(
     user_id: str | None = None,
     storage_options: Mapping[str, Any] | None = None,
 ) -> AuditExplorer:
-    """Open the audit explorer widget on ``source`` (see :func:`fapilog_notebook.widgets.explore`).
+    """Open the audit explorer widget on ``source`` (see :func:`._widgets.explore`).
 
     ``source`` is a directory, a file, a list of files or a frame from
     ``read_audit_log``; ``report`` a verification already run;
     ``access_log`` a trail that records an ``audit_log_access`` event;
     ``storage_options`` go with a URL source (``s3://bucket/prefix/``, ...).
     """
-    from .widgets import explore as _explore
+    from ._widgets import explore as _explore
 
     return _explore(
         source,
@@ -49,7 +49,7 @@ def explore(
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext fapilog_notebook``: register the ``%audit_*`` magics (see :mod:`.magics`)."""
-    from .magics import load_ipython_extension as _load
+    """``%load_ext fapilog_notebook``: register the ``%audit_*`` magics (see :mod:`._magics`)."""
+    from ._magics import load_ipython_extension as _load
 
     _load(ipython)

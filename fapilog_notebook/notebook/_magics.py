@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import shlex
 from collections.abc import Callable
@@ -26,13 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.magic import Magics, line_magic, magics_class
 
-from . import storage
+from .. import storage
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .compliance import ComplianceReport
-    from .verify import VerificationReport
+    from ..compliance import ComplianceReport
+    from ..verify import VerificationReport
 
 __all__ = ["TAIL_LEADING", "AuditMagics", "load_ipython_extension", "tail_events"]
 
@@ -64,7 +63,7 @@ def _lead(frame: pd.DataFrame) -> pd.DataFrame:
 def _tail(source: str | os.PathLike[str], count: int) -> pd.DataFrame:
     import pandas as pd
 
-    from .load import read_audit_log
+    from ..load import read_audit_log
 
     if count < 0:
         raise ValueError(f"count must be zero or more, not {count}")
@@ -151,9 +150,9 @@ class AuditMagics(Magics):
         """
         from IPython.core.error import UsageError
 
-        from .cli import _load_anchors, _load_key
-        from .keys import AuditKeyError
-        from .verify import verify_audit_log
+        from ..keys import AuditKeyError
+        from ..options import load_anchors, load_key
+        from ..verify import verify_audit_log
 
         words, options = _split(line, VERIFY_USAGE)
         unknown = sorted(set(options) - set(VERIFY_OPTIONS))
@@ -166,14 +165,12 @@ class AuditMagics(Magics):
 
         try:
             key_file = one("key-file")
-            # The command line's own readers, so both accept the same files.
-            key = _load_key(
-                argparse.Namespace(
-                    key_file=os.path.expanduser(key_file) if key_file is not None else None,
-                    key_env=one("key-env"),
-                )
+            # The command line's readers, so both accept the same files.
+            key = load_key(
+                key_file=os.path.expanduser(key_file) if key_file is not None else None,
+                key_env=one("key-env"),
             )
-            anchors = _load_anchors([os.path.expanduser(a) for a in options.get("anchor", [])])
+            anchors = load_anchors([os.path.expanduser(a) for a in options.get("anchor", [])])
         except (OSError, ValueError, AuditKeyError) as exc:
             raise UsageError(str(exc)) from None
         return verify_audit_log(
@@ -213,7 +210,7 @@ class AuditMagics(Magics):
         """
         from IPython.core.error import UsageError
 
-        from .compliance import compliance_report
+        from ..compliance import compliance_report
 
         usage = (
             "%audit_report SOURCE [--framework NAME[,NAME...]] [--since YYYY-MM-DD] "
@@ -245,7 +242,7 @@ class AuditMagics(Magics):
 
 def load_ipython_extension(ipython: Any) -> None:
     """Register the magics, and show reports as full text in terminals."""
-    from .verify import VerificationReport
+    from ..verify import VerificationReport
 
     ipython.register_magics(AuditMagics)
     plain = ipython.display_formatter.formatters["text/plain"]

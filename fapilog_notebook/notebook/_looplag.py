@@ -150,11 +150,11 @@ class LoopLagProbe:
         """Draw the lag distribution (a histogram or a CDF) and return the figure.
 
         Draws on ``ax`` when given (its figure is returned), else on a new
-        figure. matplotlib is imported here so the core stays light.
+        figure. matplotlib is imported here, so importing the probe stays light.
         """
         if kind not in ("hist", "cdf"):
             raise ValueError(f"kind must be 'hist' or 'cdf', not {kind!r}")
-        from .plots import plot_lag_distributions
+        from ._plots import plot_lag_distributions
 
         return plot_lag_distributions({self._label(): self._lags_ms}, kind=kind, ax=ax, title=None)
 

@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from .load import findings_table, locate_findings
+from ..load import findings_table, locate_findings
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from .verify import VerificationReport
+    from ..verify import VerificationReport
 
 __all__ = [
     "SEVERITY_COLORS",

@@ -8,6 +8,7 @@ from ._notebook import explore, load_ipython_extension
 from .chain import Anchor
 from .checkpoints import ConsistencyProof, InclusionProof
 from .events import (
+    AuditChainVerificationResult,
     AuditEvent,
     AuditEventType,
     AuditLogLevel,
@@ -24,7 +25,6 @@ from .proofs import ProofVerdict, verify_consistency, verify_inclusion
 from .ship import ShipError, ShippedDay, ShipReport, ship_trail
 from .signing import signing_keygen
 from .trail import (
-    AuditChainVerificationResult,
     AuditQueueFullError,
     AuditTrail,
     AuditTrailError,

@@ -54,6 +54,7 @@ from .chain import (
 )
 from .checkpoints import Checkpoint
 from .events import (
+    AuditChainVerificationResult,
     AuditEvent,
     AuditEventType,
     AuditLogLevel,
@@ -67,7 +68,6 @@ from .signing import SigningKeyFile
 from .treelog import CertificateStore, TreeFile, sign_checkpoint
 
 __all__ = [
-    "AuditChainVerificationResult",
     "AuditQueueFullError",
     "AuditTrail",
     "AuditTrailError",
@@ -138,20 +138,6 @@ class AuditQueueFullError(AuditTrailError):
 
 class AuditWriteWarning(UserWarning):
     """Storage is failing or events were dropped; see ``get_statistics()``."""
-
-
-@dataclass
-class AuditChainVerificationResult:
-    """fapilog's verification result: the first problem, if any."""
-
-    valid: bool
-    events_checked: int
-    first_invalid_sequence: int | None = None
-    error_message: str | None = None
-    #: Keyed events whose MAC was checked with a key, and those whose MAC was
-    #: not (no key for it): only their links and sequence numbers were checked.
-    macs_checked: int = 0
-    macs_unchecked: int = 0
 
 
 class _VerifyChain(Protocol):

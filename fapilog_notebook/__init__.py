@@ -24,7 +24,9 @@ from .looplag import LoopLagProbe
 from .proofs import ProofVerdict, verify_consistency, verify_inclusion
 from .ship import ShipError, ShippedDay, ShipReport, ship_trail
 from .signing import signing_keygen
-from .trail import (
+from .treelog import consistency_proof, inclusion_proof
+from .verify import Finding, FindingKind, Severity, VerificationReport, verify_audit_log
+from .writer import (
     AuditQueueFullError,
     AuditTrail,
     AuditTrailError,
@@ -33,8 +35,6 @@ from .trail import (
     AuditWriteError,
     AuditWriteWarning,
 )
-from .treelog import consistency_proof, inclusion_proof
-from .verify import Finding, FindingKind, Severity, VerificationReport, verify_audit_log
 
 __version__ = "0.1.0"
 

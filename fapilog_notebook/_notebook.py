@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from .trail import AuditTrail
     from .verify import VerificationReport
     from .widgets import AuditExplorer
+    from .writer import AuditTrail
 
 __all__ = ["explore", "load_ipython_extension"]
 

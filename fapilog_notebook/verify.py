@@ -93,7 +93,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .execution import Engine, Workers
-    from .trail import AuditTrail
+    from .writer import AuditTrail
 
 __all__ = [
     "FINDING_COLUMNS",

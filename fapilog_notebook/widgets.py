@@ -34,8 +34,8 @@ import pandas as pd
 from .objstore import is_url
 
 if TYPE_CHECKING:
-    from .trail import AuditTrail
     from .verify import VerificationReport
+    from .writer import AuditTrail
 
 __all__ = ["PAGE_SIZE", "AuditExplorer", "TextIndex", "explore"]
 

@@ -25,7 +25,9 @@ from typing import Generic, TypeVar
 
 __all__ = ["DONE", "LEAD", "SHARED_THREADS", "Batch", "Claim", "GroupCommit", "describe"]
 
-_LOG = logging.getLogger("fapilog_notebook.writer")
+#: The name the writer has always logged under (its module was ``trail``):
+#: kept, so logging configured for it goes on working.
+_LOG = logging.getLogger("fapilog_notebook.trail")
 
 T = TypeVar("T")
 

@@ -127,3 +127,12 @@ def test_every_trail_in_a_process_shares_one_worker_pool() -> None:
     assert _commit.SHARED_THREADS.executor() is first
     assert _commit._workers() is first
     assert first._thread_name_prefix == "fapilog-notebook"
+
+
+def test_a_permission_error_is_classified_as_io_as_it_always_was() -> None:
+    from fapilog_notebook import ErrorCategory
+
+    # PermissionError is an OSError: the classifier's OSError branch takes it
+    # (a later PermissionError branch could never run and is gone).
+    assert _factory._classify(PermissionError("denied")) is ErrorCategory.IO
+    assert _factory._context_of(PermissionError("denied")).category is ErrorCategory.IO

@@ -37,7 +37,7 @@ from fapilog_notebook import AuditTrail, CompliancePolicy, LoopLagProbe, storage
 from fapilog_notebook.chain import ChainHead, check_line, links_to, seal
 from fapilog_notebook.events import AuditLogLevel
 from fapilog_notebook.notebook import percentile
-from fapilog_notebook.trail import _plain_payload, utc_now
+from fapilog_notebook.writer._factory import _plain_payload, utc_now
 
 from .baselines import (
     QueueWorkerTrail,

@@ -7,6 +7,7 @@ blocking the event loop; load and verify the daily files in a notebook.
 from .chain import Anchor
 from .checkpoints import ConsistencyProof, InclusionProof
 from .events import (
+    AuditChainVerificationResult,
     AuditEvent,
     AuditEventType,
     AuditLogLevel,
@@ -22,8 +23,9 @@ from .notebook import LoopLagProbe, explore, load_ipython_extension
 from .proofs import ProofVerdict, verify_consistency, verify_inclusion
 from .ship import ShipError, ShippedDay, ShipReport, ship_trail
 from .signing import signing_keygen
-from .trail import (
-    AuditChainVerificationResult,
+from .treelog import consistency_proof, inclusion_proof
+from .verify import Finding, FindingKind, Severity, VerificationReport, verify_audit_log
+from .writer import (
     AuditQueueFullError,
     AuditTrail,
     AuditTrailError,
@@ -32,8 +34,6 @@ from .trail import (
     AuditWriteError,
     AuditWriteWarning,
 )
-from .treelog import consistency_proof, inclusion_proof
-from .verify import Finding, FindingKind, Severity, VerificationReport, verify_audit_log
 
 __version__ = "0.1.0"
 

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from .events import AuditEventType
 
 if TYPE_CHECKING:
-    from .trail import AuditTrail
+    from .writer import AuditTrail
 
 __all__ = ["describe_source", "os_user", "record_access"]
 
@@ -80,7 +80,7 @@ def _bound(value: Any) -> str | None:
 
 def check_access_args(access_log: Any, user_id: Any) -> None:
     """Reject a non-trail ``access_log`` and a ``user_id`` given without one."""
-    from .trail import AuditTrail
+    from .writer import AuditTrail
 
     if access_log is not None and not isinstance(access_log, AuditTrail):
         raise TypeError(f"access_log must be an AuditTrail, not {type(access_log).__name__}")
@@ -143,7 +143,7 @@ def record_access(
 
 def _write_beside_the_loop(write: Any, trail: AuditTrail, timeout: float) -> str:
     """Run ``write()`` on a helper thread's own loop and wait up to ``timeout`` seconds."""
-    from .trail import AuditWriteWarning
+    from .writer import AuditWriteWarning
 
     outcome: dict[str, Any] = {}
 

@@ -12,7 +12,7 @@ from . import storage
 from .chain import Anchor
 from .events import AuditEventType, AuditLogLevel
 from .notebook import LagSummary, LoopLagProbe
-from .trail import AuditTrail
+from .writer import AuditTrail
 
 _KINDS = [
     AuditEventType.DATA_ACCESS,

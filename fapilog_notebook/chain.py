@@ -1,7 +1,7 @@
 """The hash chain: canonical JSON, checksums and the link rule.
 
 This is the one place that defines what a valid event line is. The writer
-(:mod:`fapilog_notebook.trail`) seals lines with :func:`seal`; the verifier
+(:mod:`fapilog_notebook.writer`) seals lines with :func:`seal`; the verifier
 and the storage head finder check them with :func:`check_line` (and the
 verifier a batch of intact lines at once with :func:`check_intact_lines`). Both follow
 fapilog's format: ``checksum`` is the hex SHA-256 of the canonical JSON of the

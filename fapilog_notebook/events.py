@@ -1,4 +1,4 @@
-"""Audit events, their enums and the compliance policy.
+"""Audit events, their enums, the compliance policy and the result types built from them.
 
 Field names, defaults and enum values match fapilog 0.3.5's ``AuditEvent`` so
 that files written here are read back by fapilog, and fapilog's files by us.
@@ -15,6 +15,7 @@ from uuid import uuid4
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "AuditChainVerificationResult",
     "AuditEvent",
     "AuditEventType",
     "AuditLogLevel",
@@ -200,3 +201,17 @@ class AuditEvent(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     checksum: str | None = None
     signature: str | None = None
+
+
+@dataclass
+class AuditChainVerificationResult:
+    """fapilog's verification result: the first problem, if any."""
+
+    valid: bool
+    events_checked: int
+    first_invalid_sequence: int | None = None
+    error_message: str | None = None
+    #: Keyed events whose MAC was checked with a key, and those whose MAC was
+    #: not (no key for it): only their links and sequence numbers were checked.
+    macs_checked: int = 0
+    macs_unchecked: int = 0

@@ -65,6 +65,7 @@ from .chain import (
     loads,
 )
 from .checkpoints import VerifierKey
+from .events import AuditChainVerificationResult
 from .keys import VerificationKey, check_key_bytes
 from .proofs import load_public_key
 from .scan import (
@@ -85,7 +86,6 @@ from .scan import (
 )
 from .scan import resolve_source as _resolve_source
 from .storage import day_of, to_day
-from .trail import AuditChainVerificationResult, AuditTrail
 from .treecheck import TreeCheck, check_trail
 from .treelog import CERTIFICATES_NAME, TREE_NAME
 
@@ -93,6 +93,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .execution import Engine, Workers
+    from .writer import AuditTrail
 
 __all__ = [
     "FINDING_COLUMNS",

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-import fapilog_notebook.trail as trail_module
+import fapilog_notebook.writer._commit as trail_module
 from fapilog_notebook import (
     AuditEventType,
     AuditQueueFullError,

@@ -107,7 +107,7 @@ def test_the_import_reader_resolves_relative_imports() -> None:
     assert any(i.module == "fapilog_notebook.load._columns" for i in imports)
     assert any(i.module == "fapilog_notebook.scan" for i in imports)
     frame_imports = _imports(LOAD / "_frame.py")
-    assert any(i.module == "fapilog_notebook.trail" and i.type_only for i in frame_imports)
+    assert any(i.module == "fapilog_notebook.writer" and i.type_only for i in frame_imports)
     assert any(i.module == "fapilog_notebook.verify" and not i.type_only for i in frame_imports)
 
 
@@ -123,7 +123,7 @@ def test_load_imports_only_downwards_and_only_public_names(path: Path) -> None:
             continue
         top = parts[1] if len(parts) > 1 else ""
         where = f"{path.name} imports {imported.module} {imported.names}"
-        if imported.type_only and top == "trail":
+        if imported.type_only and top == "writer":
             pass  # AuditTrail, for the access_log= annotation only
         else:
             assert top in BELOW_LOAD, where

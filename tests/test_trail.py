@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-import fapilog_notebook.trail as trail_module
+import fapilog_notebook.writer._factory as trail_module
 from fapilog_notebook import (
     AuditEvent,
     AuditEventType,

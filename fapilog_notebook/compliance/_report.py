@@ -38,7 +38,7 @@ from ._controls import EXCEPTIONS, FRAMEWORKS, NOT_EVALUATED, PASS, Evidence, ev
 if TYPE_CHECKING:
     from ..chain import Anchor
     from ..keys import VerificationKey
-    from ..trail import AuditTrail
+    from ..writer import AuditTrail
 
 __all__ = ["CONTROL_COLUMNS", "ComplianceReport", "compliance_report"]
 
@@ -363,7 +363,7 @@ class ComplianceReport:
         the reviewer, the note and the counts (PCI DSS 10.4.3, HIPAA's
         certified review).
         """
-        from ..trail import AuditTrail
+        from ..writer import AuditTrail
 
         if not isinstance(trail, AuditTrail):
             raise TypeError(f"trail must be an AuditTrail, not {type(trail).__name__}")

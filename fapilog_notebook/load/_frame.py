@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ..execution import Engine, Workers
-    from ..trail import AuditTrail
     from ..verify import VerificationReport
+    from ..writer import AuditTrail
 
 __all__ = ["findings_table", "locate_findings", "read_audit_log"]
 

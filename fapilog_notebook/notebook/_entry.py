@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from ..trail import AuditTrail
     from ..verify import VerificationReport
+    from ..writer import AuditTrail
     from ._widgets import AuditExplorer
 
 __all__ = ["explore", "load_ipython_extension"]

@@ -39,8 +39,8 @@ from ._selection import SelectionPanel
 from ._table import PAGE_SIZE, EventTable
 
 if TYPE_CHECKING:
-    from ..trail import AuditTrail
     from ..verify import VerificationReport
+    from ..writer import AuditTrail
 
 __all__ = ["AuditExplorer", "explore"]
 

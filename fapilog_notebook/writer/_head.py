@@ -1,0 +1,134 @@
+"""The chain head: queued events sealed in order (sequence number, link, MAC), and the head on disk.
+
+An event is *sealed* when it gets its sequence number, its link to the one
+before and its checksum or MAC: its line is then final. The loop seals each
+event as it is queued while the head on disk is known (``sealing``); else
+the worker thread seals what is queued once the directory is open. Runs of
+sealed events of one day are joined into one write (:func:`day_runs`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from ..chain import ALG_FORWARD_SECURE, ALG_STATIC, MAC_FIELD, ChainHead, seal
+from ._macs import MacKeys
+
+__all__ = ["ChainState", "DayRun", "Pending", "day_runs"]
+
+
+@dataclass(slots=True)
+class Pending:
+    """A queued event: its payload and, once sealed, its chained line.
+
+    ``written``: its line is on disk. ``acknowledged``: its ``log_event``
+    returned before that (a contained storage fault).
+    """
+
+    day: date
+    payload: dict[str, Any]
+    line: bytes = b""
+    written: bool = False
+    acknowledged: bool = False
+
+
+@dataclass(slots=True)
+class DayRun:
+    """Consecutive sealed events of one day, joined for one write."""
+
+    day: date
+    data: bytes
+    count: int
+    head: ChainHead
+    head_time: str | None
+
+
+def day_runs(batch: list[Pending]) -> list[DayRun] | None:
+    """``batch`` split into one write per day; ``None`` if an event is not sealed yet."""
+    lines = [item.line for item in batch]
+    if b"" in lines:
+        return None
+    runs: list[DayRun] = []
+    start = 0
+    for end in range(1, len(batch) + 1):
+        if end == len(batch) or batch[end].day != batch[start].day:
+            last = batch[end - 1].payload
+            head_time = last.get("timestamp")
+            runs.append(
+                DayRun(
+                    batch[start].day,
+                    b"".join(lines[start:end]),
+                    end - start,
+                    ChainHead(last["sequence_number"], last["checksum"]),
+                    head_time if isinstance(head_time, str) else None,
+                )
+            )
+            start = end
+    return runs
+
+
+class ChainState:
+    """The last event sealed, the last on disk, and the day file events go to.
+
+    Changed under the queue's lock: by the loop as it seals, by the worker
+    thread as it opens the directory, seals what is left and writes.
+    """
+
+    __slots__ = (
+        "_keys",
+        "checksum",
+        "day_floor",
+        "head",
+        "head_time",
+        "repaired",
+        "resumed_from",
+        "sealing",
+        "sequence",
+    )
+
+    def __init__(self, macs: MacKeys) -> None:
+        self._keys = macs
+        self.sealing = False  # True while the chain head on disk is known
+        # The last event sealed: its sequence number (0: none) and checksum.
+        self.sequence = 0
+        self.checksum: str | None = None
+        #: The day file events go to: never earlier than the newest written or
+        #: found (an event stamped earlier, when the clock steps back, goes here).
+        self.day_floor: date | None = None
+        self.head: ChainHead | None = None  # the last event on disk
+        self.head_time: str | None = None
+        self.resumed_from: ChainHead | None = None
+        self.repaired: str | None = None  # a file whose torn last line start() terminated
+
+    def seal(self, item: Pending) -> bool:
+        """Chain ``item`` after the last sealed event (caller holds the lock).
+
+        The item goes to the newest day file so far if it is stamped earlier
+        (the clock stepped back): the writer never returns to an earlier file.
+        Returns False, sealing nothing, when a forward-secure key must first
+        evolve to the item's day (left to the worker thread).
+        """
+        if self.day_floor is not None and item.day < self.day_floor:
+            item.day = self.day_floor
+        macs = self._keys
+        key = macs.static
+        if key is not None:
+            item.payload[MAC_FIELD] = {"alg": ALG_STATIC}
+        elif macs.writer is not None:
+            writer = macs.writer
+            if item.day > writer.day:
+                return False
+            key = writer.key
+            item.payload[MAC_FIELD] = {
+                "alg": ALG_FORWARD_SECURE,
+                "day": writer.day.isoformat(),
+            }
+        sequence = self.sequence + 1
+        item.line, self.checksum = seal(
+            item.payload, sequence_number=sequence, previous_hash=self.checksum, key=key
+        )
+        self.sequence = sequence  # only once sealed: bad input takes no number
+        self.day_floor = item.day
+        return True

@@ -1,0 +1,66 @@
+"""The keys a trail MACs with: a static key, or a forward-secure writer key that evolves by day.
+
+Events are MACed as they are sealed (:mod:`._head`); seals, manifests and
+empty-day records with the key of the day they describe (:mod:`._records`).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from .. import keys
+from ..chain import ALG_FORWARD_SECURE, ALG_STATIC
+
+__all__ = ["MacKeys"]
+
+
+class MacKeys:
+    """Which key MACs what: ``static`` (a key given as bytes) or ``writer`` (a key file).
+
+    ``writer`` is loaded when the trail opens its directory and dropped when
+    it closes; the key file evolves one way at each UTC day boundary.
+    """
+
+    __slots__ = ("key_file", "static", "writer")
+
+    def __init__(self, key: bytes | None, key_file: Path | str | None) -> None:
+        if key is not None and key_file is not None:
+            raise ValueError(
+                "pass either key (a static key) or key_file (forward-secure), not both"
+            )
+        self.static = None if key is None else keys.check_key_bytes(key)
+        self.key_file = None if key_file is None else Path(key_file)
+        self.writer: keys.WriterKey | None = None
+
+    @property
+    def keyed(self) -> bool:
+        """True when events are MACed (static or forward-secure key)."""
+        return self.static is not None or self.key_file is not None
+
+    def load(self) -> None:
+        """Read the forward-secure key file, if there is one (worker thread)."""
+        if self.key_file is not None:
+            self.writer = keys.WriterKey(self.key_file)
+
+    def record_key(self) -> tuple[dict[str, str] | None, bytes | None]:
+        """The ``mac`` object and key for a seal: the key events are MACed with now."""
+        if self.static is not None:
+            return {"alg": ALG_STATIC}, self.static
+        if self.writer is None:
+            return None, None
+        mac_info = {"alg": ALG_FORWARD_SECURE, "day": self.writer.day.isoformat()}
+        return mac_info, self.writer.key
+
+    def day_key(self, day: date) -> tuple[dict[str, str] | None, bytes | None] | None:
+        """The ``mac`` object and key for a record of ``day``.
+
+        Forward-secure, the day's own key, or ``None`` when it is gone (the
+        key file moved past the day, which is recorded before that happens).
+        """
+        if self.writer is None:
+            return self.record_key()
+        key = self.writer.key_for(day)
+        if key is None:
+            return None
+        return {"alg": ALG_FORWARD_SECURE, "day": day.isoformat()}, key

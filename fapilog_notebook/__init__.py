@@ -20,7 +20,6 @@ from .events import (
 from .frame import AuditLogWarning, read_audit_log
 from .keys import AuditKeyError, VerificationKey, keygen
 from .looplag import LoopLagProbe
-from .proofs import ProofVerdict, verify_consistency, verify_inclusion
 from .ship import ShipError, ShippedDay, ShipReport, ship_trail
 from .signing import signing_keygen
 from .trail import (
@@ -34,7 +33,16 @@ from .trail import (
     AuditWriteWarning,
 )
 from .treelog import consistency_proof, inclusion_proof
-from .verify import Finding, FindingKind, Severity, VerificationReport, verify_audit_log
+from .verify import (
+    Finding,
+    FindingKind,
+    ProofVerdict,
+    Severity,
+    VerificationReport,
+    verify_audit_log,
+    verify_consistency,
+    verify_inclusion,
+)
 
 __version__ = "0.1.0"
 

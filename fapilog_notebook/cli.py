@@ -28,11 +28,10 @@ from ._demo import clear_trail, write_demo_trail
 from ._tamper import alter_field, copy_trail, delete_line
 from .chain import Anchor
 from .keys import AuditKeyError, VerificationKey, keygen, load_static_key
-from .proofs import verify_inclusion
 from .signing import signing_keygen
 from .storage import UnsafeRecordError, read_bounded, to_day
 from .treelog import inclusion_proof, latest_checkpoint
-from .verify import VerificationReport, verify_audit_log
+from .verify import VerificationReport, verify_audit_log, verify_inclusion
 
 __all__ = ["main"]
 

@@ -127,10 +127,9 @@ class Records:
         #: package's writer left its marks there (a seal file or manifests).
         self.directory: Location | None = None
         self.writer_marks = False
-        #: The best seal record that checks out, why none does, and whether a seal file is there.
+        #: The best seal record that checks out, and why none does.
         self.seal: dict[str, Any] | None = None
         self.seal_problem: str | None = None
-        self.seal_present = False
         self.all_days: list[date] = []
         #: Checks that could not run, in sentences, for the report.
         self.notes: list[str] = []
@@ -159,14 +158,14 @@ class Records:
         try:
             slots = storage.read_seals(path)
         except storage.UnsafeRecordError as exc:
-            self.seal_present = True
+            self.writer_marks = True  # a seal file is there
             self.seal_problem = f"{exc}; it was not read"
             return
         except OSError as exc:
-            self.seal_present = True
+            self.writer_marks = True
             self.seal_problem = f"{path.name} could not be read: {describe_os_error(exc)}"
             return
-        self.seal_present = bool(slots) or exists(path)
+        self.writer_marks = bool(slots) or exists(path)
         good: list[dict[str, Any]] = []
         problems: list[str] = []
         for slot in slots:
@@ -217,7 +216,6 @@ class Records:
         except OSError:
             entries = []
         names = {entry.name for entry in entries}
-        self.writer_marks = self.seal_present
         self.all_days = sorted(day for day in map(day_of, names) if day is not None)
         files_given = self.source.directory is None
         for entry in entries:

@@ -172,12 +172,73 @@ def _day_ranges(days: list[date]) -> str:
     return ", ".join(parts)
 
 
+class _TimeCheck:
+    """The time checks: an event of another day than its file's (``misplaced_event``),
+    and an event timestamped earlier than the one before it (``time_regression``)."""
+
+    def __init__(self, log: FindingLog) -> None:
+        self.log = log
+        self.day: date | None = None
+        self.day_iso: str | None = None
+
+    def open_day(self, day: date | None) -> None:
+        """The next events are of a file of ``day`` (None: a file with no day)."""
+        self.day = day
+        self.day_iso = day.isoformat() if day else None
+
+    def check(
+        self,
+        at: _At,
+        seq: int,
+        raw_ts: object,
+        timestamp: datetime | None,
+        before: _Event | None,
+    ) -> None:
+        """An event's time: in its file's day, and not earlier than the event before."""
+        if timestamp is None:
+            return
+        if self.day is not None:
+            same_day = (
+                isinstance(raw_ts, str) and raw_ts.endswith("Z") and raw_ts[:10] == self.day_iso
+            )
+            if not same_day:
+                event_day = timestamp.astimezone(UTC).date()
+                if event_day != self.day:
+                    self.log.add(
+                        FindingKind.MISPLACED_EVENT,
+                        at,
+                        seq,
+                        f"expected an event of {self.day_iso} in this file, found one "
+                        f"timestamped {raw_ts!s:.40} (UTC day {event_day.isoformat()})",
+                    )
+        if before is not None and before.timestamp is not None:
+            try:
+                earlier = timestamp < before.timestamp
+            except TypeError:
+                earlier = False
+            if earlier:
+                self.log.add(
+                    FindingKind.TIME_REGRESSION,
+                    at,
+                    seq,
+                    f"timestamp {raw_ts!s:.40} is earlier than the previous event's "
+                    f"({before.timestamp.isoformat()}, sequence {before.seq} at "
+                    f"{self.log.where(before.at)})",
+                )
+
+
 class Ledger:
     """The chain's running state, fed one event (or one run of intact events) at a time.
 
-    Its 14 attributes are the state of the walk along the chain; each is read
-    on the per-event path, so they stay plain attributes of one object rather
-    than a lookup away.
+    Larger than the other parts (about 390 lines, 13 attributes), on purpose:
+    where an event goes and which one finding it raises is one rule, decided
+    together by :meth:`event`, ``_place``, ``_place_tainted``, ``_insert``,
+    the waiting unparseable line (``bad``) and the short path
+    (:meth:`extendable`, :meth:`advance`) over the same runs, segment and
+    previous event; split over several objects, that rule would be spread
+    again. The attributes are read on the per-event path, so they stay plain
+    attributes of one object. The time checks (:class:`_TimeCheck`) and the
+    holes (``_report_holes``) need none of it and live apart.
     """
 
     def __init__(self, source: Source, log: FindingLog) -> None:
@@ -193,13 +254,16 @@ class Ledger:
         self.first_seq: int | None = None
         self.last_seq: int | None = None
         self.head_time: Any = None
-        self.day_iso: str | None = None
-        self.day: date | None = None
+        self.times = _TimeCheck(log)
 
     def open_day(self, day: date | None) -> None:
         """The next events are of a file of ``day`` (None: a file with no day)."""
-        self.day = day
-        self.day_iso = day.isoformat() if day else None
+        self.times.open_day(day)
+
+    @property
+    def day_iso(self) -> str | None:
+        """The day of the file whose events come next (None: a file with no day)."""
+        return self.times.day_iso
 
     def seed(self) -> None:
         """Link the range's first event to the last event before the range."""
@@ -272,7 +336,7 @@ class Ledger:
         if run is not None:  # the common case: an intact event linking to the one before
             assert before is not None
             timestamp = _parse_time(info.timestamp)
-            self._check_time(at, seq, info.timestamp, timestamp, before)
+            self.times.check(at, seq, info.timestamp, timestamp, before)
             self.advance(run, 1, at, seq, checksum, info.timestamp, timestamp)
             return
         self.events += 1
@@ -301,7 +365,7 @@ class Ledger:
             position = seq
         else:
             position = self._place_tainted(at, seq, prev_hash, checksum, before, info)
-        self._check_time(at, seq, info.timestamp, timestamp, before)
+        self.times.check(at, seq, info.timestamp, timestamp, before)
         if self.segment.max_seq == position:
             self.head_time = info.timestamp
         self.prev = _Event(position, checksum, at, timestamp, not checksum_ok)
@@ -352,45 +416,6 @@ class Ledger:
         run.hi, run.hi_checksum, run.hi_at = seq, checksum, at
         self.head_time = raw_ts
         self.prev = _Event(seq, checksum, at, timestamp, False)
-
-    def _check_time(
-        self,
-        at: _At,
-        seq: int,
-        raw_ts: object,
-        timestamp: datetime | None,
-        before: _Event | None,
-    ) -> None:
-        if timestamp is None:
-            return
-        if self.day is not None:
-            same_day = (
-                isinstance(raw_ts, str) and raw_ts.endswith("Z") and raw_ts[:10] == self.day_iso
-            )
-            if not same_day:
-                event_day = timestamp.astimezone(UTC).date()
-                if event_day != self.day:
-                    self.log.add(
-                        FindingKind.MISPLACED_EVENT,
-                        at,
-                        seq,
-                        f"expected an event of {self.day_iso} in this file, found one "
-                        f"timestamped {raw_ts!s:.40} (UTC day {event_day.isoformat()})",
-                    )
-        if before is not None and before.timestamp is not None:
-            try:
-                earlier = timestamp < before.timestamp
-            except TypeError:
-                earlier = False
-            if earlier:
-                self.log.add(
-                    FindingKind.TIME_REGRESSION,
-                    at,
-                    seq,
-                    f"timestamp {raw_ts!s:.40} is earlier than the previous event's "
-                    f"({before.timestamp.isoformat()}, sequence {before.seq} at "
-                    f"{self.log.where(before.at)})",
-                )
 
     def _restart(self) -> None:
         self.segments.append(self.segment)
@@ -553,10 +578,6 @@ class Ledger:
 
     # ------------------------------------------------------------ the end
 
-    # ------------------------------------------------------------ seals, manifests
-
-    # ------------------------------------------------------------ the end
-
     def finish(self) -> None:
         """Judge a waiting last line, close the last segment and report the holes."""
         if self.bad is not None:
@@ -566,54 +587,7 @@ class Ledger:
             self._flush_bad(seq=None, torn=torn)
         self.segments.append(self.segment)
         for number, segment in enumerate(self.segments):
-            self._report_holes(segment, first=number == 0)
-
-    def _report_holes(self, segment: _Segment, *, first: bool) -> None:
-        runs = segment.runs
-        if first and runs and not self.seeded and runs[0].lo > 1:
-            lo = runs[0].lo
-            self.log.add(
-                FindingKind.SEQUENCE_GAP,
-                runs[0].lo_at,
-                lo,
-                f"expected the chain to start at sequence 1, found it starting at {lo}: "
-                f"{lo - 1} events (1..{lo - 1}) are not in {self.source.description} "
-                "and there is no earlier audit file",
-            )
-        for left, right in itertools.pairwise(runs):
-            missing = right.lo - left.hi - 1
-            span = (
-                f"sequence {left.hi + 1}"
-                if missing == 1
-                else f"sequences {left.hi + 1}..{right.lo - 1}"
-            )
-            self.log.add(
-                FindingKind.SEQUENCE_GAP,
-                right.lo_at,
-                right.lo,
-                f"{missing} event{'s are' if missing != 1 else ' is'} missing ({span}) between "
-                f"sequence {left.hi} ({self.log.where(left.hi_at)}) and sequence {right.lo} "
-                f"({self.log.where(right.lo_at)})" + self._missing_days(left.hi_at, right.lo_at),
-            )
-
-    def _day_of_index(self, index: int) -> date | None:
-        if index == -1:
-            pred = self.source.predecessor
-            return day_of(pred) if pred else None
-        if 0 <= index < len(self.source.files):
-            return self.source.files[index].day
-        return None
-
-    def _missing_days(self, left: _At, right: _At) -> str:
-        a, b = self._day_of_index(left[0]), self._day_of_index(right[0])
-        if a is None or b is None or (b - a).days <= 1:
-            return ""
-        present = self.source.days
-        days = [a + timedelta(days=n) for n in range(1, (b - a).days)]
-        missing = [d for d in days if d not in present]
-        if not missing:
-            return ""
-        return f"; no audit file for {_day_ranges(missing)}"
+            _report_holes(self.log, segment, first=number == 0, seeded=self.seeded)
 
     # ------------------------------------------------------------ the report
 
@@ -646,3 +620,56 @@ class Ledger:
         """The highest sequence number of the last segment with events (0: none)."""
         last = next((g for g in reversed(self.segments) if g.events), None)
         return last.max_seq if last is not None and last.max_seq is not None else 0
+
+
+def _report_holes(log: FindingLog, segment: _Segment, *, first: bool, seeded: bool) -> None:
+    """The holes in a closed segment's runs: one ``sequence_gap`` each."""
+    runs = segment.runs
+    if first and runs and not seeded and runs[0].lo > 1:
+        lo = runs[0].lo
+        log.add(
+            FindingKind.SEQUENCE_GAP,
+            runs[0].lo_at,
+            lo,
+            f"expected the chain to start at sequence 1, found it starting at {lo}: "
+            f"{lo - 1} events (1..{lo - 1}) are not in {log.source.description} "
+            "and there is no earlier audit file",
+        )
+    for left, right in itertools.pairwise(runs):
+        missing = right.lo - left.hi - 1
+        span = (
+            f"sequence {left.hi + 1}"
+            if missing == 1
+            else f"sequences {left.hi + 1}..{right.lo - 1}"
+        )
+        log.add(
+            FindingKind.SEQUENCE_GAP,
+            right.lo_at,
+            right.lo,
+            f"{missing} event{'s are' if missing != 1 else ' is'} missing ({span}) between "
+            f"sequence {left.hi} ({log.where(left.hi_at)}) and sequence {right.lo} "
+            f"({log.where(right.lo_at)})" + _missing_days(log.source, left.hi_at, right.lo_at),
+        )
+
+
+def _day_of_index(source: Source, index: int) -> date | None:
+    """The day of file ``index`` (-1: the file before the range), or None."""
+    if index == -1:
+        pred = source.predecessor
+        return day_of(pred) if pred else None
+    if 0 <= index < len(source.files):
+        return source.files[index].day
+    return None
+
+
+def _missing_days(source: Source, left: _At, right: _At) -> str:
+    """The days with no audit file between two events, as a clause (or '')."""
+    a, b = _day_of_index(source, left[0]), _day_of_index(source, right[0])
+    if a is None or b is None or (b - a).days <= 1:
+        return ""
+    present = source.days
+    days = [a + timedelta(days=n) for n in range(1, (b - a).days)]
+    missing = [d for d in days if d not in present]
+    if not missing:
+        return ""
+    return f"; no audit file for {_day_ranges(missing)}"

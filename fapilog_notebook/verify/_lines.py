@@ -69,7 +69,10 @@ _ROUTINE_MAC = frozenset({MAC_NONE, MAC_CHECKED, MAC_UNCHECKED})
 
 
 class LineInfo(NamedTuple):
-    """What one line says, reduced to what the chain checks need (small, picklable)."""
+    """What one line says, reduced to what the chain checks need (small, picklable).
+
+    A flat record of fields (a tuple, so workers send it cheaply), not state.
+    """
 
     number: int
     terminated: bool

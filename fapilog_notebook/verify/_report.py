@@ -80,6 +80,9 @@ class VerificationReport:
     one row per problem, with :data:`FINDING_COLUMNS`. ``checks_skipped``
     says, a sentence each, which checks could not run (no seal, a seal outside
     the files verified...), so a VALID verdict is never read for more than it is.
+
+    Its many fields are the report's data (public, frozen, what ``to_dict``
+    gives); it holds no verifier state, and its presentations only read them.
     """
 
     source: str

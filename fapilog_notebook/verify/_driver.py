@@ -90,6 +90,7 @@ class _Verifier:
         source: Source,
         keyring: Keyring | None = None,
         anchors: tuple[Anchor, ...] = (),
+        days: DayRange | None = None,
     ) -> None:
         self.source = source
         self.files = source.files
@@ -98,16 +99,16 @@ class _Verifier:
         self.log = FindingLog(source)
         self.ledger = Ledger(source, self.log)
         self.tallies = Tallies({a.sequence_number for a in anchors})
-        self.records = Records(source, keyring, DayRange(None, None))
+        self.records = Records(source, keyring, days or DayRange(None, None))
         self.anchors_checked = 0
         self.files_checked = 0
 
     # ------------------------------------------------------------ before the lines
 
-    def prepare(self, days: DayRange) -> None:
+    def prepare(self) -> None:
         """Read the seal and the day manifests kept beside the audit files, and link
         the range's first event to the last event before the range."""
-        records = self.records = Records(self.source, self.keyring, days)
+        records = self.records
         records.read()
         self.tallies.watch |= records.watched
         self.tallies.bounds = records.bounds
@@ -374,8 +375,9 @@ def verify_audit_log(
         until=until,
         user_id=user_id,
     )
-    verifier = _Verifier(resolved, keyring, anchor_list)
-    verifier.prepare(DayRange(to_day(since, name="since"), to_day(until, name="until")))
+    days = DayRange(to_day(since, name="since"), to_day(until, name="until"))
+    verifier = _Verifier(resolved, keyring, anchor_list, days)
+    verifier.prepare()
     if workers is None and engine is None and client is None:
         indices: Iterator[int] = iter(range(len(resolved.files)))
         for index in track(indices, total=len(resolved.files), desc="verifying", progress=progress):

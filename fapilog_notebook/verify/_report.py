@@ -10,7 +10,6 @@ through :mod:`fapilog_notebook._html`), JSON, and the ``segments`` and
 
 from __future__ import annotations
 
-import html
 import json
 import os
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..chain import Anchor
-from ._findings import FINDING_COLUMNS, Finding, Severity, _integers, findings_frame
+from ._findings import Finding, Severity, _integers, findings_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -49,13 +48,6 @@ def _printable(text: str) -> str:
     return "".join(
         c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text
     )
-
-
-#: Cells of the findings table wrap (JupyterLab's default is one line, cut at the edge);
-#: short codes stay whole, long values (paths, ids, messages) break where they must.
-_CELL_STYLE = "text-align:left;vertical-align:top;white-space:normal;overflow-wrap:anywhere"
-_CODE_STYLE = "text-align:left;vertical-align:top;white-space:nowrap"
-_CODE_COLUMNS = frozenset({"kind", "severity", "line", "sequence_number"})
 
 
 def _now_text() -> str:
@@ -275,60 +267,10 @@ class VerificationReport:
         return page
 
     def _repr_html_(self) -> str:
-        esc = html.escape
-        color = "#1a7f37" if self.valid else "#cf222e"
-        counts = self.counts
-        badge = (
-            f'<span style="background:{color};color:white;padding:2px 10px;'
-            f'border-radius:10px;font-weight:bold">{self.verdict}</span>'
-        )
-        head = (
-            f"sequence {self.head.sequence_number}, checksum <code>{esc(self.head.checksum)}</code>"
-            if self.head
-            else "none"
-        )
-        parts = [
-            '<div class="fapilog-verification-report">',
-            f"<p>{badge} <code>{esc(self.source)}</code></p>",
-            "<table>",
-            f"<tr><th>events checked</th><td>{self.events_checked}</td></tr>",
-            f"<tr><th>files checked</th><td>{self.files_checked}</td></tr>",
-            f"<tr><th>segments</th><td>{len(self.segment_rows)}</td></tr>",
-            f"<tr><th>sequences</th><td>{self.first_sequence}..{self.last_sequence}</td></tr>",
-            f"<tr><th>head</th><td>{head}</td></tr>",
-            f"<tr><th>MACs</th><td>{esc(self.mac_status)}</td></tr>",
-            f"<tr><th>errors / warnings / info</th><td>{counts['error']} / "
-            f"{counts['warning']} / {counts['info']}</td></tr>",
-            *(f"<tr><th>not checked</th><td>{esc(note)}</td></tr>" for note in self.checks_skipped),
-            "</table>",
-        ]
-        if self.finding_list:
-            limit = 200
-            parts.append("<table style='table-layout:auto;width:100%'><thead><tr>")
-            parts.extend(
-                f"<th style='text-align:left'>{esc(column)}</th>" for column in FINDING_COLUMNS
-            )
-            parts.append("</tr></thead><tbody>")
-            for finding in self.finding_list[:limit]:
-                cells = finding.to_dict()
-                parts.append("<tr>")
-                for column in FINDING_COLUMNS:
-                    value = cells[column]
-                    style = _CODE_STYLE if column in _CODE_COLUMNS else _CELL_STYLE
-                    parts.append(
-                        f"<td style='{style}'>{esc('' if value is None else str(value))}</td>"
-                    )
-                parts.append("</tr>")
-            parts.append("</tbody></table>")
-            if len(self.finding_list) > limit:
-                parts.append(
-                    f"<p>... and {len(self.finding_list) - limit} more findings "
-                    "(see <code>report.findings</code>)</p>"
-                )
-        else:
-            parts.append("<p>No findings.</p>")
-        parts.append("</div>")
-        return "".join(parts)
+        """The report as a notebook shows it (:func:`fapilog_notebook._html.report_fragment`)."""
+        from .._html import report_fragment
+
+        return report_fragment(self)
 
     def compat_result(self) -> AuditChainVerificationResult:
         """fapilog's four-field result: the first error finding, if any."""

@@ -10,7 +10,8 @@ inside are private:
 - ``_tallies``: what the lines vouch for (MACs, per-file counts, watched checksums);
 - ``_evidence``: the seal and manifests beside the files, and the evidence checks;
 - ``_findings``: the finding taxonomy and the findings of one verification;
-- ``_report``: :class:`VerificationReport` and its text, HTML, JSON and pandas forms;
+- ``_report``: :class:`VerificationReport` and its text, JSON and pandas forms (its
+  HTML through :mod:`fapilog_notebook._html`);
 - ``_parallel``: the per-line checks in worker processes or on Dask;
 - ``_tree``: the Merkle tree, checkpoint and signature check;
 - ``_proofs``: offline inclusion and consistency proofs.

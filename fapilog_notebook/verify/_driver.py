@@ -20,7 +20,8 @@ The parts, wired here by :class:`_Verifier`:
 - :mod:`._tallies`: what the lines vouch for (MAC counts, per-file counts, watched checksums);
 - :mod:`._evidence`: the seal and manifests read before the lines, and the
   evidence checks run after them;
-- :mod:`._findings` and :mod:`._report`: the findings and the report;
+- :mod:`._findings` and :mod:`._report`: the findings and the report (its HTML
+  through :mod:`fapilog_notebook._html`);
 - :mod:`._tree`: the Merkle tree, checkpoints and signatures (after the chain);
 - :mod:`._parallel`: the same calls on the verifier, the per-line work in workers.
 """

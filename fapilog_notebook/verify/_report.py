@@ -2,10 +2,10 @@
 
 :class:`VerificationReport` holds the verdict, counts, segments and findings
 as plain data; its presentations are built from it on demand: the text
-summary (:meth:`~VerificationReport.format_text`), the notebook's HTML
-(``_repr_html_``), a standalone page (:meth:`~VerificationReport.to_html`,
-through :mod:`fapilog_notebook._html`), JSON, and the ``segments`` and
-``findings`` DataFrames, built lazily (pandas is imported then, not before).
+summary (:meth:`~VerificationReport.format_text`), JSON, the ``segments``
+and ``findings`` DataFrames, built lazily (pandas is imported then, not
+before), and the HTML, the notebook's (``_repr_html_``) and a standalone page
+(:meth:`~VerificationReport.to_html`), both built by :mod:`fapilog_notebook._html`.
 """
 
 from __future__ import annotations

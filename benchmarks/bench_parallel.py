@@ -141,7 +141,7 @@ def _rusage_peak() -> tuple[int, int]:
 def pool_worker_peaks(data: Dataset, workers: int) -> dict[str, Any]:
     """The peak RSS of each pool worker after verifying ``data`` on a pool we keep."""
     with ProcessPoolExecutor(
-        max_workers=workers, mp_context=pool_context("fapilog_notebook.parallel")
+        max_workers=workers, mp_context=pool_context("fapilog_notebook.verify._parallel")
     ) as pool:
         idle: dict[int, int] = {}
         for _ in range(5):

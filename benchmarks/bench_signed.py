@@ -39,8 +39,8 @@ from fapilog_notebook import (
     verify_audit_log,
     verify_inclusion,
 )
-from fapilog_notebook import verify as verify_module
-from fapilog_notebook.treecheck import TreeCheck
+from fapilog_notebook.verify import TreeCheck
+from fapilog_notebook.verify import _driver as verify_module
 
 __all__ = ["SignedConfig", "markdown", "run"]
 

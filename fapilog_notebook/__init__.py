@@ -20,11 +20,19 @@ from .events import (
 from .keys import AuditKeyError, VerificationKey, keygen
 from .load import AuditLogWarning, read_audit_log
 from .notebook import LoopLagProbe, explore, load_ipython_extension
-from .proofs import ProofVerdict, verify_consistency, verify_inclusion
 from .ship import ShipError, ShippedDay, ShipReport, ship_trail
 from .signing import signing_keygen
 from .treelog import consistency_proof, inclusion_proof
-from .verify import Finding, FindingKind, Severity, VerificationReport, verify_audit_log
+from .verify import (
+    Finding,
+    FindingKind,
+    ProofVerdict,
+    Severity,
+    VerificationReport,
+    verify_audit_log,
+    verify_consistency,
+    verify_inclusion,
+)
 from .writer import (
     AuditQueueFullError,
     AuditTrail,

@@ -1,4 +1,7 @@
-"""The self-contained HTML page of a verification report (``VerificationReport.to_html``).
+"""The HTML of a verification report: the notebook's fragment and the self-contained page.
+
+:func:`report_fragment` is what a notebook shows (``VerificationReport._repr_html_``);
+:func:`report_page` is the page ``VerificationReport.to_html`` writes.
 
 One file an auditor can hand over: inline CSS only (no script, font or image
 from elsewhere, so it opens offline), a print style, the verdict first, then
@@ -14,10 +17,12 @@ import os
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
+from .verify import FINDING_COLUMNS
+
 if TYPE_CHECKING:
     from .verify import Finding, VerificationReport
 
-__all__ = ["PAGE_CSS", "finding_order", "report_page", "shown_file"]
+__all__ = ["PAGE_CSS", "finding_order", "report_fragment", "report_page", "shown_file"]
 
 PAGE_CSS = """
 :root { color-scheme: light; }
@@ -176,3 +181,67 @@ def report_page(report: VerificationReport, *, title: str | None = None) -> str:
         f"{esc(report.verified_at)}.</footer></body></html>"
     )
     return "\n".join(parts)
+
+
+#: Cells of the findings table wrap (JupyterLab's default is one line, cut at the edge);
+#: short codes stay whole, long values (paths, ids, messages) break where they must.
+_CELL_STYLE = "text-align:left;vertical-align:top;white-space:normal;overflow-wrap:anywhere"
+_CODE_STYLE = "text-align:left;vertical-align:top;white-space:nowrap"
+_CODE_COLUMNS = frozenset({"kind", "severity", "line", "sequence_number"})
+
+
+def report_fragment(report: VerificationReport) -> str:
+    """The report as a notebook shows it (``VerificationReport._repr_html_``): the verdict,
+    the counts, and the first 200 findings in a table whose cells wrap."""
+    esc = html.escape
+    color = "#1a7f37" if report.valid else "#cf222e"
+    counts = report.counts
+    badge = (
+        f'<span style="background:{color};color:white;padding:2px 10px;'
+        f'border-radius:10px;font-weight:bold">{report.verdict}</span>'
+    )
+    head = (
+        f"sequence {report.head.sequence_number}, checksum <code>{esc(report.head.checksum)}</code>"
+        if report.head
+        else "none"
+    )
+    parts = [
+        '<div class="fapilog-verification-report">',
+        f"<p>{badge} <code>{esc(report.source)}</code></p>",
+        "<table>",
+        f"<tr><th>events checked</th><td>{report.events_checked}</td></tr>",
+        f"<tr><th>files checked</th><td>{report.files_checked}</td></tr>",
+        f"<tr><th>segments</th><td>{len(report.segment_rows)}</td></tr>",
+        f"<tr><th>sequences</th><td>{report.first_sequence}..{report.last_sequence}</td></tr>",
+        f"<tr><th>head</th><td>{head}</td></tr>",
+        f"<tr><th>MACs</th><td>{esc(report.mac_status)}</td></tr>",
+        f"<tr><th>errors / warnings / info</th><td>{counts['error']} / "
+        f"{counts['warning']} / {counts['info']}</td></tr>",
+        *(f"<tr><th>not checked</th><td>{esc(note)}</td></tr>" for note in report.checks_skipped),
+        "</table>",
+    ]
+    if report.finding_list:
+        limit = 200
+        parts.append("<table style='table-layout:auto;width:100%'><thead><tr>")
+        parts.extend(
+            f"<th style='text-align:left'>{esc(column)}</th>" for column in FINDING_COLUMNS
+        )
+        parts.append("</tr></thead><tbody>")
+        for finding in report.finding_list[:limit]:
+            cells = finding.to_dict()
+            parts.append("<tr>")
+            for column in FINDING_COLUMNS:
+                value = cells[column]
+                style = _CODE_STYLE if column in _CODE_COLUMNS else _CELL_STYLE
+                parts.append(f"<td style='{style}'>{esc('' if value is None else str(value))}</td>")
+            parts.append("</tr>")
+        parts.append("</tbody></table>")
+        if len(report.finding_list) > limit:
+            parts.append(
+                f"<p>... and {len(report.finding_list) - limit} more findings "
+                "(see <code>report.findings</code>)</p>"
+            )
+    else:
+        parts.append("<p>No findings.</p>")
+    parts.append("</div>")
+    return "".join(parts)

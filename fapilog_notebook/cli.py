@@ -26,11 +26,10 @@ from ._demo import clear_trail, write_demo_trail
 from ._tamper import alter_field, copy_trail, delete_line
 from .keys import keygen
 from .options import load_anchors, load_key
-from .proofs import verify_inclusion
 from .signing import signing_keygen
 from .storage import to_day
 from .treelog import inclusion_proof, latest_checkpoint
-from .verify import VerificationReport, verify_audit_log
+from .verify import VerificationReport, verify_audit_log, verify_inclusion
 
 __all__ = ["main"]
 

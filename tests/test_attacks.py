@@ -30,7 +30,6 @@ from fapilog_notebook.chain import Anchor, canonical_json, compute_checksum
 from fapilog_notebook.checkpoints import Checkpoint, InclusionProof, SignerKey
 from fapilog_notebook.keys import VerificationKey, WriterKey, keygen
 from fapilog_notebook.merkle import MerkleTree, inclusion_path, leaf_hash
-from fapilog_notebook.proofs import verify_inclusion
 from fapilog_notebook.signing import SigningKeyFile, certify, signing_keygen
 from fapilog_notebook.treelog import (
     CERTIFICATES_NAME,
@@ -39,6 +38,7 @@ from fapilog_notebook.treelog import (
     inclusion_proof,
     iter_leaves,
 )
+from fapilog_notebook.verify import verify_inclusion
 
 DAYS = [date(2026, 3, 29) + timedelta(days=n) for n in range(4)]
 PER_DAY = 6

@@ -19,8 +19,6 @@ from typing import Any
 
 import pytest
 
-from fapilog_notebook import parallel as par
-from fapilog_notebook import verify as verify_module
 from fapilog_notebook import verify_audit_log
 from fapilog_notebook.chain import canonical_json, check_intact_lines
 from fapilog_notebook.verify import (
@@ -31,6 +29,9 @@ from fapilog_notebook.verify import (
     check_file,
     recheck,
 )
+from fapilog_notebook.verify import _driver as verify_driver
+from fapilog_notebook.verify import _lines as verify_module
+from fapilog_notebook.verify import _parallel as par
 
 from .logbuilder import BASE, payload
 from .report_helpers import comparable
@@ -137,12 +138,12 @@ def test_a_batch_checked_at_once_agrees_with_line_by_line(
     path = _write(tmp_path / "log", MUTATIONS[name], key=written)
     keyring = Keyring(key) if key else None
     for batch in (2, 3, 4, 2048):
-        monkeypatch.setattr(verify_module, "BATCH_LINES", batch)
+        monkeypatch.setattr(verify_module, "VERIFY_BATCH_LINES", batch)
         assert list(_expand(path, keyring)) == list(check_file(path, keyring)), (name, batch)
         at_once = comparable(verify_audit_log(path.parent, key=key, progress=False))
         with monkeypatch.context() as patched:
             patched.setattr(verify_module, "routine_batch", lambda *args: None)
-            patched.setattr(verify_module, "routine_of", lambda *args: None)
+            patched.setattr(verify_driver, "routine_of", lambda *args: None)
             line_by_line = comparable(verify_audit_log(path.parent, key=key, progress=False))
         assert at_once == line_by_line, (name, batch)
     if name == "untouched":
@@ -176,7 +177,7 @@ def test_routine_batches_are_taken_at_once_on_a_clean_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = _write(tmp_path / "log", MUTATIONS["untouched"], key=None, events=49)
-    monkeypatch.setattr(verify_module, "BATCH_LINES", 16)
+    monkeypatch.setattr(verify_module, "VERIFY_BATCH_LINES", 16)
     batches = list(check_batches(path, 0, None, None, "2026-03-01", ()))
     kinds = [type(batch).__name__ for batch in batches]
     assert kinds == ["RoutineBatch"] * 3 + ["list"]  # 16 + 16 + 16 at once, then one line
@@ -198,7 +199,7 @@ def test_a_routine_batch_the_chain_cannot_take_at_once_is_read_again(
     path = _replayed(tmp_path / "log")
     with monkeypatch.context() as patched:
         patched.setattr(verify_module, "routine_batch", lambda *args: None)
-        patched.setattr(verify_module, "routine_of", lambda *args: None)
+        patched.setattr(verify_driver, "routine_of", lambda *args: None)
         line_by_line = comparable(verify_audit_log(path.parent, progress=False))
     assert "duplicate_sequence" in [f["kind"] for f in line_by_line["findings"]]
     calls: list[tuple[int, int]] = []
@@ -208,8 +209,8 @@ def test_a_routine_batch_the_chain_cannot_take_at_once_is_read_again(
         calls.append(args[2])
         return real_recheck(*args)
 
-    monkeypatch.setattr(verify_module, "recheck", spy)
-    monkeypatch.setattr(verify_module, "BATCH_LINES", batch)
+    monkeypatch.setattr(verify_driver, "recheck", spy)
+    monkeypatch.setattr(verify_module, "VERIFY_BATCH_LINES", batch)
     assert comparable(verify_audit_log(path.parent, progress=False)) == line_by_line
     assert calls  # the replayed stretch came as routine batches, read again line by line
     for chunk_bytes in (par.CHUNK_BYTES, 3000):  # one chunk, then several
@@ -225,7 +226,7 @@ def test_lines_that_changed_before_they_were_read_again_make_the_file_unreadable
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = _replayed(tmp_path / "log")
-    monkeypatch.setattr(verify_module, "BATCH_LINES", 4)
+    monkeypatch.setattr(verify_module, "VERIFY_BATCH_LINES", 4)
     real_recheck = verify_module.recheck
 
     def rewritten(file: Path, routine: Any, span: tuple[int, int], keyring: Any) -> Any:
@@ -233,7 +234,7 @@ def test_lines_that_changed_before_they_were_read_again_make_the_file_unreadable
         path.write_bytes(data[: span[0]] + data[span[0] : span[1]].replace(b"event", b"EVENT"))
         return real_recheck(file, routine, span, keyring)
 
-    monkeypatch.setattr(verify_module, "recheck", rewritten)
+    monkeypatch.setattr(verify_driver, "recheck", rewritten)
     report = verify_audit_log(path.parent, progress=False)
     kinds = [f.kind.value for f in report.finding_list]
     assert "unreadable_file" in kinds

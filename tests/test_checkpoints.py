@@ -28,13 +28,13 @@ from fapilog_notebook.merkle import (
     inclusion_path,
     leaf_hash,
 )
-from fapilog_notebook.proofs import verify_consistency, verify_inclusion
 from fapilog_notebook.signing import (
     SigningKeyError,
     SigningKeyFile,
     certify,
     walk_certificates,
 )
+from fapilog_notebook.verify import verify_consistency, verify_inclusion
 
 # c2sp.org/signed-note example and golang.org/x/mod/sumdb/note test vectors.
 C2SP_VKEY = "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k"

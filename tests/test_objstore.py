@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 
 from fapilog_notebook import objstore, read_audit_log, verify_audit_log
-from fapilog_notebook import parallel as par
-from fapilog_notebook import verify as verify_module
 from fapilog_notebook.objstore import ObjectPath, bytes_fetched
 from fapilog_notebook.scan import resolve_source
+from fapilog_notebook.verify import _driver as verify_module
+from fapilog_notebook.verify import _parallel as par
 
 from .logbuilder import build_log
 from .objstore_helpers import (

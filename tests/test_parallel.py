@@ -30,14 +30,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fapilog_notebook import AuditEventType, AuditTrail, read_audit_log, verify_audit_log
-from fapilog_notebook import parallel as par
-from fapilog_notebook import verify as verify_module
 from fapilog_notebook.chain import ALG_STATIC, MAC_FIELD, seal
 from fapilog_notebook.cli import main as cli_main
 from fapilog_notebook.execution import pool_context
 from fapilog_notebook.keys import VerificationKey, keygen
 from fapilog_notebook.load import _parallel as load_parallel
 from fapilog_notebook.scan import iter_line_blocks, iter_line_range, iter_lines
+from fapilog_notebook.verify import _driver as verify_driver
+from fapilog_notebook.verify import _lines as verify_module
+from fapilog_notebook.verify import _parallel as par
 from fapilog_notebook.verify import check_file
 
 from .logbuilder import HOSTILE_CONTENT, Log, build_log, payload
@@ -59,7 +60,7 @@ Case = Callable[[Path], tuple[Any, dict[str, Any]]]
 def pool() -> Iterator[ProcessPoolExecutor]:
     """One local pool for the module (starting one per call would dominate the time)."""
     with ProcessPoolExecutor(
-        max_workers=2, mp_context=pool_context("fapilog_notebook.parallel")
+        max_workers=2, mp_context=pool_context("fapilog_notebook.verify._parallel")
     ) as executor:
         yield executor
 
@@ -478,7 +479,7 @@ def test_workers_and_dask_report_exactly_what_serial_reports(
 def test_batches_taken_at_once_report_exactly_what_line_by_line_reports(
     corpus: dict[str, tuple[Any, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch, batch: int
 ) -> None:
-    real_routine_of, real_extend = verify_module.routine_of, verify_module._Verifier.extend
+    real_routine_of, real_extend = verify_module.routine_of, verify_driver._Verifier.extend
     real_routine_batch = verify_module.routine_batch
     chunk_bytes = par.CHUNK_BYTES
     taken: list[int] = []
@@ -488,13 +489,13 @@ def test_batches_taken_at_once_report_exactly_what_line_by_line_reports(
         taken.extend([routine.rest] if done else [])
         return done
 
-    monkeypatch.setattr(verify_module._Verifier, "extend", spy)
-    monkeypatch.setattr(verify_module, "BATCH_LINES", batch)
+    monkeypatch.setattr(verify_driver._Verifier, "extend", spy)
+    monkeypatch.setattr(verify_module, "VERIFY_BATCH_LINES", batch)
     for name, (source, kwargs) in corpus.items():
-        monkeypatch.setattr(verify_module, "routine_of", lambda *args: None)
+        monkeypatch.setattr(verify_driver, "routine_of", lambda *args: None)
         monkeypatch.setattr(verify_module, "routine_batch", lambda *args: None)
         line_by_line = comparable(verify_audit_log(source, progress=False, **kwargs))
-        monkeypatch.setattr(verify_module, "routine_of", real_routine_of)
+        monkeypatch.setattr(verify_driver, "routine_of", real_routine_of)
         monkeypatch.setattr(verify_module, "routine_batch", real_routine_batch)
         assert comparable(verify_audit_log(source, progress=False, **kwargs)) == line_by_line, name
         # Worker threads share this module's settings: chunks of 700 bytes, batches of ``batch``.
@@ -547,9 +548,9 @@ def test_a_file_failing_part_way_is_reported_as_serial_does(
         yield 1, lines[:fail_after], True, 0
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr("fapilog_notebook.verify.iter_line_blocks", failing_file)
+    monkeypatch.setattr("fapilog_notebook.verify._lines.iter_line_blocks", failing_file)
     serial = verify_audit_log(directory, progress=False)
-    monkeypatch.setattr("fapilog_notebook.verify.iter_line_blocks", failing_blocks)
+    monkeypatch.setattr("fapilog_notebook.verify._lines.iter_line_blocks", failing_blocks)
     report = verify_audit_log(directory, workers=InlineExecutor(), progress=False)
     assert comparable(report) == comparable(serial)
     kinds = [(f.kind.value, Path(f.file or "").name) for f in report.finding_list]
@@ -596,7 +597,7 @@ def test_line_ranges_give_every_line_once(content: bytes, tail: bool, size: int)
 def test_encoded_chunks_decode_to_the_same_line_infos(
     corpus: dict[str, tuple[Any, dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(verify_module, "BATCH_LINES", 3)  # several batches per chunk
+    monkeypatch.setattr(verify_module, "VERIFY_BATCH_LINES", 3)  # several batches per chunk
     routines = 0
     for name in ("malformed", "static-key", "bad-6", "bad-11", "torn"):
         source, _ = corpus[name]
@@ -750,7 +751,8 @@ def test_importing_the_core_does_not_import_dask_pandas_or_process_pools() -> No
     code = (
         "import sys, fapilog_notebook; "
         "heavy = [m for m in ('dask', 'distributed', 'pandas', 'concurrent.futures.process', "
-        "'multiprocessing', 'fapilog_notebook.parallel') if m in sys.modules]; "
+        "'multiprocessing', 'fapilog_notebook.verify._parallel', "
+        "'fapilog_notebook.load._parallel') if m in sys.modules]; "
         "print(heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

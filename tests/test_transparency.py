@@ -15,7 +15,6 @@ import pytest
 from fapilog_notebook import AuditEventType, AuditTrail
 from fapilog_notebook.checkpoints import InclusionProof, SignerKey
 from fapilog_notebook.merkle import leaf_hash, root_of_leaves
-from fapilog_notebook.proofs import verify_consistency, verify_inclusion
 from fapilog_notebook.signing import SigningKeyFile, signing_keygen, walk_certificates
 from fapilog_notebook.storage import SEAL_NAME, read_seals
 from fapilog_notebook.treelog import (
@@ -27,6 +26,7 @@ from fapilog_notebook.treelog import (
     inclusion_proof,
     latest_signed_checkpoint,
 )
+from fapilog_notebook.verify import verify_consistency, verify_inclusion
 
 DAY1 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 

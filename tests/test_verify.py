@@ -266,7 +266,7 @@ def test_unreadable_file_as_directory_read_error(
             raise PermissionError(13, "Permission denied")
         return scan.iter_line_blocks(path, start, end)
 
-    monkeypatch.setattr("fapilog_notebook.verify.iter_line_blocks", failing)
+    monkeypatch.setattr("fapilog_notebook.verify._lines.iter_line_blocks", failing)
     report = verify_audit_log(tmp_path, progress=False)
     assert not report.valid
     assert ("unreadable_file", log.files[1].name, None) in kinds_at(report)

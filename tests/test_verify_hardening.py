@@ -591,7 +591,9 @@ def test_a_line_over_the_limit_gives_the_same_report_in_workers(
 ) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from fapilog_notebook import parallel, scan, verify
+    from fapilog_notebook import scan
+    from fapilog_notebook.verify import _lines as verify
+    from fapilog_notebook.verify import _parallel as parallel
 
     from .logbuilder import build_log
 

@@ -1,12 +1,14 @@
-"""Verify audit sources in parallel: local worker processes or a Dask cluster.
+"""Verify in parallel: local worker processes or a Dask cluster.
 
 The chain is sequential, but checking a line is not: parsing its JSON and
 recomputing its checksum or MAC (most of the CPU) needs no other line. So
 workers check the lines of byte-range *chunks* of the files
 (:func:`check_chunk`) and the parent feeds the results, in file and line
-order, into the very same state machine the serial verifier uses
-(``verify._Verifier``). The report is therefore the serial one, finding for
-finding, by construction; only where the per-line work runs changes.
+order, into the very same verifier the serial path uses, through the same
+calls (``open_file``, ``lines``/``routine``, ``file_failed``/``file_done``).
+The report is therefore the serial one, finding for finding, by
+construction; only where the per-line work runs changes. The tasks run on
+:func:`fapilog_notebook.execution.ordered` (serial, local pool or Dask).
 
 - A chunk is the lines that *start* in a byte range of one file (at most
   :data:`CHUNK_BYTES`), so a huge file never sits whole in one worker or one
@@ -17,12 +19,6 @@ finding, by construction; only where the per-line work runs changes.
 - A file that cannot be read (or fails part-way) gives the same
   ``unreadable_file`` finding as the serial verifier; later chunks of that
   file are ignored, as the serial verifier stops reading it.
-
-The local pool uses the ``forkserver`` start method (``spawn`` where there is
-none), never ``fork``: the callers are asyncio apps and notebooks with
-threads. As with any process pool, a script must guard its entry point with
-``if __name__ == "__main__":``. Dask is optional: ``pip install
-'fapilog-notebook[dask]'``; its workers need this package installed too.
 """
 
 from __future__ import annotations
@@ -31,22 +27,18 @@ import pickle
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import repeat
 from operator import is_
-from typing import Any, NamedTuple, TypeAlias
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
-from ._gc import gc_paused
-from ._progress import track
-from .execution import Engine, Workers, check_engine, dask_client, ordered
-from .objstore import ObjectPath
-from .scan import AuditFile, file_size
-from .verify import (
-    CheckedBatch,
-    Keyring,
-    LineInfo,
-    RoutineBatch,
-    _make_info,
-    _Verifier,
-    check_batches,
-)
+from .._gc import gc_paused
+from .._progress import track
+from ..execution import Engine, Workers, check_engine, dask_client, ordered
+from ..objstore import ObjectPath
+from ..scan import AuditFile, file_size
+from ._keyring import Keyring
+from ._lines import CheckedBatch, LineInfo, RoutineBatch, _make_info, check_batches
+
+if TYPE_CHECKING:
+    from ._driver import _Verifier
 
 __all__ = [
     "CHUNK_BYTES",
@@ -97,8 +89,8 @@ def plan_chunks(files: Sequence[AuditFile], chunk_bytes: int = CHUNK_BYTES) -> l
 # ----------------------------------------------------------------- per-line checks
 
 #: ``(lines, batches, error)``: each batch is the pickled ``(lines, routine, rest)``
-#: of up to :data:`~.verify.BATCH_LINES` lines: for a routine batch its
-#: :class:`~.verify.Routine` and the bytes its lines span in the file (read
+#: of up to :data:`~._lines.VERIFY_BATCH_LINES` lines: for a routine batch its
+#: :class:`~._lines.Routine` and the bytes its lines span in the file (read
 #: again only if the verifier needs them one by one), for any other ``None``
 #: and the pickled :func:`_encode` of all its lines; ``error`` stopped the read.
 CheckedChunk: TypeAlias = "tuple[int, list[bytes], OSError | None]"
@@ -138,7 +130,7 @@ def _encode(columns: Sequence[Sequence[Any]]) -> tuple[tuple[int, Any], ...]:
 def feed_chunk(verifier: _Verifier, index: int, batches: Iterable[bytes], offset: int) -> None:
     """Give a chunk's lines to ``verifier`` as the serial verifier would.
 
-    A routine batch is taken at once (:meth:`.verify._Verifier.extend`) from
+    A routine batch is taken at once (:meth:`._driver._Verifier.extend`) from
     its summary; its lines are read again only if the verifier asks for them.
 
     :raises OSError: a routine batch's lines had to be read again, and could not be.
@@ -198,9 +190,9 @@ def check_chunk(
 ) -> CheckedChunk:
     """Check each line of a chunk on its own (a worker task; the serial per-line code).
 
-    Returns the line count, the encoded :class:`~.verify.LineInfo` batches and
+    Returns the line count, the encoded :class:`~._lines.LineInfo` batches and
     the :class:`OSError` that stopped the read (the lines before it are kept).
-    ``day_iso`` (the file's day) and ``watch`` are for :func:`.verify.routine_batch`.
+    ``day_iso`` (the file's day) and ``watch`` are for :func:`._lines.routine_batch`.
     """
     batches: list[bytes] = []
     lines = 0
@@ -235,19 +227,19 @@ def verify_files(
     engine = check_engine(workers, engine, client)
     if engine == "dask":
         client = dask_client(client)
+    files, keyring, watch = verifier.work()
     if engine is None:
         for index in track(
-            range(len(verifier.files)),
-            total=len(verifier.files),
+            range(len(files)),
+            total=len(files),
             desc="verifying",
             progress=progress,
         ):
             verifier.run_file(index)
         return
-    chunks = plan_chunks(verifier.files, chunk_bytes or CHUNK_BYTES)
-    days = [f.day.isoformat() if f.day else None for f in verifier.files]
-    watch = frozenset(verifier.watch)
-    tasks = [(c.path, c.start, c.end, verifier.keyring, days[c.file], watch) for c in chunks]
+    chunks = plan_chunks(files, chunk_bytes or CHUNK_BYTES)
+    days = [f.day.isoformat() if f.day else None for f in files]
+    tasks = [(c.path, c.start, c.end, keyring, days[c.file], watch) for c in chunks]
     results = ordered(check_chunk, tasks, workers=workers, engine=engine, client=client)
     current = -1
     offset = 0
@@ -278,4 +270,4 @@ def verify_files(
             verifier.file_failed(index, error)
             failed = True
         elif position + 1 == len(chunks) or chunks[position + 1].file != index:
-            verifier.files_checked += 1
+            verifier.file_done(index)

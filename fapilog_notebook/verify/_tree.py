@@ -19,11 +19,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import storage
-from .checkpoints import Checkpoint, NoteError, VerifierKey, open_note, parse_note
-from .merkle import HASH_SIZE, MerkleTree
-from .signing import CertifiedKey, walk_certificates
-from .treelog import (
+from .. import storage
+from ..checkpoints import Checkpoint, NoteError, VerifierKey, open_note, parse_note
+from ..merkle import HASH_SIZE, MerkleTree
+from ..signing import CertifiedKey, walk_certificates
+from ..treelog import (
     TREE_NAME,
     CertificateStore,
     iter_leaf_blocks,

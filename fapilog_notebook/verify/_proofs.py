@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import storage
-from .checkpoints import (
+from .. import storage
+from ..checkpoints import (
     Checkpoint,
     ConsistencyProof,
     InclusionProof,
@@ -23,8 +23,8 @@ from .checkpoints import (
     VerifierKey,
     open_note,
 )
-from .merkle import MerkleProofError, leaf_hash, verify_consistency_path, verify_inclusion_path
-from .signing import CertifiedKey, walk_certificates
+from ..merkle import MerkleProofError, leaf_hash, verify_consistency_path, verify_inclusion_path
+from ..signing import CertifiedKey, walk_certificates
 
 __all__ = ["ProofVerdict", "load_public_key", "verify_consistency", "verify_inclusion"]
 

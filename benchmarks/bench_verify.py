@@ -704,7 +704,7 @@ def markdown(data: dict[str, Any]) -> str:
             f"with workers={v.get('workers', '?')} "
             f"(target {v['target']}: {met_alone} in one process, {met_workers} with workers); "
             f"{v['floor_share']:.0%} of the SHA-256 floor's events/s. The peer runs "
-            f"in its own venv ({v['peer']}) and harness.times itself in a subprocess (start-up and "
+            f"in its own venv ({v['peer']}) and times itself in a subprocess (start-up and "
             "imports not counted); it parses every line into its pydantic model and stops at "
             "the first problem. *x floor* = events/s over the floor's; *steal* = the most CPU "
             "time the hypervisor gave to other machines during any one run of that row."

@@ -766,7 +766,7 @@ def blocking_table(results: Sequence[BlockingResult]) -> str:
         "lag max ms",
         "GC max ms",
         "steal %",
-        "target harness.met",
+        "target met",
     ]
     return harness.md_table(headers, rows)
 

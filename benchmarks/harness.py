@@ -5,7 +5,8 @@ same thing in every table:
 
 - **Rounds.** A measuring function returns :data:`Measured` (seconds it timed
   itself, whether the result was right, a note, extra figures). :class:`Runs`
-  collects one row's runs: each run is preceded by a garbage collection and
+  collects one row's runs: each run is preceded by a garbage collection
+  (unless the benchmark times work that must not be disturbed by one) and
   recorded with the CPU steal and the CPU time (process and waited-for
   children) it took; the best run counts and the median is kept beside it.
   :func:`interleave` runs the rows being compared in rounds, A, B, C, A, B,

@@ -13,7 +13,6 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shlex
@@ -39,6 +38,7 @@ from . import (
     bench_verify,
     bench_write,
 )
+from .harness import save_json
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 BENCHMARKS = (
@@ -247,18 +247,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(markdown(data) + "\n")
     if args.json is not None:
         combined = next(iter(results.values())) if len(results) == 1 else results
-        _save(args.json, combined)
+        save_json(args.json, combined)
     elif not args.quick:
         for group, data in results.items():
             if _complete(selected, group):
-                _save(RESULTS_DIR / f"{group}.json", data)
+                save_json(RESULTS_DIR / f"{group}.json", data)
     return 0
-
-
-def _save(target: Path, data: dict[str, Any]) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-    print(f"results saved to {target}")
 
 
 if __name__ == "__main__":

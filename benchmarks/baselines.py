@@ -28,14 +28,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from fapilog_notebook import storage
-from fapilog_notebook.chain import seal
-from fapilog_notebook.events import (
+from fapilog_notebook import (
     AuditEvent,
     AuditEventType,
     AuditLogLevel,
     CompliancePolicy,
+    storage,
 )
+from fapilog_notebook.chain import seal
 
 __all__ = [
     "KINDS",

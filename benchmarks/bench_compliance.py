@@ -25,6 +25,7 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +33,16 @@ import pandas as pd
 
 from fapilog_notebook import compliance, read_audit_log
 
-from .bench_verify import _status
 from .datasets import DATA_ROOT, FIRST_DAY, Dataset, dataset
+from .harness import MB, Measured, Runs, interleave, reset_peak, status_bytes, yes_no
 
 __all__ = ["ComplianceConfig", "analyses", "markdown", "run"]
 
+#: One analysis: its name, and the call that runs it on the loaded frame.
+Step = tuple[str, Callable[[pd.DataFrame], pd.DataFrame]]
+
 TARGET_X_LOAD = 1.0
 TARGET_X_FRAME = 1.5
-_MB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ def _roster(users: int = 50) -> pd.DataFrame:
     )
 
 
-def analyses(directory: Path) -> list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame]]]:
+def analyses(directory: Path) -> list[Step]:
     """Every analysis ``compliance_report`` runs, with the arguments a review passes."""
     roster = _roster()
     c = compliance
@@ -97,44 +100,46 @@ def analyses(directory: Path) -> list[tuple[str, Callable[[pd.DataFrame], pd.Dat
     ]
 
 
-def _reset_peak() -> bool:
-    """Reset the kernel's peak RSS of this process to its current RSS (Linux 4.0+)."""
-    try:
-        with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
-            handle.write("5")
-    except OSError:
-        return False
-    return _status("VmHWM") is not None
-
-
 def _time_load(data: Dataset, repeats: int) -> tuple[float, pd.DataFrame]:
-    best = float("inf")
-    frame = pd.DataFrame()
-    for _ in range(repeats):
-        del frame
-        gc.collect()
+    """The best of ``repeats`` loads (each after a collection), and the last frame."""
+    load = Runs("read_audit_log")
+    frames: list[pd.DataFrame] = []
+
+    def measure() -> Measured:
         began = time.perf_counter()
-        frame = read_audit_log(data.path, progress=False)
-        best = min(best, time.perf_counter() - began)
-    return best, frame
+        frames.append(read_audit_log(data.path, progress=False))
+        return time.perf_counter() - began, None, None, {}
+
+    for _ in range(repeats):
+        frames.clear()  # the frame before is freed before the next load
+        load.add(measure)
+    return load.best, frames[-1]
 
 
 def _time_analyses(
-    frame: pd.DataFrame, steps: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame]]]
+    frame: pd.DataFrame, steps: list[Step], repeats: int
 ) -> tuple[dict[str, float], dict[str, int]]:
-    seconds: dict[str, float] = {}
+    """The best seconds of each analysis over ``repeats`` interleaved rounds; result rows."""
     rows: dict[str, int] = {}
-    for name, step in steps:
+
+    def measure(name: str, step: Callable[[pd.DataFrame], pd.DataFrame]) -> Measured:
         began = time.perf_counter()
         result = step(frame)
-        seconds[name] = time.perf_counter() - began
+        seconds = time.perf_counter() - began
         rows[name] = len(result)
-    return seconds, rows
+        return seconds, None, None, {}
+
+    runs = {name: Runs(name) for name, _ in steps}
+    interleave(
+        [(runs[name], partial(measure, name, step)) for name, step in steps],
+        repeats,
+        events=len(frame),
+        collect=False,
+    )
+    return {name: r.best for name, r in runs.items()}, rows
 
 
-def _peaks(
-    frame: pd.DataFrame, steps: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame]]]
-) -> tuple[str, dict[str, int]]:
+def _peaks(frame: pd.DataFrame, steps: list[Step]) -> tuple[str, dict[str, int]]:
     """Bytes each analysis adds at its peak (its result included), run alone."""
     out: dict[str, int] = {}
     method = ""
@@ -143,20 +148,18 @@ def _peaks(
     return method, out
 
 
-def _peak(
-    frame: pd.DataFrame, steps: list[tuple[str, Callable[[pd.DataFrame], pd.DataFrame]]]
-) -> tuple[str, int]:
+def _peak(frame: pd.DataFrame, steps: list[Step]) -> tuple[str, int]:
     """Bytes the analyses add at their peak above the resident size before them.
 
     Their results are kept until the peak is read.
     """
     gc.collect()
     kept: list[pd.DataFrame] = []
-    if _reset_peak():
-        before = _status("VmRSS") or 0
+    if reset_peak():
+        before = status_bytes("VmRSS") or 0
         for _, step in steps:
             kept.append(step(frame))
-        peak = (_status("VmHWM") or 0) - before
+        peak = (status_bytes("VmHWM") or 0) - before
         return "VmHWM", max(peak, 0)
     tracemalloc.start()
     for _, step in steps:
@@ -172,11 +175,7 @@ def run(config: ComplianceConfig, report: Callable[[str], None] = print) -> dict
     load_s, frame = _time_load(data, config.repeats)
     report(f"  compliance: read_audit_log of {len(frame):,} events: {load_s:.2f} s")
     steps = analyses(data.path)
-    best: dict[str, float] = {}
-    rows: dict[str, int] = {}
-    for _ in range(config.repeats):
-        seconds, rows = _time_analyses(frame, steps)
-        best = {name: min(best.get(name, float("inf")), s) for name, s in seconds.items()}
+    best, rows = _time_analyses(frame, steps, config.repeats)
     total = sum(best.values())
     report(f"  compliance: every analysis: {total:.2f} s ({total / load_s:.2f}x the load)")
     frame_bytes = int(frame.memory_usage(deep=True).sum())
@@ -184,13 +183,13 @@ def run(config: ComplianceConfig, report: Callable[[str], None] = print) -> dict
     largest = max(each, key=lambda name: each[name])
     ratio = (frame_bytes + each[largest]) / frame_bytes
     report(
-        f"  compliance: frame {frame_bytes / _MB:.0f} MB; the largest analysis peak, "
-        f"{largest}, adds {each[largest] / _MB:.0f} MB ({method}): {ratio:.2f}x the frame"
+        f"  compliance: frame {frame_bytes / MB:.0f} MB; the largest analysis peak, "
+        f"{largest}, adds {each[largest] / MB:.0f} MB ({method}): {ratio:.2f}x the frame"
     )
     _, added = _peak(frame, steps)
     kept_ratio = (frame_bytes + added) / frame_bytes
     report(
-        f"  compliance: with every result kept, the analyses add {added / _MB:.0f} MB: "
+        f"  compliance: with every result kept, the analyses add {added / MB:.0f} MB: "
         f"{kept_ratio:.2f}x the frame"
     )
     return {
@@ -202,18 +201,18 @@ def run(config: ComplianceConfig, report: Callable[[str], None] = print) -> dict
                 "name": name,
                 "seconds": best[name],
                 "rows": rows[name],
-                "peak_added_mb": each[name] / _MB,
+                "peak_added_mb": each[name] / MB,
             }
             for name, _ in steps
         ],
         "analyses_s": total,
         "time_x_load": total / load_s,
-        "frame_mb": frame_bytes / _MB,
+        "frame_mb": frame_bytes / MB,
         "largest_peak": largest,
-        "largest_added_mb": each[largest] / _MB,
+        "largest_added_mb": each[largest] / MB,
         "memory_method": method,
         "memory_x_frame": ratio,
-        "kept_added_mb": added / _MB,
+        "kept_added_mb": added / MB,
         "kept_x_frame": kept_ratio,
         "time_met": total / load_s <= TARGET_X_LOAD,
         "memory_met": ratio < TARGET_X_FRAME,
@@ -242,11 +241,11 @@ def markdown(data: dict[str, Any]) -> str:
         "| target | measured | met |",
         "| --- | ---: | --- |",
         f"| every analysis <= 1.0x read_audit_log | {data['time_x_load']:.2f}x | "
-        f"{'yes' if data['time_met'] else 'NO'} |",
+        f"{yes_no(data['time_met'])} |",
         f"| each analysis peaks < 1.5x the frame ({data['frame_mb']:.0f} MB; the largest, "
         f"{data['largest_peak']}, adds {data['largest_added_mb']:.0f} MB, "
         f"{data['memory_method']}) | {data['memory_x_frame']:.2f}x | "
-        f"{'yes' if data['memory_met'] else 'NO'} |",
+        f"{yes_no(data['memory_met'])} |",
         f"| (every result kept at once: the analyses add {data['kept_added_mb']:.0f} MB) | "
         f"{data['kept_x_frame']:.2f}x | (no target) |",
     ]

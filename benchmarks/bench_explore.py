@@ -1,7 +1,9 @@
 """The explorer's response time: each filter change on 1,000,000 loaded events.
 
 Issue 5's target: filtering 1,000,000 loaded events responds in under 300 ms.
-Each filter is set on a fresh (reset) explorer, best of 3.
+Each filter is set on a fresh (reset) explorer, best of 3; every search
+starts cold (the explorer remembers only its last search, so a different one
+is run, untimed, after each).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -16,9 +19,14 @@ import pandas as pd
 
 from fapilog_notebook import explore
 
+from .harness import Measured, Runs, yes_no
+
 __all__ = ["ExploreConfig", "big_frame", "markdown", "run"]
 
 TARGET_MS = 300.0
+#: Searched (untimed) after each timed search, so that no search finds its
+#: answer remembered from the run before; it matches no event.
+_COLD_SEARCH = "\x00no such text"
 
 
 @dataclass(frozen=True)
@@ -71,18 +79,26 @@ def run(config: ExploreConfig) -> dict[str, Any]:
     began = time.perf_counter()
     explorer = explore(frame)
     build_s = time.perf_counter() - began
+
+    def change(widget: str, value: object) -> Measured:
+        explorer.reset_filters()
+        began = time.perf_counter()
+        getattr(explorer, widget).value = value
+        seconds = time.perf_counter() - began
+        if widget == "search":
+            # The explorer remembers its last search: search something else
+            # (untimed) so that the next run of this one starts cold.
+            explorer.search.value = _COLD_SEARCH
+        return seconds, None, None, {}
+
     rows = []
     for label, widget, value in FILTERS:
-        times = []
+        runs = Runs(label)
         for _ in range(config.repeats):
-            explorer.reset_filters()
-            began = time.perf_counter()
-            getattr(explorer, widget).value = value
-            times.append(time.perf_counter() - began)
-            explorer._text_cache = None  # every search starts cold
-        best = min(times) * 1000
+            runs.add(partial(change, widget, value), collect=False)
+        best = runs.best * 1000
         print(f"  explorer: {label}: {best:.0f} ms")
-        rows.append({"filter": label, "best_ms": best, "runs_ms": [t * 1000 for t in times]})
+        rows.append({"filter": label, "best_ms": best, "runs_ms": [t * 1000 for t in runs.seconds]})
     return {"config": vars(config), "build_s": build_s, "filters": rows}
 
 
@@ -97,8 +113,9 @@ def markdown(data: dict[str, Any]) -> str:
         "| --- | ---: | --- |",
     ]
     for row in data["filters"]:
-        met = "yes" if row["best_ms"] < TARGET_MS else "NO"
-        lines.append(f"| {row['filter']} | {row['best_ms']:.0f} | {met} |")
+        lines.append(
+            f"| {row['filter']} | {row['best_ms']:.0f} | {yes_no(row['best_ms'] < TARGET_MS)} |"
+        )
     lines.append("")
     lines.append(f"Building the explorer on the loaded frame took {data['build_s']:.1f} s.")
     return "\n".join(lines)

@@ -20,43 +20,28 @@ rounds, best round counts.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import math
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-from fapilog_notebook import AuditTrail, keys, storage, verify_audit_log
-from fapilog_notebook.chain import (
-    ALG_FORWARD_SECURE,
-    ALG_STATIC,
-    ChainHead,
-    KeyLookup,
-    check_line,
-    links_to,
-)
+from fapilog_notebook import AuditTrail, VerificationKey, keygen, verify_audit_log
 
-from .bench_verify import RateResult, _Runs, time_verify
-from .bench_write import (
-    FileCheck,
-    TrailSubject,
-    _throughput_once,
-    md_table,
-    run_directory,
-)
-from .datasets import DATA_ROOT, Dataset, dataset
+from . import harness
+from .bench_verify import time_verify
+from .bench_write import TrailSubject, throughput_run
+from .datasets import DATA_ROOT, KEY_BYTES, Dataset, dataset
 
 __all__ = [
     "FORWARD",
     "STATIC",
     "UNKEYED",
     "KeyedConfig",
-    "check_keyed_files",
     "markdown",
     "run",
     "verify_key_supported",
@@ -103,94 +88,62 @@ class KeyedConfig:
 
 
 class KeyedTrailSubject(TrailSubject):
-    """``AuditTrail`` with a static key, a forward-secure key file, or neither."""
+    """``AuditTrail`` with a static key, a forward-secure key file, or neither.
+
+    ``check_key`` is what the files are checked with afterwards: the static
+    key, or the auditor's verification key (each day's MAC under that day's key).
+    """
 
     def __init__(self, directory: Path, mode: str) -> None:
         self.label = mode
-        self.key_for: KeyLookup | None = None
-        self.expected_alg: str | None = None
+        self.check_key: Any = None
         if mode == STATIC:
-            key = secrets.token_bytes(keys.KEY_BYTES)
+            key = secrets.token_bytes(KEY_BYTES)
             self.trail = AuditTrail(storage_path=directory, key=key)
-            self.key_for = lambda _mac: key
-            self.expected_alg = ALG_STATIC
+            self.check_key = key
         elif mode == FORWARD:
             today = datetime.now(UTC).date()
-            _, verification = keys.keygen(
+            _, verification = keygen(
                 directory.parent / "writer-key.json",
                 directory.parent / "verification-key.json",
                 start=today,
             )
-            auditor = keys.VerificationKey.load(verification)
             self.trail = AuditTrail(
                 storage_path=directory, key_file=directory.parent / "writer-key.json"
             )
-            self.key_for = lambda mac: auditor.key_for(date.fromisoformat(mac["day"]))
-            self.expected_alg = ALG_FORWARD_SECURE
+            self.check_key = VerificationKey.load(verification)
         else:
             self.trail = AuditTrail(storage_path=directory)
 
 
-def check_keyed_files(
-    directory: Path,
-    key_for: KeyLookup | None,
-    expected_alg: str | None,
-) -> FileCheck:
-    """Count the event lines and check every MAC (or checksum) and link across files."""
-    head: ChainHead | None = None
-    lines = 0
-    for _, path in storage.list_audit_files(directory):
-        with open(path, "rb") as handle:
-            for number, raw in enumerate(handle, 1):
-                lines += 1
-                check = check_line(raw.rstrip(b"\n"), key_for)
-                where = f"{path.name}:{number}"
-                if check.problem is not None or not check.checksum_ok:
-                    return FileCheck(lines, False, f"{where}: {check.problem or 'bad MAC'}")
-                if check.mac_alg != expected_alg or (expected_alg and not check.mac_checked):
-                    return FileCheck(lines, False, f"{where}: MAC {check.mac_alg}, not checked")
-                assert check.sequence_number is not None
-                assert check.checksum is not None
-                if not links_to(head, check.sequence_number, check.previous_hash):
-                    return FileCheck(lines, False, f"{where}: broken link")
-                head = ChainHead(check.sequence_number, check.checksum)
-    return FileCheck(lines, True, None)
-
-
 def write_once(
     mode: str, events: int, producers: int, tmp_root: str | None = None
-) -> tuple[float, bool, str | None, dict[str, Any]]:
+) -> harness.Measured:
     """One throughput run of ``AuditTrail`` in ``mode``; seconds, and the files' check."""
     per = events // producers
-    with run_directory(tmp_root) as directory:
-        subject = KeyedTrailSubject(directory, mode)
-
-        async def main() -> tuple[float, dict[str, Any]]:
-            elapsed = await _throughput_once(subject, producers, per)
-            extra = await subject.extra()
-            await subject.stop()
-            return elapsed, extra
-
-        elapsed, extra = asyncio.run(main())
-        check = check_keyed_files(directory, subject.key_for, subject.expected_alg)
+    elapsed, extra, check = throughput_run(
+        lambda directory: KeyedTrailSubject(directory, mode), producers, per, tmp_root
+    )
     ok = check.chain_ok and check.lines == per * producers
     note = None if ok else check.problem or f"{check.lines} lines on disk"
     return elapsed, ok, note, extra
 
 
-def run_write(config: KeyedConfig, report: Callable[[str], None]) -> list[RateResult]:
+def run_write(config: KeyedConfig, report: Callable[[str], None]) -> list[harness.RateResult]:
     """Writing in each mode, interleaved rounds."""
     per = config.events // config.producers
     events = per * config.producers
     write_once(UNKEYED, min(events, 1_000), min(config.producers, 10), config.tmp_root)
-    runs = [_Runs(mode) for mode in WRITE_MODES]
-    for round_ in range(config.repeats):
-        for mode, runs_ in zip(WRITE_MODES, runs, strict=True):
-            runs_.add(partial(write_once, mode, events, config.producers, config.tmp_root))
-        report(
-            f"  round {round_ + 1}/{config.repeats}: "
-            + ", ".join(f"{r.name} {events / r.seconds[-1]:,.0f}/s" for r in runs)
-        )
+    runs = [harness.Runs(mode) for mode in WRITE_MODES]
+    harness.interleave(
+        [
+            (runs_, partial(write_once, mode, events, config.producers, config.tmp_root))
+            for mode, runs_ in zip(WRITE_MODES, runs, strict=True)
+        ],
+        config.repeats,
+        events=events,
+        report=report,
+    )
     return [r.result(events, 0) for r in runs]
 
 
@@ -219,7 +172,7 @@ def _verify_rows(config: KeyedConfig, report: Callable[[str], None]) -> list[_Ve
         config.verify_events, days=config.days, mode="forward", root=config.root, report=report
     )
     assert forward.verification_key is not None
-    auditor = keys.VerificationKey.load(forward.verification_key)
+    auditor = VerificationKey.load(forward.verification_key)
     return [
         _VerifyRow(UNKEYED, plain, None, False),
         _VerifyRow(STATIC, static, static.key, True),
@@ -229,34 +182,36 @@ def _verify_rows(config: KeyedConfig, report: Callable[[str], None]) -> list[_Ve
     ]
 
 
-def _verify_keyed(row: _VerifyRow) -> tuple[float, bool, str | None, dict[str, Any]]:
+def _verify_keyed(row: _VerifyRow, supported: bool) -> harness.Measured:
     if not row.keyed:
         return time_verify(row.data)
-    return time_verify(row.data, key=row.key)
+    if not supported:
+        raise harness.NotMeasured(NOT_AVAILABLE)
+    try:
+        return time_verify(row.data, key=row.key)
+    except TypeError as exc:  # a key of a kind it does not take
+        raise harness.NotMeasured(f"verify_audit_log(key=...) raised {exc}", ok=False) from exc
 
 
-def run_verify(config: KeyedConfig, report: Callable[[str], None]) -> tuple[list[RateResult], bool]:
+def run_verify(
+    config: KeyedConfig, report: Callable[[str], None]
+) -> tuple[list[harness.RateResult], bool]:
     """Verifying the three directories with and without keys, interleaved rounds."""
     rows = _verify_rows(config, report)
     supported = verify_key_supported()
     if not supported:
         report(f"  {NOT_AVAILABLE} (verify_audit_log has no key parameter)")
-    runs = [_Runs(row.name) for row in rows]
-    events = rows[0].data.events
+    runs = [harness.Runs(row.name) for row in rows]
     verify_audit_log(rows[0].data.file_paths()[0], progress=False)  # warm-up: imports
-    for round_ in range(config.repeats):
-        for row, runs_ in zip(rows, runs, strict=True):
-            if row.keyed and not supported:
-                runs_.note = NOT_AVAILABLE
-                continue
-            try:
-                runs_.add(partial(_verify_keyed, row))
-            except TypeError as exc:  # a key of a kind it does not take
-                runs_.ok, runs_.note = False, f"verify_audit_log(key=...) raised {exc}"
-        report(
-            f"  round {round_ + 1}/{config.repeats}: "
-            + ", ".join(f"{r.name} {events / r.seconds[-1]:,.0f}/s" for r in runs if r.seconds)
-        )
+    harness.interleave(
+        [
+            (runs_, partial(_verify_keyed, row, supported))
+            for row, runs_ in zip(rows, runs, strict=True)
+        ],
+        config.repeats,
+        events=rows[0].data.events,
+        report=report,
+    )
     return [
         runs_.result(row.data.events, row.data.size) for row, runs_ in zip(rows, runs, strict=True)
     ], supported
@@ -265,9 +220,9 @@ def run_verify(config: KeyedConfig, report: Callable[[str], None]) -> tuple[list
 # ---------------------------------------------------------------- verdicts and tables
 
 
-def cost_verdict(rows: Sequence[RateResult]) -> dict[str, Any]:
+def cost_verdict(rows: Sequence[harness.RateResult]) -> dict[str, Any]:
     """Cost of each keyed row against the unkeyed one (unkeyed events/s / keyed events/s)."""
-    unkeyed = next(r for r in rows if r.name == UNKEYED).events_per_s
+    unkeyed = harness.rate_of(rows, UNKEYED)
     out: dict[str, Any] = {}
     for r in rows:
         if r.name == UNKEYED:
@@ -280,31 +235,32 @@ def cost_verdict(rows: Sequence[RateResult]) -> dict[str, Any]:
     return out
 
 
-def _cost_table(rows: Sequence[RateResult], verdict: dict[str, Any], *, targeted: set[str]) -> str:
+def _cost_table(
+    rows: Sequence[harness.RateResult], verdict: dict[str, Any], *, targeted: set[str]
+) -> str:
     body = []
     for r in rows:
         v = verdict.get(r.name)
         cost = "1.00x" if r.name == UNKEYED else "-"
-        met = ""
+        verdict_cell = ""
         if v is not None and not math.isnan(v["cost"]):
-            cost = f"{v['cost']:.2f}x"
+            cost = harness.times(v["cost"], 2)
             if r.name in targeted:
-                met = "yes" if v["met"] else "NO"
+                verdict_cell = harness.yes_no(v["met"])
         elif r.name in targeted:
-            met = "n/a"
-        result = (r.note or "-") if r.ok is None else ("ok" if r.ok else f"FAILED: {r.note}")
+            verdict_cell = "n/a"
         body.append(
             [
                 r.name,
                 f"{r.events:,}",
-                "-" if math.isnan(r.seconds) else f"{r.seconds:.2f}",
-                "-" if math.isnan(r.events_per_s) else f"{r.events_per_s:,.0f}",
-                "-" if math.isnan(r.median_per_s) else f"{r.median_per_s:,.0f}",
+                harness.num(r.seconds, ".2f"),
+                harness.num(r.events_per_s, ",.0f"),
+                harness.num(r.median_per_s, ",.0f"),
                 cost,
                 f"<= {TARGET_COST:g}x" if r.name in targeted else "",
-                met,
-                "-" if math.isnan(r.steal_pct) else f"{r.steal_pct:.0f}",
-                result,
+                verdict_cell,
+                harness.num(r.steal_pct, ".0f"),
+                harness.outcome(r.ok, r.note),
             ]
         )
     headers = [
@@ -319,7 +275,7 @@ def _cost_table(rows: Sequence[RateResult], verdict: dict[str, Any], *, targeted
         "steal %",
         "result",
     ]
-    return md_table(headers, body)
+    return harness.md_table(headers, body)
 
 
 def run(config: KeyedConfig, report: Callable[[str], None] = print) -> dict[str, Any]:
@@ -344,7 +300,7 @@ def markdown(data: dict[str, Any]) -> str:
     config = data["config"]
     parts = []
     if "write" in data:
-        rows = [RateResult(**r) for r in data["write"]]
+        rows = [harness.RateResult(**r) for r in data["write"]]
         parts.append(
             f"### Keyed writing: {config['producers']} concurrent producers, "
             f"{rows[0].events:,} events, plain storage, no fsync, best of {config['repeats']}\n\n"
@@ -354,7 +310,7 @@ def markdown(data: dict[str, Any]) -> str:
             "(the day's key for forward-secure) and its link."
         )
     if "verify" in data:
-        rows = [RateResult(**r) for r in data["verify"]]
+        rows = [harness.RateResult(**r) for r in data["verify"]]
         note = "" if data["verify_key_supported"] else f"\n\n**{NOT_AVAILABLE}.**"
         parts.append(
             f"### Keyed verifying: {rows[0].events:,} events over {config['days']} days, "

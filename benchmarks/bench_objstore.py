@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -34,18 +33,17 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from .bench_verify import _LAUNCHER, REPO_ROOT, _peak_rss, _rss_now
-from .bench_write import md_table
 from .datasets import DATA_ROOT, dataset
+from .harness import MB, Measured, Runs, interleave, md_table, met, peak_rss, rss_now, run_isolated
 
 __all__ = ["ObjstoreConfig", "main", "markdown", "run"]
 
 TARGET_RATIO = 0.5
 TARGET_PEAK_MB = 150.0
-_MB = 1024 * 1024
 _KEY_ID = "bench-key-id"
 _SECRET = "bench-secret-never-printed"
 
@@ -146,7 +144,7 @@ def _probe(kind: str, source: str, endpoint: str) -> dict[str, Any]:
     options = _options(endpoint) if kind == "s3" else None
     if kind == "s3":
         import s3fs  # noqa: F401  (imported before the baseline, as a notebook would have)
-    before = _rss_now()
+    before = rss_now()
     started = time.perf_counter()
     report = fapilog_notebook.verify_audit_log(source, progress=False, storage_options=options)
     return {
@@ -154,7 +152,7 @@ def _probe(kind: str, source: str, endpoint: str) -> dict[str, Any]:
         "seconds": time.perf_counter() - started,
         "events": report.events_checked,
         "valid": report.valid,
-        "peak_rss": _peak_rss(),
+        "peak_rss": peak_rss(),
         "rss_before": before,
         "bytes_fetched": bytes_fetched(),
     }
@@ -168,20 +166,13 @@ def probe_main(argv: Sequence[str] | None = None) -> None:
 
 def measure(kind: str, source: str, endpoint: str) -> Round:
     """One probe in a fresh interpreter."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    probe = "from benchmarks.bench_objstore import probe_main; probe_main()"
-    out = subprocess.run(
-        [sys.executable, "-c", _LAUNCHER, sys.executable, "-c", probe, kind, source, endpoint],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=REPO_ROOT,
-        env=env,
+    data = run_isolated(
+        "from benchmarks.bench_objstore import probe_main; probe_main()",
+        kind,
+        source,
+        endpoint,
+        secret=_SECRET,
     )
-    data = json.loads(out.stdout.strip().splitlines()[-1])
-    if _SECRET in out.stdout + out.stderr:
-        raise RuntimeError("the secret appeared in a probe's output")
     return Round(
         kind,
         data["seconds"],
@@ -199,27 +190,35 @@ def run(config: ObjstoreConfig, report: Callable[[str], None] = print) -> dict[s
     data = dataset(config.events, days=config.days, root=root, report=report)
     rounds: list[Round] = []
     with moto_server() as endpoint:
-        report(f"  uploading {data.size / _MB:,.0f} MB to moto's S3 server at {endpoint}")
+        report(f"  uploading {data.size / MB:,.0f} MB to moto's S3 server at {endpoint}")
         started = time.perf_counter()
         url = upload(data.path, endpoint)
         upload_seconds = time.perf_counter() - started
-        for number in range(config.repeats):
-            for kind, source in (("local", str(data.path)), ("s3", url)):
-                done = measure(kind, source, endpoint)
-                report(
-                    f"  round {number + 1}: {kind} {done.seconds:.2f} s, "
-                    f"peak {done.peak_rss / _MB:.0f} MB, fetched {done.bytes_fetched:,} bytes"
-                )
-                rounds.append(done)
-    best = {
-        kind: min((r for r in rounds if r.kind == kind), key=lambda r: r.seconds)
-        for kind in ("local", "s3")
-    }
+        runs = {"local": Runs("local"), "s3": Runs("s3")}
+
+        def probe_round(kind: str, source: str) -> Measured:
+            done = measure(kind, source, endpoint)
+            report(
+                f"  round {len(runs[kind].seconds) + 1}: {kind} {done.seconds:.2f} s, "
+                f"peak {done.peak_rss / MB:.0f} MB, fetched {done.bytes_fetched:,} bytes"
+            )
+            rounds.append(done)
+            return done.seconds, done.valid, None, {"round": len(rounds) - 1}
+
+        interleave(
+            [
+                (runs["local"], partial(probe_round, "local", str(data.path))),
+                (runs["s3"], partial(probe_round, "s3", url)),
+            ],
+            config.repeats,
+            events=data.events,
+        )
+    best = {kind: rounds[runs[kind].extra["round"]] for kind in ("local", "s3")}
     local, remote = best["local"], best["s3"]
     local_rate = local.events / local.seconds
     remote_rate = remote.events / remote.seconds
     ratio = remote_rate / local_rate
-    peak_mb = max(r.peak_rss for r in rounds if r.kind == "s3") / _MB
+    peak_mb = max(r.peak_rss for r in rounds if r.kind == "s3") / MB
     # Every object of the trail: the day files and the records beside them.
     stored = sum(p.stat().st_size for p in data.path.iterdir() if p.is_file())
     once = all(r.bytes_fetched == stored for r in rounds if r.kind == "s3")
@@ -235,7 +234,7 @@ def run(config: ObjstoreConfig, report: Callable[[str], None] = print) -> dict[s
         "ratio_target": TARGET_RATIO,
         "ratio_met": ratio >= TARGET_RATIO,
         "s3_peak_mb": peak_mb,
-        "s3_rss_before_mb": remote.rss_before / _MB,
+        "s3_rss_before_mb": remote.rss_before / MB,
         "peak_target_mb": TARGET_PEAK_MB,
         "peak_met": peak_mb < TARGET_PEAK_MB,
         "bytes_fetched": remote.bytes_fetched,
@@ -257,12 +256,11 @@ def markdown(data: dict[str, Any]) -> str:
         [
             "s3:// (moto on 127.0.0.1)",
             f"{data['s3_events_per_s']:,.0f}",
-            f"{data['ratio']:.2f} (target >= {data['ratio_target']}: "
-            f"{'met' if data['ratio_met'] else 'NOT met'})",
+            f"{data['ratio']:.2f} (target >= {data['ratio_target']}: {met(data['ratio_met'])})",
             f"{data['bytes_fetched']:,} of {data['bytes']:,} "
             f"({'each byte once' if data['each_byte_once'] else 'NOT once'})",
             f"{data['s3_peak_mb']:.0f} MB (target < {data['peak_target_mb']:.0f}: "
-            f"{'met' if data['peak_met'] else 'NOT met'})",
+            f"{met(data['peak_met'])})",
         ],
     ]
     head = (

@@ -30,10 +30,8 @@ Standalone: ``python -m benchmarks.bench_parallel [--quick] [--big]``.
 from __future__ import annotations
 
 import argparse
-import math
+import multiprocessing
 import os
-import resource
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -43,10 +41,8 @@ from pathlib import Path
 from typing import Any
 
 from fapilog_notebook import verify_audit_log
-from fapilog_notebook.execution import pool_context
 
-from .bench_verify import RateResult, _Runs
-from .bench_write import md_table
+from . import harness
 from .datasets import DATA_ROOT, Dataset, dataset
 
 __all__ = ["PARTS", "ParallelConfig", "main", "markdown", "run"]
@@ -56,7 +52,6 @@ SERIAL = "serial"
 SERIAL_BESIDE_DASK = "serial, beside the Dask cluster"
 TARGET_WORKERS_X = 1.7
 TARGET_DASK_X = 1.5
-_MB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -97,8 +92,10 @@ class ParallelConfig:
 # ---------------------------------------------------------------- the measured work
 
 
-def _verify(data: Dataset, reports: dict[str, Any], name: str, **kwargs: Any) -> Callable[[], Any]:
-    def measure() -> tuple[float, bool, str | None, dict[str, Any]]:
+def _verify(
+    data: Dataset, reports: dict[str, Any], name: str, **kwargs: Any
+) -> Callable[[], harness.Measured]:
+    def measure() -> harness.Measured:
         started = time.perf_counter()
         report = verify_audit_log(data.path, progress=False, **kwargs)
         seconds = time.perf_counter() - started
@@ -117,32 +114,27 @@ def _verify(data: Dataset, reports: dict[str, Any], name: str, **kwargs: Any) ->
     return measure
 
 
-def own_peak_rss() -> int:
-    """Peak RSS in bytes of the calling process's own memory since it started.
+def _pool_context() -> Any:
+    """The start method of the pool ``verify_audit_log(workers=N)`` starts.
 
-    Linux's ``VmHWM`` where there is one: ``ru_maxrss`` survives ``exec``, so a
-    worker spawned from a large parent would report the parent's size.
+    A fork server where there is one (Linux; its workers fork from a server
+    that has the package imported), else spawn. The pool rounds before start
+    that server, so a kept pool's workers fork from the same one.
     """
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text(encoding="ascii").splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak) * (1 if sys.platform == "darwin" else 1024)
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("forkserver")
+    return multiprocessing.get_context("spawn")
 
 
 def _rusage_peak() -> tuple[int, int]:
     """(pid, peak RSS in bytes) of the calling process: run in a worker."""
     time.sleep(0.3)  # keep this worker busy so the other one takes the other task
-    return os.getpid(), own_peak_rss()
+    return os.getpid(), harness.own_peak_rss()
 
 
 def pool_worker_peaks(data: Dataset, workers: int) -> dict[str, Any]:
     """The peak RSS of each pool worker after verifying ``data`` on a pool we keep."""
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=pool_context("fapilog_notebook.verify._parallel")
-    ) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context()) as pool:
         idle: dict[int, int] = {}
         for _ in range(5):
             idle.update(f.result() for f in [pool.submit(_rusage_peak) for _ in range(workers)])
@@ -155,13 +147,13 @@ def pool_worker_peaks(data: Dataset, workers: int) -> dict[str, Any]:
             if len(peaks) >= workers:
                 break
     return {
-        "idle_mb": [idle[pid] / _MB for pid in sorted(idle)],
-        "peak_mb": [peaks[pid] / _MB for pid in sorted(peaks)],
+        "idle_mb": [idle[pid] / harness.MB for pid in sorted(idle)],
+        "peak_mb": [peaks[pid] / harness.MB for pid in sorted(peaks)],
     }
 
 
 def _dask_peak() -> int:
-    return own_peak_rss()
+    return harness.own_peak_rss()
 
 
 @contextmanager
@@ -214,43 +206,45 @@ class ScalingRow:
 
 def run_verify(
     config: ParallelConfig, data: Dataset, report: Callable[[str], None]
-) -> tuple[list[RateResult], list[WorkerMemory]]:
+) -> tuple[list[harness.RateResult], list[WorkerMemory]]:
     """Serial, pool and Dask, interleaved rounds; then each worker's peak memory."""
     workers_label, dask_label = config.labels
     reports: dict[str, Any] = {}
-    serial, pool = _Runs(SERIAL), _Runs(workers_label)
-    beside, dask = _Runs(SERIAL_BESIDE_DASK), _Runs(dask_label)
+    serial, pool = harness.Runs(SERIAL), harness.Runs(workers_label)
+    beside, dask = harness.Runs(SERIAL_BESIDE_DASK), harness.Runs(dask_label)
     verify_audit_log(data.file_paths()[0], progress=False)  # warm-up: imports
     memory: list[WorkerMemory] = []
     # The pool beside serial, with no Dask cluster alive: an idle cluster's
     # processes would take a share of the two cores from the pool's workers.
-    for round_ in range(config.repeats):
-        serial.add(_verify(data, reports, SERIAL))
-        pool.add(_verify(data, reports, workers_label, workers=config.workers))
-        report(
-            f"  round {round_ + 1}/{config.repeats}: "
-            + ", ".join(f"{r.name} {data.events / r.seconds[-1]:,.0f}/s" for r in (serial, pool))
-        )
+    harness.interleave(
+        [
+            (serial, _verify(data, reports, SERIAL)),
+            (pool, _verify(data, reports, workers_label, workers=config.workers)),
+        ],
+        config.repeats,
+        events=data.events,
+        report=report,
+    )
     # Dask beside serial, on one warm cluster (a long-lived resource, started
     # outside the timing), serial runs sharing the machine with it.
     with local_cluster(config.workers) as client:
         dask_idle = client.run(_dask_peak)
         verify_audit_log(data.file_paths()[0], engine="dask", client=client)  # warm-up
-        for round_ in range(config.repeats):
-            beside.add(_verify(data, reports, SERIAL))
-            dask.add(_verify(data, reports, dask_label, engine="dask", client=client))
-            report(
-                f"  round {round_ + 1}/{config.repeats}: "
-                + ", ".join(
-                    f"{r.name} {data.events / r.seconds[-1]:,.0f}/s" for r in (beside, dask)
-                )
-            )
+        harness.interleave(
+            [
+                (beside, _verify(data, reports, SERIAL)),
+                (dask, _verify(data, reports, dask_label, engine="dask", client=client)),
+            ],
+            config.repeats,
+            events=data.events,
+            report=report,
+        )
         dask_peak = client.run(_dask_peak)
     memory.append(
         WorkerMemory(
             dask_label,
-            [v / _MB for _, v in sorted(dask_idle.items())],
-            [v / _MB for _, v in sorted(dask_peak.items())],
+            [v / harness.MB for _, v in sorted(dask_idle.items())],
+            [v / harness.MB for _, v in sorted(dask_peak.items())],
             "peak RSS (VmHWM) of each Dask worker process (client.run), after every round",
         )
     )
@@ -274,11 +268,16 @@ def run_scaling(config: ParallelConfig, report: Callable[[str], None]) -> list[S
     for events in config.scaling:
         data = dataset(events, days=config.days, root=config.root, report=report)
         reports: dict[str, Any] = {}
-        serial, pool = _Runs(SERIAL), _Runs("workers")
-        for _ in range(config.scaling_repeats):
-            serial.add(_verify(data, reports, SERIAL))
-            pool.add(_verify(data, reports, "workers", workers=config.workers))
-        s, w = min(serial.seconds), min(pool.seconds)
+        serial, pool = harness.Runs(SERIAL), harness.Runs("workers")
+        harness.interleave(
+            [
+                (serial, _verify(data, reports, SERIAL)),
+                (pool, _verify(data, reports, "workers", workers=config.workers)),
+            ],
+            config.scaling_repeats,
+            events=events,
+        )
+        s, w = serial.best, pool.best
         row = ScalingRow(
             events,
             data.files,
@@ -344,26 +343,22 @@ def run(config: ParallelConfig, report: Callable[[str], None] = print) -> dict[s
 # ---------------------------------------------------------------- tables
 
 
-def _x(value: float) -> str:
-    return "-" if math.isnan(value) else f"{value:.2f}x"
-
-
 def markdown(data: dict[str, Any]) -> str:
     """The results as markdown tables."""
     parts: list[str] = []
     if "verify" in data:
         info = data["dataset"]
-        rows = [RateResult(**r) for r in data["verify"]]
+        rows = [harness.RateResult(**r) for r in data["verify"]]
         # Each engine against the serial runs beside it (see run_verify).
         baseline = {r.name: rows[0].events_per_s for r in rows}
         if len(rows) == 4:
             baseline[rows[2].name] = baseline[rows[3].name] = rows[2].events_per_s
         parts.append(
             f"### Parallel verify: {info['events']:,} events, {info['files']} files, "
-            f"{info['bytes'] / _MB:,.0f} MB\n"
+            f"{info['bytes'] / harness.MB:,.0f} MB\n"
         )
         parts.append(
-            md_table(
+            harness.md_table(
                 [
                     "engine",
                     "best s",
@@ -379,9 +374,9 @@ def markdown(data: dict[str, Any]) -> str:
                         f"{r.seconds:.2f}",
                         f"{r.events_per_s:,.0f}",
                         f"{r.median_per_s:,.0f}",
-                        _x(r.events_per_s / baseline[r.name]),
-                        f"{r.steal_pct:.1f}",
-                        "identical to serial" if r.ok else f"FAILED: {r.note}",
+                        harness.times(r.events_per_s / baseline[r.name], 2),
+                        harness.num(r.steal_pct, ".1f"),
+                        "identical to serial" if r.ok else harness.outcome(False, r.note),
                     ]
                     for r in rows
                 ],
@@ -390,10 +385,10 @@ def markdown(data: dict[str, Any]) -> str:
         verdict = data["verify_verdict"]
         parts.append(
             f"\nTarget: {verdict['target']}: workers {verdict['x_workers']:.2f}x, "
-            f"dask {verdict['x_dask']:.2f}x: **{'met' if verdict['met'] else 'NOT met'}**.\n"
+            f"dask {verdict['x_dask']:.2f}x: **{harness.met(verdict['met'])}**.\n"
         )
         parts.append(
-            md_table(
+            harness.md_table(
                 ["workers", "idle RSS MB (each)", "peak RSS MB (each)", "how"],
                 [
                     [
@@ -409,18 +404,18 @@ def markdown(data: dict[str, Any]) -> str:
     if "scaling" in data:
         parts.append("\n### Scaling (same number of days; time per event should stay flat)\n")
         parts.append(
-            md_table(
+            harness.md_table(
                 ["events", "files", "MB", "serial s", "us/event", "workers s", "us/event", "x"],
                 [
                     [
                         f"{r['events']:,}",
                         str(r["files"]),
-                        f"{r['bytes'] / _MB:,.0f}",
+                        f"{r['bytes'] / harness.MB:,.0f}",
                         f"{r['serial_s']:.2f}",
                         f"{r['serial_us_per_event']:.1f}",
                         f"{r['workers_s']:.2f}",
                         f"{r['workers_us_per_event']:.1f}",
-                        _x(r["x_serial"]),
+                        harness.times(r["x_serial"], 2),
                     ]
                     for r in data["scaling"]
                 ],
@@ -431,9 +426,6 @@ def markdown(data: dict[str, Any]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Standalone: ``python -m benchmarks.bench_parallel [--quick] [--big] [--json FILE]``."""
-    import json
-    from pathlib import Path
-
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_parallel")
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument("--big", action="store_true", help="add 3,000,000 events to the scaling")
@@ -451,9 +443,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(markdown(data))
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-        print(f"results saved to {args.json}")
+        harness.save_json(args.json, data)
     return 0
 
 

@@ -32,21 +32,19 @@ import hashlib
 import json
 import math
 import os
-import resource
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fapilog_notebook import Severity, read_audit_log, verify_audit_log
 
-from .bench_write import cpu_steal, md_table
+from . import harness
 from .datasets import DATA_ROOT, Dataset, dataset
 
 if TYPE_CHECKING:
@@ -59,7 +57,6 @@ __all__ = [
     "PANDAS_LOAD",
     "PEER_VERIFY",
     "SHA256_FLOOR",
-    "RateResult",
     "VerifyConfig",
     "ensure_peer_venv",
     "markdown",
@@ -142,68 +139,10 @@ class VerifyConfig:
         return DATA_ROOT if self.data_root is None else Path(self.data_root)
 
 
-@dataclass
-class RateResult:
-    """Events/s of one row: the best of ``repeats`` runs, and each run."""
-
-    name: str
-    events: int
-    bytes: int
-    seconds: float
-    events_per_s: float
-    median_per_s: float = math.nan
-    runs_per_s: list[float] = field(default_factory=list)
-    steal_pct: float = math.nan
-    ok: bool | None = None
-    note: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class _Runs:
-    name: str
-    seconds: list[float] = field(default_factory=list)
-    steal: list[float] = field(default_factory=list)
-    ok: bool | None = None
-    note: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def add(self, measure: Callable[[], tuple[float, bool, str | None, dict[str, Any]]]) -> None:
-        gc.collect()
-        with cpu_steal() as steal:
-            seconds, ok, note, extra = measure()
-        self.seconds.append(seconds)
-        self.steal.append(steal.percent)
-        if self.ok is None or not ok:  # keep the first failure
-            self.ok, self.note = ok, note
-        if seconds <= min(self.seconds):
-            self.extra = extra
-
-    def result(self, events: int, size: int) -> RateResult:
-        if not self.seconds:
-            return RateResult(
-                self.name, events, size, math.nan, math.nan, ok=self.ok, note=self.note
-            )
-        rates = sorted(events / s for s in self.seconds)
-        return RateResult(
-            self.name,
-            events,
-            size,
-            min(self.seconds),
-            rates[-1],
-            median_per_s=statistics.median(rates),
-            runs_per_s=[events / s for s in self.seconds],
-            steal_pct=max(self.steal),
-            ok=self.ok,
-            note=self.note,
-            extra=self.extra,
-        )
-
-
 # ---------------------------------------------------------------- the measured work
 
 
-def time_verify(data: Dataset, **kwargs: Any) -> tuple[float, bool, str | None, dict[str, Any]]:
+def time_verify(data: Dataset, **kwargs: Any) -> harness.Measured:
     """Seconds for ``verify_audit_log`` over ``data``; valid, every event checked?"""
     started = time.perf_counter()
     report = verify_audit_log(data.path, progress=False, **kwargs)
@@ -215,7 +154,7 @@ def time_verify(data: Dataset, **kwargs: Any) -> tuple[float, bool, str | None, 
     return seconds, ok, note, {"events_checked": report.events_checked}
 
 
-def sha256_floor(data: Dataset) -> tuple[float, bool, str | None, dict[str, Any]]:
+def sha256_floor(data: Dataset) -> harness.Measured:
     """Seconds to read every file and SHA-256 every line: the floor of any verifier."""
     sha256 = hashlib.sha256
     lines = 0
@@ -230,7 +169,7 @@ def sha256_floor(data: Dataset) -> tuple[float, bool, str | None, dict[str, Any]
     return seconds, ok, None if ok else f"{lines} lines, expected {data.events}", {}
 
 
-def time_load(data: Dataset) -> tuple[float, bool, str | None, dict[str, Any]]:
+def time_load(data: Dataset) -> harness.Measured:
     """Seconds for ``read_audit_log`` over ``data``; the frame's size and dtypes."""
     started = time.perf_counter()
     frame = read_audit_log(data.path, progress=False)
@@ -251,7 +190,7 @@ def pandas_load(files: Sequence[Path]) -> pd.DataFrame:
     return frame
 
 
-def time_pandas_load(data: Dataset) -> tuple[float, bool, str | None, dict[str, Any]]:
+def time_pandas_load(data: Dataset) -> harness.Measured:
     """Seconds for :func:`pandas_load` over ``data``; the frame's size and dtypes."""
     files = data.file_paths()
     started = time.perf_counter()
@@ -329,7 +268,7 @@ def ensure_peer_venv(
     return _peer_python(venv), None
 
 
-def peer_verify(python: Path, data: Dataset) -> tuple[float, bool, str | None, dict[str, Any]]:
+def peer_verify(python: Path, data: Dataset) -> harness.Measured:
     """Seconds for fapilog's ``verify_chain_from_storage`` over ``data``, timed in the peer."""
     out = subprocess.run(
         [str(python), "-c", PEER_SCRIPT, str(data.path)],
@@ -346,30 +285,6 @@ def peer_verify(python: Path, data: Dataset) -> tuple[float, bool, str | None, d
 # ---------------------------------------------------------------- memory probes
 
 _PROBES = ("baseline", "verify", "load", "load-tracemalloc", "pandas-load")
-
-
-def _status(field_name: str) -> int | None:
-    """A size from /proc/self/status in bytes (Linux), else None."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith(field_name + ":"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
-def _rss_now() -> int:
-    """The current resident set size in bytes (Linux), else the peak so far."""
-    now = _status("VmRSS")
-    return _peak_rss() if now is None else now
-
-
-def _peak_rss() -> int:
-    """``ru_maxrss`` in bytes (kilobytes on Linux, bytes on macOS)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak) if sys.platform == "darwin" else int(peak) * 1024
 
 
 def _warm_up_loader(kind: str, path: Path) -> None:
@@ -395,19 +310,19 @@ def _probe(kind: str, path: str) -> dict[str, Any]:
 
     out: dict[str, Any] = {"kind": kind, "pandas_imported_by_package": "pandas" in sys.modules}
     if kind == "baseline":
-        out["peak_rss"] = _peak_rss()
+        out["peak_rss"] = harness.peak_rss()
         import pandas  # noqa: F401
 
-        out["peak_rss_with_pandas"] = _peak_rss()
+        out["peak_rss_with_pandas"] = harness.peak_rss()
         return out
     if kind == "verify":
-        before = _rss_now()
+        before = harness.rss_now()
         started = time.perf_counter()
         report = fapilog_notebook.verify_audit_log(path, progress=False)
         out.update(
             seconds=time.perf_counter() - started,
             rss_before=before,
-            peak_rss=_peak_rss(),
+            peak_rss=harness.peak_rss(),
             events=report.events_checked,
             ok=report.valid,
         )
@@ -423,12 +338,12 @@ def _probe(kind: str, path: str) -> dict[str, Any]:
         out["traced_peak"] = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
     else:
-        before = _rss_now()
+        before = harness.rss_now()
         if kind == "load":
             frame = fapilog_notebook.read_audit_log(path, progress=False)
         else:
             frame = pandas_load(sorted(Path(path).glob("audit_*.jsonl")))
-        out.update(rss_before=before, peak_rss=_peak_rss())
+        out.update(rss_before=before, peak_rss=harness.peak_rss())
     out.update(frame_bytes=int(frame.memory_usage(deep=True).sum()), events=len(frame), ok=True)
     assert isinstance(frame, pd.DataFrame)
     return out
@@ -438,34 +353,17 @@ def probe_main(argv: Sequence[str] | None = None) -> None:
     """Entry point of a probe subprocess: ``KIND PATH``; prints one JSON object."""
     kind, path = argv if argv is not None else sys.argv[1:3]
     out = _probe(kind, path)
-    out["vm_hwm"] = _status("VmHWM")  # the kernel's own peak RSS, as a cross-check
+    out["vm_hwm"] = harness.status_bytes("VmHWM")  # the kernel's own peak RSS, as a cross-check
     print(json.dumps(out))
-
-
-#: Starts the probe from a small interpreter. Linux carries ``ru_maxrss`` over
-#: ``execve`` from the image being replaced, and subprocess forks (vfork) from
-#: this process, so a probe started directly would report at least this
-#: process's RSS; a probe forked from the small launcher starts clean.
-_LAUNCHER = "import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:]))"
 
 
 def memory_probe(kind: str, path: Path | str) -> dict[str, Any]:
     """Run one probe (``baseline``, ``verify``, ``load``...) in a fresh interpreter."""
     if kind not in _PROBES:
         raise ValueError(f"unknown probe {kind!r}")
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    probe = "from benchmarks.bench_verify import probe_main; probe_main()"
-    out = subprocess.run(
-        [sys.executable, "-c", _LAUNCHER, sys.executable, "-c", probe, kind, str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=REPO_ROOT,
-        env=env,
+    return harness.run_isolated(
+        "from benchmarks.bench_verify import probe_main; probe_main()", kind, str(path)
     )
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
 
 
 @dataclass
@@ -484,16 +382,13 @@ class MemoryResult:
     met: bool | None
 
 
-_MB = 1024 * 1024
-
-
 def run_memory(
     config: VerifyConfig, load_data: Dataset, report: Callable[[str], None]
 ) -> list[MemoryResult]:
     """Peak memory of verifying ``memory_events`` events and of loading ``load_data``."""
     big = dataset(config.memory_events, days=config.memory_days, root=config.root, report=report)
     base = memory_probe("baseline", big.path)
-    base_mb = base["peak_rss"] / _MB
+    base_mb = base["peak_rss"] / harness.MB
     results = [
         MemoryResult(
             "interpreter + import fapilog_notebook",
@@ -511,9 +406,9 @@ def run_memory(
             "interpreter + import fapilog_notebook, pandas",
             0,
             "ru_maxrss",
-            base["peak_rss_with_pandas"] / _MB,
+            base["peak_rss_with_pandas"] / harness.MB,
             base_mb,
-            (base["peak_rss_with_pandas"] - base["peak_rss"]) / _MB,
+            (base["peak_rss_with_pandas"] - base["peak_rss"]) / harness.MB,
             None,
             None,
             "(reference)",
@@ -522,15 +417,15 @@ def run_memory(
     ]
     report(f"  baseline RSS {base_mb:.1f} MB; verifying {big.events:,} events...")
     verify = memory_probe("verify", big.path)
-    peak = verify["peak_rss"] / _MB
+    peak = verify["peak_rss"] / harness.MB
     results.append(
         MemoryResult(
             f"verify_audit_log, {big.files} files",
             verify["events"],
             "ru_maxrss (whole process)",
             peak,
-            verify["rss_before"] / _MB,
-            peak - verify["rss_before"] / _MB,
+            verify["rss_before"] / harness.MB,
+            peak - verify["rss_before"] / harness.MB,
             None,
             TARGET_VERIFY_RSS_MB,
             f"peak RSS < {TARGET_VERIFY_RSS_MB:g} MB",
@@ -540,16 +435,16 @@ def run_memory(
     report(f"  verify peak RSS {peak:.1f} MB; loading {load_data.events:,} events...")
     for kind, name in (("load", OURS_LOAD), ("pandas-load", PANDAS_LOAD)):
         probe = memory_probe(kind, load_data.path)
-        used = (probe["peak_rss"] - probe["rss_before"]) / _MB
-        frame_mb = probe["frame_bytes"] / _MB
+        used = (probe["peak_rss"] - probe["rss_before"]) / harness.MB
+        frame_mb = probe["frame_bytes"] / harness.MB
         ours = kind == "load"
         results.append(
             MemoryResult(
                 name,
                 probe["events"],
                 "ru_maxrss - RSS before the call",
-                probe["peak_rss"] / _MB,
-                probe["rss_before"] / _MB,
+                probe["peak_rss"] / harness.MB,
+                probe["rss_before"] / harness.MB,
                 used,
                 frame_mb,
                 TARGET_LOAD_X_FRAME * frame_mb if ours else None,
@@ -565,8 +460,8 @@ def run_memory(
             "tracemalloc peak (Python + numpy allocations)",
             math.nan,
             math.nan,
-            traced["traced_peak"] / _MB,
-            traced["frame_bytes"] / _MB,
+            traced["traced_peak"] / harness.MB,
+            traced["frame_bytes"] / harness.MB,
             None,
             "(cross-check)",
             None,
@@ -580,7 +475,7 @@ def run_memory(
 
 def run_chain(
     config: VerifyConfig, data: Dataset, report: Callable[[str], None]
-) -> tuple[list[RateResult], str | None]:
+) -> tuple[list[harness.RateResult], str | None]:
     """Verify: ours, the peer (if it can be had) and the floor, interleaved rounds."""
     peer_python: Path | None = None
     why: str | None = "disabled (--no-peer)"
@@ -588,51 +483,54 @@ def run_chain(
         peer_python, why = ensure_peer_venv(report=report)
         if why:
             report(f"  peer unavailable: {why}")
-    ours, peer, floor = _Runs(OURS_VERIFY), _Runs(PEER_VERIFY), _Runs(SHA256_FLOOR)
-    pooled = _Runs(OURS_VERIFY_WORKERS)
+    ours, peer, floor = (
+        harness.Runs(OURS_VERIFY),
+        harness.Runs(PEER_VERIFY),
+        harness.Runs(SHA256_FLOOR),
+    )
+    pooled = harness.Runs(OURS_VERIFY_WORKERS)
+
+    def peer_run() -> harness.Measured:
+        if peer_python is None:
+            raise harness.NotMeasured(why or "unavailable")
+        return peer_verify(peer_python, data)
+
     verify_audit_log(data.file_paths()[0], progress=False)  # warm-up: imports
-    for round_ in range(config.repeats):
-        ours.add(partial(time_verify, data))
-        # The pool starts and stops inside the call: its start-up counts.
-        pooled.add(partial(time_verify, data, workers=WORKERS))
-        if peer_python is not None:
-            peer.add(partial(peer_verify, peer_python, data))
-        floor.add(partial(sha256_floor, data))
-        done = [r for r in (ours, pooled, peer, floor) if r.seconds]
-        report(
-            f"  round {round_ + 1}/{config.repeats}: "
-            + ", ".join(
-                f"{r.name.split(' (')[0]} {data.events / r.seconds[-1]:,.0f}/s" for r in done
-            )
-        )
-    if peer_python is None:
-        peer.note = why
+    harness.interleave(
+        [
+            (ours, partial(time_verify, data)),
+            # The pool starts and stops inside the call: its start-up counts.
+            (pooled, partial(time_verify, data, workers=WORKERS)),
+            (peer, peer_run),
+            (floor, partial(sha256_floor, data)),
+        ],
+        config.repeats,
+        events=data.events,
+        report=report,
+        label=lambda runs: runs.name.split(" (")[0],
+    )
     return [r.result(data.events, data.size) for r in (ours, peer, floor, pooled)], why
 
 
 def run_load(
     config: VerifyConfig, data: Dataset, report: Callable[[str], None]
-) -> list[RateResult]:
+) -> list[harness.RateResult]:
     """Load: ours and the pandas way, interleaved rounds."""
-    ours, pandas_way = _Runs(OURS_LOAD), _Runs(PANDAS_LOAD)
+    ours, pandas_way = harness.Runs(OURS_LOAD), harness.Runs(PANDAS_LOAD)
     first = data.file_paths()[:1]
     read_audit_log(first, progress=False)  # warm-up: imports (pandas, pyarrow...)
     pandas_load(first)
-    for round_ in range(config.repeats):
-        ours.add(partial(time_load, data))
-        pandas_way.add(partial(time_pandas_load, data))
-        report(
-            f"  round {round_ + 1}/{config.repeats}: "
-            + ", ".join(
-                f"{r.name} {data.events / r.seconds[-1]:,.0f}/s" for r in (ours, pandas_way)
-            )
-        )
+    harness.interleave(
+        [(ours, partial(time_load, data)), (pandas_way, partial(time_pandas_load, data))],
+        config.repeats,
+        events=data.events,
+        report=report,
+    )
     return [r.result(data.events, data.size) for r in (ours, pandas_way)]
 
 
-def _ratio(results: Sequence[RateResult], ours: str, other: str) -> float:
-    by_name = {r.name: r for r in results}
-    return by_name[ours].events_per_s / by_name[other].events_per_s
+def _ratio(results: Sequence[harness.RateResult], ours: str, other: str) -> float:
+    return harness.rate_of(results, ours) / harness.rate_of(results, other)
 
 
 def run(config: VerifyConfig, report: Callable[[str], None] = print) -> dict[str, Any]:
@@ -683,37 +581,23 @@ def run(config: VerifyConfig, report: Callable[[str], None] = print) -> dict[str
 # ---------------------------------------------------------------- tables
 
 
-def _rate(value: float) -> str:
-    return "-" if math.isnan(value) else f"{value:,.0f}"
-
-
-def _x(value: float, digits: int = 1) -> str:
-    return "-" if math.isnan(value) else f"{value:.{digits}f}x"
-
-
-def _ok(result: RateResult) -> str:
-    if result.ok is None:
-        return result.note or "-"
-    return "ok" if result.ok else f"FAILED: {result.note}"
-
-
-def chain_table(rows: Sequence[RateResult]) -> str:
+def chain_table(rows: Sequence[harness.RateResult]) -> str:
     """Verify rows as markdown."""
-    peer = next(r.events_per_s for r in rows if r.name == PEER_VERIFY)
-    floor = next(r.events_per_s for r in rows if r.name == SHA256_FLOOR)
+    peer = harness.rate_of(rows, PEER_VERIFY)
+    floor = harness.rate_of(rows, SHA256_FLOOR)
     body = [
         [
             r.name,
             f"{r.events:,}",
-            f"{r.bytes / _MB:,.0f}",
-            "-" if math.isnan(r.seconds) else f"{r.seconds:.2f}",
-            _rate(r.events_per_s),
-            _rate(r.median_per_s),
-            _rate(r.bytes / r.seconds / _MB if r.seconds else math.nan),
-            _x(r.events_per_s / peer),
-            _x(r.events_per_s / floor, 2),
-            "-" if math.isnan(r.steal_pct) else f"{r.steal_pct:.0f}",
-            _ok(r),
+            f"{r.bytes / harness.MB:,.0f}",
+            harness.num(r.seconds, ".2f"),
+            harness.num(r.events_per_s, ",.0f"),
+            harness.num(r.median_per_s, ",.0f"),
+            harness.num(r.bytes / r.seconds / harness.MB if r.seconds else math.nan, ",.0f"),
+            harness.times(r.events_per_s / peer),
+            harness.times(r.events_per_s / floor, 2),
+            harness.num(r.steal_pct, ".0f"),
+            harness.outcome(r.ok, r.note),
         ]
         for r in rows
     ]
@@ -730,24 +614,24 @@ def chain_table(rows: Sequence[RateResult]) -> str:
         "steal %",
         "result",
     ]
-    return md_table(headers, body)
+    return harness.md_table(headers, body)
 
 
-def load_table(rows: Sequence[RateResult]) -> str:
+def load_table(rows: Sequence[harness.RateResult]) -> str:
     """Load rows as markdown."""
-    pandas_rate = next(r.events_per_s for r in rows if r.name == PANDAS_LOAD)
+    pandas_rate = harness.rate_of(rows, PANDAS_LOAD)
     body = [
         [
             r.name,
             f"{r.events:,}",
             f"{r.seconds:.2f}",
-            _rate(r.events_per_s),
-            _rate(r.median_per_s),
-            f"{r.extra.get('frame_bytes', 0) / _MB:,.0f}",
+            harness.num(r.events_per_s, ",.0f"),
+            harness.num(r.median_per_s, ",.0f"),
+            f"{r.extra.get('frame_bytes', 0) / harness.MB:,.0f}",
             str(r.extra.get("columns", "-")),
-            _x(r.events_per_s / pandas_rate),
-            "-" if math.isnan(r.steal_pct) else f"{r.steal_pct:.0f}",
-            _ok(r),
+            harness.times(r.events_per_s / pandas_rate),
+            harness.num(r.steal_pct, ".0f"),
+            harness.outcome(r.ok, r.note),
         ]
         for r in rows
     ]
@@ -763,11 +647,7 @@ def load_table(rows: Sequence[RateResult]) -> str:
         "steal %",
         "rows + dtypes",
     ]
-    return md_table(headers, body)
-
-
-def _mb(value: float | None) -> str:
-    return "-" if value is None or math.isnan(value) else f"{value:,.1f}"
+    return harness.md_table(headers, body)
 
 
 def memory_table(rows: Sequence[MemoryResult]) -> str:
@@ -777,13 +657,13 @@ def memory_table(rows: Sequence[MemoryResult]) -> str:
             r.name,
             f"{r.events:,}" if r.events else "-",
             r.method,
-            _mb(r.peak_mb),
-            _mb(r.baseline_mb),
-            _mb(r.used_mb),
-            _mb(r.frame_mb),
-            "-" if not r.frame_mb else _x(r.used_mb / r.frame_mb, 2),
+            harness.num(r.peak_mb, ",.1f"),
+            harness.num(r.baseline_mb, ",.1f"),
+            harness.num(r.used_mb, ",.1f"),
+            harness.num(r.frame_mb, ",.1f"),
+            "-" if not r.frame_mb else harness.times(r.used_mb / r.frame_mb, 2),
             r.target,
-            "" if r.met is None else ("yes" if r.met else "NO"),
+            harness.yes_no(r.met),
         ]
         for r in rows
     ]
@@ -799,7 +679,7 @@ def memory_table(rows: Sequence[MemoryResult]) -> str:
         "target",
         "met",
     ]
-    return md_table(headers, body)
+    return harness.md_table(headers, body)
 
 
 def markdown(data: dict[str, Any]) -> str:
@@ -807,22 +687,22 @@ def markdown(data: dict[str, Any]) -> str:
     config = data["config"]
     ds = data["dataset"]
     where = (
-        f"{ds['events']:,} events, {ds['files']} day files, {ds['bytes'] / _MB:,.0f} MB, "
+        f"{ds['events']:,} events, {ds['files']} day files, {ds['bytes'] / harness.MB:,.0f} MB, "
         f"best of {config['repeats']}"
     )
     parts = []
     if "chain" in data:
-        rows = [RateResult(**r) for r in data["chain"]]
+        rows = [harness.RateResult(**r) for r in data["chain"]]
         v = data["chain_verdict"]
-        met = "n/a (no peer)" if v["met"] is None else ("met" if v["met"] else "NOT met")
-        met_w = v.get("met_with_workers")
-        met_workers = "n/a" if met_w is None else ("met" if met_w else "NOT met")
+        met_alone = harness.met(v["met"], "n/a (no peer)")
+        met_workers = harness.met(v.get("met_with_workers"))
         parts.append(
             f"### Verify: one valid chain, {where}\n\n"
             + chain_table(rows)
-            + f"\n\nverify_audit_log: {_x(v['x_peer'])} fapilog 0.3.5 in one process, "
-            f"{_x(v.get('x_peer_workers', math.nan))} with workers={v.get('workers', '?')} "
-            f"(target {v['target']}: {met} in one process, {met_workers} with workers); "
+            + f"\n\nverify_audit_log: {harness.times(v['x_peer'])} fapilog 0.3.5 in one process, "
+            f"{harness.times(v.get('x_peer_workers', math.nan))} "
+            f"with workers={v.get('workers', '?')} "
+            f"(target {v['target']}: {met_alone} in one process, {met_workers} with workers); "
             f"{v['floor_share']:.0%} of the SHA-256 floor's events/s. The peer runs "
             f"in its own venv ({v['peer']}) and times itself in a subprocess (start-up and "
             "imports not counted); it parses every line into its pydantic model and stops at "
@@ -830,13 +710,14 @@ def markdown(data: dict[str, Any]) -> str:
             "time the hypervisor gave to other machines during any one run of that row."
         )
     if "load" in data:
-        rows = [RateResult(**r) for r in data["load"]]
+        rows = [harness.RateResult(**r) for r in data["load"]]
         v = data["load_verdict"]
         parts.append(
             f"### Load into a DataFrame: {where}\n\n"
             + load_table(rows)
-            + f"\n\nread_audit_log: {_x(v['x_pandas'])} the pandas way (target {v['target']}: "
-            f"{'met' if v['met'] else 'NOT met'}). Both end with a tz-aware UTC timestamp, "
+            + f"\n\nread_audit_log: {harness.times(v['x_pandas'])} the pandas way "
+            f"(target {v['target']}: "
+            f"{harness.met(v['met'])}). Both end with a tz-aware UTC timestamp, "
             "categorical event_type/log_level/compliance_level and Int64 sequence_number/"
             "process_id; read_audit_log also adds source_file and source_line."
         )

@@ -23,22 +23,29 @@ import gc
 import math
 import os
 import socket
-import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 from unittest import mock
 
-from fapilog_notebook import AuditTrail, CompliancePolicy, LoopLagProbe, storage
-from fapilog_notebook.chain import ChainHead, check_line, links_to, seal
-from fapilog_notebook.events import AuditLogLevel
-from fapilog_notebook.notebook import percentile
+from fapilog_notebook import (
+    AuditLogLevel,
+    AuditTrail,
+    CompliancePolicy,
+    LoopLagProbe,
+    Severity,
+    storage,
+    verify_audit_log,
+)
+from fapilog_notebook.chain import ChainHead, seal
 from fapilog_notebook.writer._factory import _plain_payload, utc_now
 
+from . import harness
 from .baselines import (
     QueueWorkerTrail,
     SyncQueueTrail,
@@ -116,6 +123,8 @@ class Subject(Protocol):
     """One writer under test, behind a common face."""
 
     label: str
+    #: The key ``check_files`` checks the MACs of this subject's files with (None: unkeyed).
+    check_key: Any
 
     async def start(self) -> None: ...
 
@@ -140,6 +149,7 @@ class TrailSubject:
     """``AuditTrail``: ``log_event`` returns once the line is in its file."""
 
     label = AUDIT_TRAIL
+    check_key: Any = None
 
     def __init__(self, directory: Path, *, fsync: bool) -> None:
         self.trail = AuditTrail(storage_path=directory, fsync=fsync)
@@ -181,6 +191,8 @@ class TrailSubject:
 class QueueSubject:
     """A baseline: ``log_event`` only enqueues; a worker task writes."""
 
+    check_key: Any = None
+
     def __init__(self, writer: QueueWorkerTrail) -> None:
         self.writer = writer
         self.label = writer.name
@@ -219,6 +231,7 @@ WRITERS: tuple[SubjectFactory, ...] = (
     lambda d, fsync: QueueSubject(SyncQueueTrail(d, fsync=fsync)),
     lambda d, fsync: QueueSubject(ThreadPerEventTrail(d, fsync=fsync)),
 )
+WRITER_LABELS = (AUDIT_TRAIL, SyncQueueTrail.name, ThreadPerEventTrail.name)
 
 
 @dataclass
@@ -253,39 +266,6 @@ def gc_watch() -> Iterator[GcWatch]:
         gc.callbacks.remove(watch)
 
 
-class CpuSteal:
-    """The share of CPU time the hypervisor took away (``steal`` in /proc/stat), in %."""
-
-    def __init__(self) -> None:
-        self.percent = math.nan
-        self._before = self.read()
-
-    @staticmethod
-    def read() -> tuple[int, int] | None:
-        """(steal, total) jiffies of all CPUs, or None where /proc/stat is missing."""
-        try:
-            with open("/proc/stat", encoding="ascii") as handle:
-                fields = [int(v) for v in handle.readline().split()[1:]]
-        except (OSError, ValueError):
-            return None
-        return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
-
-    def stop(self) -> None:
-        after = self.read()
-        if self._before is not None and after is not None and after[1] > self._before[1]:
-            self.percent = 100.0 * (after[0] - self._before[0]) / (after[1] - self._before[1])
-
-
-@contextmanager
-def cpu_steal() -> Iterator[CpuSteal]:
-    """Measure the CPU steal while the block runs (noise from other virtual machines)."""
-    steal = CpuSteal()
-    try:
-        yield steal
-    finally:
-        steal.stop()
-
-
 # ---------------------------------------------------------------- checking files
 
 
@@ -298,24 +278,19 @@ class FileCheck:
     problem: str | None
 
 
-def check_files(directory: Path) -> FileCheck:
-    """Count the event lines and check the chain (checksums and links) across files."""
-    head: ChainHead | None = None
-    lines = 0
-    for _, path in storage.list_audit_files(directory):
-        with open(path, "rb") as handle:
-            for number, raw in enumerate(handle, 1):
-                lines += 1
-                check = check_line(raw.rstrip(b"\n"))
-                where = f"{path.name}:{number}"
-                if check.problem is not None or not check.checksum_ok:
-                    return FileCheck(lines, False, f"{where}: {check.problem or 'bad checksum'}")
-                assert check.sequence_number is not None
-                assert check.checksum is not None
-                if not links_to(head, check.sequence_number, check.previous_hash):
-                    return FileCheck(lines, False, f"{where}: broken link")
-                head = ChainHead(check.sequence_number, check.checksum)
-    return FileCheck(lines, True, None)
+def check_files(directory: Path, key: Any = None) -> FileCheck:
+    """Count the events and check the chain across the files of one run.
+
+    ``verify_audit_log`` checks every checksum and link (and, with ``key``,
+    every MAC under its key: an unkeyed or wrongly keyed line is an error);
+    information findings (such as MACs left unchecked) are fine.
+    """
+    report = verify_audit_log(directory, key=key, progress=False)
+    problems = [f for f in report.finding_list if f.severity is not Severity.INFO]
+    if report.valid and not problems:
+        return FileCheck(report.events_checked, True, None)
+    where = f"{problems[0].file}:{problems[0].line}: {problems[0].message}" if problems else None
+    return FileCheck(report.events_checked, False, where or report.summary())
 
 
 @contextmanager
@@ -343,6 +318,11 @@ class ThroughputResult:
     chain_ok: bool | None = None
     problem: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The row's name (the writer's), as in every other rate table."""
+        return self.writer
 
 
 def cpu_floor(events: int, producers: int) -> float:
@@ -405,7 +385,7 @@ def cpu_floor(events: int, producers: int) -> float:
     return time.perf_counter() - started
 
 
-async def _throughput_once(subject: Subject, producers: int, per_producer: int) -> float:
+async def throughput_once(subject: Subject, producers: int, per_producer: int) -> float:
     async def produce(producer: int) -> None:
         for index in range(per_producer):
             await subject.log(producer, index)
@@ -419,39 +399,41 @@ async def _throughput_once(subject: Subject, producers: int, per_producer: int) 
     return elapsed
 
 
-@dataclass
-class _WriterRuns:
-    label: str
-    seconds: list[float] = field(default_factory=list)
-    steal: list[float] = field(default_factory=list)
-    check: FileCheck | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _throughput_writer(
-    factory: SubjectFactory, config: WriteConfig, per: int, runs: _WriterRuns | None
-) -> _WriterRuns:
-    with run_directory(config.tmp_root) as directory:
-        subject = factory(directory, False)
+def throughput_run(
+    make: Callable[[Path], Subject], producers: int, per: int, tmp_root: str | None
+) -> tuple[float, dict[str, Any], FileCheck]:
+    """One throughput run of a fresh subject in a fresh directory: seconds, figures, files."""
+    with run_directory(tmp_root) as directory:
+        subject = make(directory)
 
         async def main() -> tuple[float, dict[str, Any]]:
-            elapsed = await _throughput_once(subject, config.producers, per)
+            elapsed = await throughput_once(subject, producers, per)
             extra = await subject.extra()
             await subject.stop()
             return elapsed, extra
 
-        with cpu_steal() as steal:
-            elapsed, extra = asyncio.run(main())
-        check = check_files(directory)
-    if runs is None:
-        runs = _WriterRuns(subject.label)
-    runs.seconds.append(elapsed)
-    runs.steal.append(steal.percent)
+        elapsed, extra = asyncio.run(main())
+        check = check_files(directory, subject.check_key)
+    return elapsed, extra, check
+
+
+@dataclass
+class _WriterRuns(harness.Runs):
+    """A writer's runs, with the check of its files (the latest failed one, else the first)."""
+
+    check: FileCheck | None = None
+
+
+def _writer_run(
+    factory: SubjectFactory, config: WriteConfig, runs: _WriterRuns
+) -> harness.Measured:
+    per = config.events // config.producers
+    elapsed, extra, check = throughput_run(
+        lambda directory: factory(directory, False), config.producers, per, config.tmp_root
+    )
     if runs.check is None or not check.chain_ok:
         runs.check = check
-    if elapsed <= min(runs.seconds):
-        runs.extra = extra
-    return runs
+    return elapsed, check.chain_ok, check.problem, extra
 
 
 def run_throughput(config: WriteConfig, report: Callable[[str], None]) -> list[ThroughputResult]:
@@ -460,32 +442,33 @@ def run_throughput(config: WriteConfig, report: Callable[[str], None]) -> list[T
     events = per * config.producers
     cpu_floor(min(events, 1_000), min(config.producers, 10))  # warm-up
     floor = _WriterRuns(CPU_FLOOR)
-    writers: list[_WriterRuns | None] = [None] * len(WRITERS)
-    for round_ in range(config.repeats):
-        gc.collect()
-        with cpu_steal() as steal:
-            floor.seconds.append(cpu_floor(events, config.producers))
-        floor.steal.append(steal.percent)
-        for i, factory in enumerate(WRITERS):
-            writers[i] = _throughput_writer(factory, config, per, writers[i])
-        done = [floor, *(w for w in writers if w is not None)]
-        report(
-            f"  round {round_ + 1}/{config.repeats}: "
-            + ", ".join(f"{w.label.split(':')[0]} {events / w.seconds[-1]:,.0f}/s" for w in done)
-        )
+    writers = [_WriterRuns(label) for label in WRITER_LABELS]
+    rows: list[tuple[harness.Runs, Callable[[], harness.Measured]]] = [
+        (floor, lambda: (cpu_floor(events, config.producers), None, None, {}))
+    ]
+    rows += [
+        (runs, partial(_writer_run, factory, config, runs))
+        for runs, factory in zip(writers, WRITERS, strict=True)
+    ]
+    harness.interleave(
+        rows,
+        config.repeats,
+        events=events,
+        report=report,
+        label=lambda runs: runs.name.split(":")[0],
+    )
     results = []
-    for runs in [floor, *(w for w in writers if w is not None)]:
-        rates = sorted(events / s for s in runs.seconds)
+    for runs in [floor, *writers]:
         check = runs.check
         results.append(
             ThroughputResult(
-                runs.label,
+                runs.name,
                 events,
-                min(runs.seconds),
-                rates[-1],
-                median_per_s=statistics.median(rates),
-                runs_per_s=[events / s for s in runs.seconds],
-                steal_pct=max(runs.steal),
+                runs.best,
+                events / runs.best,
+                median_per_s=runs.median_rate(events),
+                runs_per_s=runs.rates(events),
+                steal_pct=runs.steal_pct,
                 on_disk=None if check is None else check.lines,
                 chain_ok=None if check is None else check.chain_ok and check.lines == events,
                 problem=None if check is None else check.problem,
@@ -624,7 +607,7 @@ def run_blocking(config: WriteConfig, report: Callable[[str], None]) -> list[Blo
                 subject = factory(directory, fsync)
                 with (
                     slowed_storage(config.slow_delay if slowed else 0.0),
-                    cpu_steal() as steal,
+                    harness.cpu_steal() as steal,
                 ):
                     run = asyncio.run(
                         _blocking_once(subject, count, config.period, config.max_drain)
@@ -644,11 +627,11 @@ def run_blocking(config: WriteConfig, report: Callable[[str], None]) -> list[Blo
                 seconds=seconds,
                 sustained_per_s=run.on_disk / seconds,
                 tail_s=run.ended - run.last_arrival,
-                latency_p50_ms=percentile(lat, 50),
-                latency_p99_ms=percentile(lat, 99),
+                latency_p50_ms=harness.percentile(lat, 50),
+                latency_p99_ms=harness.percentile(lat, 99),
                 latency_max_ms=lat[-1] if lat else math.nan,
-                lag_p50_ms=percentile(lags, 50),
-                lag_p99_ms=percentile(lags, 99),
+                lag_p50_ms=harness.percentile(lags, 50),
+                lag_p99_ms=harness.percentile(lags, 99),
                 lag_max_ms=lags[-1] if lags else math.nan,
                 lag_samples=len(lags),
                 gc_max_ms=run.gc.max_ms,
@@ -672,15 +655,15 @@ def run_blocking(config: WriteConfig, report: Callable[[str], None]) -> list[Blo
 
 def throughput_verdict(results: Sequence[ThroughputResult]) -> dict[str, Any]:
     """Ratio of AuditTrail to the floor and to baseline (b), and whether the target holds."""
-    by_name = {r.writer: r for r in results}
-    floor = by_name[CPU_FLOOR].events_per_s
-    ours = by_name[AUDIT_TRAIL].events_per_s
-    after = by_name[ThreadPerEventTrail.name].events_per_s
+    floor = harness.rate_of(results, CPU_FLOOR)
+    ours = harness.rate_of(results, AUDIT_TRAIL)
+    after = harness.rate_of(results, ThreadPerEventTrail.name)
+    trail = next(r for r in results if r.name == AUDIT_TRAIL)
     return {
         "floor_ratio": ours / floor,
         "vs_seed_after": ours / after,
         "target": f">= {TARGET_FLOOR_RATIO}x CPU floor",
-        "met": ours / floor >= TARGET_FLOOR_RATIO and by_name[AUDIT_TRAIL].chain_ok is True,
+        "met": ours / floor >= TARGET_FLOOR_RATIO and trail.chain_ok is True,
     }
 
 
@@ -700,32 +683,16 @@ def blocking_verdict(result: BlockingResult) -> tuple[bool, list[str]]:
     return not misses, misses
 
 
-def md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A GitHub markdown table, numbers right-aligned."""
-    aligns = ["---:" if all(_numeric(r[i]) for r in rows) else "---" for i in range(len(headers))]
-    lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(aligns) + " |"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def _numeric(text: str) -> bool:
-    return text.replace(",", "").replace(".", "").replace("x", "").replace("-", "").isdigit()
-
-
 def _ms(value: float) -> str:
     if math.isnan(value):
         return "-"
     return f"{value:.2f}" if value < 10 else f"{value:,.0f}"
 
 
-def _pct(value: float) -> str:
-    return "-" if math.isnan(value) else f"{value:.0f}"
-
-
 def throughput_table(results: Sequence[ThroughputResult]) -> str:
     """Benchmark 1 as markdown."""
-    floor = next(r.events_per_s for r in results if r.writer == CPU_FLOOR)
-    after = next(r.events_per_s for r in results if r.writer == ThreadPerEventTrail.name)
+    floor = harness.rate_of(results, CPU_FLOOR)
+    after = harness.rate_of(results, ThreadPerEventTrail.name)
     rows = []
     for r in results:
         on_disk = "-" if r.on_disk is None else f"{r.on_disk:,}"
@@ -737,9 +704,9 @@ def throughput_table(results: Sequence[ThroughputResult]) -> str:
                 f"{r.seconds:.2f}",
                 f"{r.events_per_s:,.0f}",
                 f"{r.median_per_s:,.0f}",
-                f"{r.events_per_s / floor:.2f}x",
-                f"{r.events_per_s / after:.1f}x",
-                _pct(r.steal_pct),
+                harness.times(r.events_per_s / floor, 2),
+                harness.times(r.events_per_s / after),
+                harness.num(r.steal_pct, ".0f"),
                 on_disk,
                 chain,
             ]
@@ -756,7 +723,7 @@ def throughput_table(results: Sequence[ThroughputResult]) -> str:
         "lines on disk",
         "chain",
     ]
-    return md_table(headers, rows)
+    return harness.md_table(headers, rows)
 
 
 def blocking_table(results: Sequence[BlockingResult]) -> str:
@@ -765,7 +732,7 @@ def blocking_table(results: Sequence[BlockingResult]) -> str:
     for r in results:
         if r.writer == AUDIT_TRAIL:
             ok, misses = blocking_verdict(r)
-            verdict = "yes" if ok else "NO: " + "; ".join(misses)
+            verdict = harness.yes_no(ok) + ("" if ok else ": " + "; ".join(misses))
         else:
             verdict = ""
         sustained = f"{r.sustained_per_s:,.0f}" + ("" if r.finished else " (cut off)")
@@ -782,7 +749,7 @@ def blocking_table(results: Sequence[BlockingResult]) -> str:
                 _ms(r.lag_p99_ms),
                 _ms(r.lag_max_ms),
                 _ms(r.gc_max_ms),
-                _pct(r.steal_pct),
+                harness.num(r.steal_pct, ".0f"),
                 verdict,
             ]
         )
@@ -801,7 +768,7 @@ def blocking_table(results: Sequence[BlockingResult]) -> str:
         "steal %",
         "target met",
     ]
-    return md_table(headers, rows)
+    return harness.md_table(headers, rows)
 
 
 def markdown(data: dict[str, Any]) -> str:
@@ -816,7 +783,7 @@ def markdown(data: dict[str, Any]) -> str:
             f"{rows[0].events:,} events, plain storage, no fsync, best of {config['repeats']}\n\n"
             + throughput_table(rows)
             + f"\n\nAuditTrail: {verdict['floor_ratio']:.2f}x the CPU floor "
-            f"(target {verdict['target']}: {'met' if verdict['met'] else 'NOT met'}), "
+            f"(target {verdict['target']}: {harness.met(verdict['met'])}), "
             f"{verdict['vs_seed_after']:.1f}x baseline (b). The writers and the floor run "
             "in interleaved rounds; *steal* = the most CPU time the hypervisor gave to other "
             "machines during any one run of that row."

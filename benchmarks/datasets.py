@@ -17,7 +17,7 @@ Three modes share the same content (same seed, same event ids and times):
 - ``plain``: unkeyed SHA-256, byte-compatible with fapilog;
 - ``static``: HMAC-SHA256 under one key (``mac: {"alg": "hmac-sha256"}``);
 - ``forward``: forward-secure HMAC, each day under that day's key derived from
-  a :func:`fapilog_notebook.keys.keygen` pair (``mac: {"alg": "hmac-sha256-fs",
+  a :func:`fapilog_notebook.keygen` pair (``mac: {"alg": "hmac-sha256-fs",
   "day": ...}``), as ``AuditTrail(key_file=...)`` writes.
 
 A finished directory is recorded in ``<name>.json`` beside it (with the static
@@ -38,7 +38,17 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from fapilog_notebook import keys, storage
+from fapilog_notebook import (
+    AuditEvent,
+    AuditEventType,
+    AuditLogLevel,
+    ComplianceLevel,
+    ErrorCategory,
+    ErrorSeverity,
+    VerificationKey,
+    keygen,
+    storage,
+)
 from fapilog_notebook.chain import (
     ALG_FORWARD_SECURE,
     ALG_STATIC,
@@ -47,22 +57,16 @@ from fapilog_notebook.chain import (
     seal,
     seal_record,
 )
-from fapilog_notebook.events import (
-    AuditEvent,
-    AuditEventType,
-    AuditLogLevel,
-    ComplianceLevel,
-    ErrorCategory,
-    ErrorSeverity,
-)
 
-__all__ = ["DATA_ROOT", "FIRST_DAY", "Dataset", "Mode", "dataset", "event_payload"]
+__all__ = ["DATA_ROOT", "FIRST_DAY", "KEY_BYTES", "Dataset", "Mode", "dataset", "event_payload"]
 
 DATA_ROOT = Path(__file__).resolve().parent / ".data"
 FIRST_DAY = date(2026, 3, 2)
 #: Bump when the content changes, so stale caches are not reused.
 FORMAT_VERSION = 2
 Mode = Literal["plain", "static", "forward"]
+#: The size of a static key: ``AuditTrail(key=...)`` takes 32 or more random bytes.
+KEY_BYTES = 32
 
 _TYPES = (
     (AuditEventType.DATA_ACCESS, 40),
@@ -204,14 +208,14 @@ def dataset(
     verification: Path | None = None
     day_key: dict[date, bytes] = {}
     if mode == "static":
-        static_key = secrets.token_bytes(keys.KEY_BYTES)
+        static_key = secrets.token_bytes(KEY_BYTES)
     elif mode == "forward":
         key_dir = root / f"{name}-keys"
         key_dir.mkdir()
-        _, verification = keys.keygen(
+        _, verification = keygen(
             key_dir / "writer-key.json", key_dir / "verification-key.json", start=FIRST_DAY
         )
-        auditor = keys.VerificationKey.load(verification)
+        auditor = VerificationKey.load(verification)
         day_key = {
             FIRST_DAY + timedelta(d): auditor.key_for(FIRST_DAY + timedelta(d)) for d in range(days)
         }

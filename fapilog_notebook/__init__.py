@@ -7,6 +7,7 @@ blocking the event loop; load and verify the daily files in a notebook.
 from ._notebook import explore, load_ipython_extension
 from .chain import Anchor
 from .checkpoints import ConsistencyProof, InclusionProof
+from .errors import AuditKeyError, ShipError
 from .events import (
     AuditEvent,
     AuditEventType,
@@ -18,10 +19,10 @@ from .events import (
     ErrorSeverity,
 )
 from .frame import AuditLogWarning, read_audit_log
-from .keys import AuditKeyError, VerificationKey, keygen
+from .keys import VerificationKey, keygen
 from .looplag import LoopLagProbe
 from .proofs import ProofVerdict, verify_consistency, verify_inclusion
-from .ship import ShipError, ShippedDay, ShipReport, ship_trail
+from .ship import ShippedDay, ShipReport, ship_trail
 from .signing import signing_keygen
 from .trail import (
     AuditChainVerificationResult,

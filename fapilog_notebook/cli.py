@@ -28,10 +28,11 @@ from ._demo import clear_trail, write_demo_trail
 from ._tamper import alter_field, copy_trail, delete_line
 from .chain import Anchor
 from .checkpoints import CONSISTENCY_HEADER, ConsistencyProof, InclusionProof
-from .keys import AuditKeyError, VerificationKey, keygen, load_static_key
+from .errors import AuditKeyError, UnsafeRecordError
+from .keys import VerificationKey, keygen, load_static_key
 from .proofs import verify_consistency, verify_inclusion
 from .signing import signing_keygen
-from .storage import UnsafeRecordError, read_bounded, to_day
+from .storage import read_bounded, to_day
 from .treelog import consistency_proof, inclusion_proof, latest_checkpoint
 from .verify import VerificationReport, verify_audit_log
 
@@ -341,7 +342,8 @@ def _cmd_anchor(args: argparse.Namespace) -> int:
 
 
 def _cmd_ship(args: argparse.Namespace) -> int:
-    from .ship import ShipError, ship_trail
+    from .errors import ShipError
+    from .ship import ship_trail
 
     try:
         report = ship_trail(

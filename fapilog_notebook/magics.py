@@ -152,7 +152,7 @@ class AuditMagics(Magics):
         from IPython.core.error import UsageError
 
         from .cli import _load_anchors, _load_key
-        from .keys import AuditKeyError
+        from .errors import AuditKeyError
         from .verify import verify_audit_log
 
         words, options = _split(line, VERIFY_USAGE)

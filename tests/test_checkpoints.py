@@ -13,14 +13,13 @@ from fapilog_notebook.checkpoints import (
     Checkpoint,
     ConsistencyProof,
     InclusionProof,
-    NoteError,
-    ProofFormatError,
     SignerKey,
     VerifierKey,
     open_note,
     parse_note,
     sign_note,
 )
+from fapilog_notebook.errors import NoteError, ProofFormatError, SigningKeyError
 from fapilog_notebook.merkle import (
     EMPTY_ROOT,
     MerkleTree,
@@ -29,12 +28,7 @@ from fapilog_notebook.merkle import (
     leaf_hash,
 )
 from fapilog_notebook.proofs import verify_consistency, verify_inclusion
-from fapilog_notebook.signing import (
-    SigningKeyError,
-    SigningKeyFile,
-    certify,
-    walk_certificates,
-)
+from fapilog_notebook.signing import SigningKeyFile, certify, walk_certificates
 
 # c2sp.org/signed-note example and golang.org/x/mod/sumdb/note test vectors.
 C2SP_VKEY = "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k"

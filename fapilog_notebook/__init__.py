@@ -6,6 +6,17 @@ blocking the event loop; load and verify the daily files in a notebook.
 
 from .chain import Anchor
 from .checkpoints import ConsistencyProof, InclusionProof
+from .errors import (
+    AuditKeyError,
+    AuditLogWarning,
+    AuditQueueFullError,
+    AuditTrailError,
+    AuditTrailForkedError,
+    AuditTrailLockedError,
+    AuditWriteError,
+    AuditWriteWarning,
+    ShipError,
+)
 from .events import (
     AuditChainVerificationResult,
     AuditEvent,
@@ -17,10 +28,10 @@ from .events import (
     ErrorContext,
     ErrorSeverity,
 )
-from .keys import AuditKeyError, VerificationKey, keygen
-from .load import AuditLogWarning, read_audit_log
+from .keys import VerificationKey, keygen
+from .load import read_audit_log
 from .notebook import LoopLagProbe, explore, load_ipython_extension
-from .ship import ShipError, ShippedDay, ShipReport, ship_trail
+from .ship import ShippedDay, ShipReport, ship_trail
 from .signing import signing_keygen
 from .treelog import consistency_proof, inclusion_proof
 from .verify import (
@@ -33,15 +44,7 @@ from .verify import (
     verify_consistency,
     verify_inclusion,
 )
-from .writer import (
-    AuditQueueFullError,
-    AuditTrail,
-    AuditTrailError,
-    AuditTrailForkedError,
-    AuditTrailLockedError,
-    AuditWriteError,
-    AuditWriteWarning,
-)
+from .writer import AuditTrail
 
 __version__ = "0.1.0"
 

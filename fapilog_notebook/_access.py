@@ -30,14 +30,31 @@ import threading
 import warnings
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from .errors import AuditWriteWarning
 from .events import AuditEventType
 
 if TYPE_CHECKING:
     from .writer import AuditTrail
 
-__all__ = ["describe_source", "os_user", "record_access"]
+__all__ = ["AccessLog", "describe_source", "os_user", "record_access"]
+
+
+@runtime_checkable
+class AccessLog(Protocol):
+    """What an access log must offer: an ``AuditTrail`` does.
+
+    Named here so that the readers that record their access (the verifier,
+    the loader, the explorer) need not import the writer.
+    """
+
+    storage_path: Path
+
+    async def log_event(self, *args: Any, **kwargs: Any) -> Any:
+        """Append one event (``AuditTrail.log_event``)."""
+
 
 #: Seconds a caller inside a running event loop waits for its access event.
 WAIT_SECONDS = 30.0
@@ -80,9 +97,7 @@ def _bound(value: Any) -> str | None:
 
 def check_access_args(access_log: Any, user_id: Any) -> None:
     """Reject a non-trail ``access_log`` and a ``user_id`` given without one."""
-    from .writer import AuditTrail
-
-    if access_log is not None and not isinstance(access_log, AuditTrail):
+    if access_log is not None and not isinstance(access_log, AccessLog):
         raise TypeError(f"access_log must be an AuditTrail, not {type(access_log).__name__}")
     if access_log is None and user_id is not None:
         raise ValueError(
@@ -143,8 +158,6 @@ def record_access(
 
 def _write_beside_the_loop(write: Any, trail: AuditTrail, timeout: float) -> str:
     """Run ``write()`` on a helper thread's own loop and wait up to ``timeout`` seconds."""
-    from .writer import AuditWriteWarning
-
     outcome: dict[str, Any] = {}
 
     def run() -> None:

@@ -29,6 +29,8 @@ from typing import Any, NamedTuple, TypeAlias, cast
 from pydantic_core import SchemaValidator, from_json
 from pydantic_core import core_schema as cs
 
+from .errors import DuplicateKeyError
+
 __all__ = [
     "ALG_FORWARD_SECURE",
     "ALG_STATIC",
@@ -575,17 +577,13 @@ def _mac_fields(value: object) -> tuple[str | None, str | None, str | None]:
     return alg, None, None
 
 
-class _DuplicateKeyError(ValueError):
-    """A JSON object with a key twice (its value names the key)."""
-
-
 def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
     if len(obj) != len(pairs):
         seen: set[str] = set()
         for name, _ in pairs:
             if name in seen:
-                raise _DuplicateKeyError(name)
+                raise DuplicateKeyError(name)
             seen.add(name)
     return obj
 
@@ -606,7 +604,7 @@ def _reserialised(raw: bytes, checksum: str, key: bytes | None) -> tuple[int, st
     """
     try:
         obj = json.loads(raw, object_pairs_hook=_refuse_duplicates)
-    except _DuplicateKeyError as exc:
+    except DuplicateKeyError as exc:
         return _NO_MATCH, str(exc)
     except (ValueError, RecursionError):
         return _NO_MATCH, None

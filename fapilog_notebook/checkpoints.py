@@ -30,6 +30,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from .errors import NoteError, ProofFormatError
 from .merkle import HASH_SIZE
 
 __all__ = [
@@ -40,9 +41,7 @@ __all__ = [
     "Checkpoint",
     "ConsistencyProof",
     "InclusionProof",
-    "NoteError",
     "NoteSignature",
-    "ProofFormatError",
     "SignedNote",
     "SignerKey",
     "VerifierKey",
@@ -61,14 +60,6 @@ _SIG_PREFIX = "\u2014 "
 _MAX_NOTE_BYTES = 1 << 20
 _BAD_NAME = re.compile(r"[\s+]")
 _DECIMAL = re.compile(r"^(0|[1-9][0-9]{0,19})$")
-
-
-class NoteError(ValueError):
-    """A signed note, key or checkpoint is malformed or does not verify."""
-
-
-class ProofFormatError(ValueError):
-    """A proof file is malformed; the message names the part."""
 
 
 def b64decode_strict(text: str, what: str) -> bytes:

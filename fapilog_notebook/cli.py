@@ -24,12 +24,13 @@ from typing import Any
 
 from ._demo import clear_trail, write_demo_trail
 from ._tamper import alter_field, copy_trail, delete_line
+from .checkpoints import CONSISTENCY_HEADER, ConsistencyProof, InclusionProof
 from .keys import keygen
 from .options import load_anchors, load_key
 from .signing import signing_keygen
 from .storage import to_day
-from .treelog import inclusion_proof, latest_checkpoint
-from .verify import VerificationReport, verify_audit_log, verify_inclusion
+from .treelog import consistency_proof, inclusion_proof, latest_checkpoint
+from .verify import VerificationReport, verify_audit_log, verify_consistency, verify_inclusion
 
 __all__ = ["main"]
 
@@ -262,7 +263,8 @@ def _cmd_anchor(args: argparse.Namespace) -> int:
 
 
 def _cmd_ship(args: argparse.Namespace) -> int:
-    from .ship import ShipError, ship_trail
+    from .errors import ShipError
+    from .ship import ship_trail
 
     try:
         report = ship_trail(
@@ -399,23 +401,62 @@ def _cmd_checkpoint(args: argparse.Namespace) -> int:
 
 
 def _cmd_prove(args: argparse.Namespace) -> int:
+    if (args.sequence_number is None) == (args.extends is None):
+        print(
+            "fapilog-notebook prove: error: give an event's sequence number (an inclusion "
+            "proof) or --extends CHECKPOINT (a consistency proof), not both or neither",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     try:
-        proof = inclusion_proof(Path(args.source), args.sequence_number)
+        if args.extends is not None:
+            old = Path(args.extends)
+            if not old.is_file():
+                raise FileNotFoundError(f"no such checkpoint file: {old}")
+            proof: InclusionProof | ConsistencyProof = consistency_proof(Path(args.source), old)
+        else:
+            proof = inclusion_proof(Path(args.source), args.sequence_number)
         proof.save(args.output)
     except (OSError, ValueError) as exc:
         print(f"fapilog-notebook prove: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"proof of event {args.sequence_number} written to {args.output}")
+    if isinstance(proof, ConsistencyProof):
+        print(
+            f"proof that the trail extends the checkpoint of {proof.old_size} events "
+            f"written to {args.output}"
+        )
+    else:
+        print(f"proof of event {args.sequence_number} written to {args.output}")
     return EXIT_VALID
 
 
 def _cmd_check_proof(args: argparse.Namespace) -> int:
     proof_path, key_path = Path(args.proof), Path(args.public_key)
-    for path in (proof_path, key_path):
-        if not path.is_file():
+    old_path = None if args.old is None else Path(args.old)
+    for path in (proof_path, key_path, old_path):
+        if path is not None and not path.is_file():
             print(f"fapilog-notebook check-proof: error: no such file: {path}", file=sys.stderr)
             return EXIT_USAGE
-    verdict = verify_inclusion(proof_path, key_path)
+    with open(proof_path, "rb") as handle:
+        first = handle.readline(256).rstrip(b"\n").decode("utf-8", "replace")
+    if first == CONSISTENCY_HEADER and old_path is None:
+        print(
+            "fapilog-notebook check-proof: error: a consistency proof is checked against the "
+            "checkpoint you recorded earlier: add --old FILE",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if first != CONSISTENCY_HEADER and old_path is not None:
+        print(
+            f"fapilog-notebook check-proof: error: --old is for consistency proofs; {proof_path} "
+            "is not one",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if old_path is not None:
+        verdict = verify_consistency(old_path, proof_path, key_path)
+    else:
+        verdict = verify_inclusion(proof_path, key_path)
     print(verdict)
     return EXIT_VALID if verdict.proved else EXIT_INVALID
 
@@ -674,22 +715,33 @@ def _parser() -> argparse.ArgumentParser:
 
     prove = sub.add_parser(
         "prove",
-        help="write a self-contained inclusion proof of one event",
-        description="Write a proof that event SEQ is in the trail's signed tree: the event "
-        "line, its audit path, the signed checkpoint and the day-key certificates.",
+        help="write a self-contained inclusion or consistency proof",
+        description="With SEQ, write a proof that event SEQ is in the trail's signed tree: "
+        "the event line, its audit path, the signed checkpoint and the day-key certificates. "
+        "With --extends FILE (a checkpoint recorded earlier, from 'fapilog-notebook "
+        "checkpoint'), write a proof that the trail's newest signed tree extends it: nothing "
+        "recorded was changed or removed since.",
     )
     prove.add_argument("source", help="a directory of daily files")
-    prove.add_argument("sequence_number", type=_positive_int, metavar="SEQ")
+    prove.add_argument("sequence_number", type=_positive_int, metavar="SEQ", nargs="?")
+    prove.add_argument(
+        "--extends", metavar="CHECKPOINT", help="a recorded checkpoint file: prove consistency"
+    )
     prove.add_argument("-o", "--output", required=True, metavar="FILE", help="the proof file")
     prove.set_defaults(func=_cmd_prove)
 
     check = sub.add_parser(
         "check-proof",
-        help="check an inclusion proof offline; exit 0 proved, 1 not, 2 usage error",
+        help="check an inclusion or consistency proof offline; exit 0 proved, 1 not, 2 usage error",
     )
     check.add_argument("proof", help="a proof file from 'fapilog-notebook prove'")
     check.add_argument(
         "--public-key", required=True, metavar="FILE", help="the trail's root public key"
+    )
+    check.add_argument(
+        "--old",
+        metavar="CHECKPOINT",
+        help="for a consistency proof: the checkpoint you recorded earlier (your own copy)",
     )
     check.set_defaults(func=_cmd_check_proof)
     return parser

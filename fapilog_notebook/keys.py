@@ -34,10 +34,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from .errors import AuditKeyError
+
 __all__ = [
     "KEY_BYTES",
     "KEY_VERSION",
-    "AuditKeyError",
     "VerificationKey",
     "WriterKey",
     "derive_day_key",
@@ -53,10 +54,6 @@ _STATE_KIND = "fapilog-notebook writer key"
 _VERIFY_KIND = "fapilog-notebook verification key"
 #: Longest span a verification key derives forward (about 270 years).
 _MAX_DAYS = 100_000
-
-
-class AuditKeyError(ValueError):
-    """A key or key file that is missing, too short or malformed."""
 
 
 def evolve(key: bytes) -> bytes:
@@ -145,7 +142,8 @@ def _read_json(path: Path, kind: str) -> dict[str, Any]:
     """The key file's JSON object, read bounded and never blocking: a FIFO, a
     device or a huge file in its place is a clear error, not a hang or a
     MemoryError (the writer's key file sits beside the trail)."""
-    from .storage import UnsafeRecordError, read_bounded
+    from .errors import UnsafeRecordError
+    from .storage import read_bounded
 
     try:
         raw = read_bounded(path, _KEY_FILE_LIMIT, follow_links=True)

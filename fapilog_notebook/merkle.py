@@ -20,10 +20,11 @@ import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from .errors import MerkleProofError
+
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
-    "MerkleProofError",
     "MerkleTree",
     "NodeReader",
     "consistency_path",
@@ -47,10 +48,6 @@ _digest = operator.methodcaller("digest")
 
 NodeReader = Callable[[int, int], bytes]
 """``read(level, index)``: the stored hash of a perfect subtree."""
-
-
-class MerkleProofError(ValueError):
-    """A proof or its parameters do not verify; the message says which part failed."""
 
 
 def leaf_hash(line: bytes) -> bytes:

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from .chain import Anchor
-from .keys import AuditKeyError, VerificationKey, load_static_key
-from .storage import UnsafeRecordError, read_bounded
+from .errors import AuditKeyError, UnsafeRecordError
+from .keys import VerificationKey, load_static_key
+from .storage import read_bounded
 
 __all__ = ["INPUT_LIMIT", "load_anchors", "load_key"]
 

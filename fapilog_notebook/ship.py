@@ -37,16 +37,13 @@ from typing import Any
 
 from . import storage
 from .chain import check_line
+from .errors import ShipError
 from .objstore import ObjectPath, is_url
 
-__all__ = ["ShipError", "ShipReport", "ShippedDay", "ship_trail"]
+__all__ = ["ShipReport", "ShippedDay", "ship_trail"]
 
 _BLOCK = 8 * 1024 * 1024  # S3 multipart parts are at least 5 MiB
 RECEIPT_PREFIX = ".fapilog-notebook.shipped-"
-
-
-class ShipError(RuntimeError):
-    """What arrived at the destination is not what was sent (or what the manifest records)."""
 
 
 @dataclass(frozen=True, slots=True)

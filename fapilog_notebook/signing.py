@@ -37,22 +37,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from .checkpoints import (
-    Checkpoint,
-    NoteError,
-    SignerKey,
-    VerifierKey,
-    b64decode_strict,
-    open_note,
-    sign_note,
-)
+from .checkpoints import Checkpoint, SignerKey, VerifierKey, b64decode_strict, open_note, sign_note
+from .errors import NoteError, SigningKeyError
 from .merkle import EMPTY_ROOT, HASH_SIZE
 
 __all__ = [
     "CERT_HEADER",
     "CertifiedKey",
     "DayCertificate",
-    "SigningKeyError",
     "SigningKeyFile",
     "certify",
     "root_public_text",
@@ -63,10 +55,6 @@ __all__ = [
 CERT_HEADER = "fapilog-notebook/day-key@v1"
 _FILE_KIND = "fapilog-notebook signing key"
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-class SigningKeyError(ValueError):
-    """A signing key file or a certificate chain is unusable; the message says why."""
 
 
 @dataclass(frozen=True)

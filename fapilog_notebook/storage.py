@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from .chain import ChainHead, check_line
+from .errors import DirectoryLockedError, UnsafeFileError, UnsafeRecordError
 from .objstore import ObjectPath
 from .objstore import read_bounded as read_object
 
@@ -33,10 +34,7 @@ __all__ = [
     "SEAL_NAME",
     "DayTally",
     "DirectoryLock",
-    "DirectoryLockedError",
     "SealFile",
-    "UnsafeFileError",
-    "UnsafeRecordError",
     "day_of",
     "empty_day_path",
     "file_for_day",
@@ -321,15 +319,6 @@ def tally_file(directory: Path, day: date) -> DayTally:
     return tally
 
 
-class UnsafeFileError(OSError):
-    """A name the writer uses is not a regular file (a symbolic link, a FIFO, a directory).
-
-    The writer refuses it rather than write through a link planted in the
-    directory or block for good on a FIFO; the message names the path and
-    what is there.
-    """
-
-
 #: Flags every file the writer opens gets: never follow a link, never block
 #: opening (a FIFO), not inherited by child processes.
 _SAFE_FLAGS = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -504,10 +493,6 @@ class SealFile:
 MANIFEST_LIMIT = 64 * 1024
 
 
-class UnsafeRecordError(ValueError):
-    """A seal or manifest path that is not a regular file of sane size (or is a link)."""
-
-
 def _file_kind(mode: int) -> str:
     for test, name in (
         (stat.S_ISDIR, "a directory"),
@@ -623,10 +608,6 @@ def read_record(path: Path | ObjectPath) -> dict[str, Any] | None:
     if not isinstance(record, dict):
         raise ValueError(f"{path.name} is not a JSON object")
     return record
-
-
-class DirectoryLockedError(RuntimeError):
-    """Another writer (in this process or another) holds the storage directory."""
 
 
 class DirectoryLock:

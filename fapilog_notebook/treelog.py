@@ -35,14 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from . import storage
-from .checkpoints import (
-    Checkpoint,
-    ConsistencyProof,
-    InclusionProof,
-    NoteError,
-    SignerKey,
-    parse_note,
-)
+from .checkpoints import Checkpoint, ConsistencyProof, InclusionProof, SignerKey, parse_note
+from .errors import NoteError
 from .merkle import (
     HASH_SIZE,
     MerkleTree,

@@ -13,14 +13,13 @@ from fapilog_notebook.checkpoints import (
     Checkpoint,
     ConsistencyProof,
     InclusionProof,
-    NoteError,
-    ProofFormatError,
     SignerKey,
     VerifierKey,
     open_note,
     parse_note,
     sign_note,
 )
+from fapilog_notebook.errors import NoteError, ProofFormatError, SigningKeyError
 from fapilog_notebook.merkle import (
     EMPTY_ROOT,
     MerkleTree,
@@ -28,12 +27,7 @@ from fapilog_notebook.merkle import (
     inclusion_path,
     leaf_hash,
 )
-from fapilog_notebook.signing import (
-    SigningKeyError,
-    SigningKeyFile,
-    certify,
-    walk_certificates,
-)
+from fapilog_notebook.signing import SigningKeyFile, certify, walk_certificates
 from fapilog_notebook.verify import verify_consistency, verify_inclusion
 
 # c2sp.org/signed-note example and golang.org/x/mod/sumdb/note test vectors.

@@ -14,8 +14,8 @@ import pytest
 
 from fapilog_notebook import AuditEventType, AuditTrail, storage
 from fapilog_notebook.chain import check_intact_lines, check_line, compute_checksum, digest
+from fapilog_notebook.errors import AuditKeyError
 from fapilog_notebook.keys import (
-    AuditKeyError,
     VerificationKey,
     WriterKey,
     derive_day_key,

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 import fapilog_notebook
+from fapilog_notebook import errors
 from fapilog_notebook._gc import gc_paused
 
 PACKAGE = Path(fapilog_notebook.__file__).parent
@@ -160,14 +161,13 @@ def test_load_exports_what_other_packages_use() -> None:
 
     assert load.__all__ == sorted(load.__all__)
     assert set(load.__all__) == {
-        "AuditLogWarning",
         "findings_table",
         "locate_findings",
         "read_audit_log",
         "string_dtype",
     }
     assert load.read_audit_log is fapilog_notebook.read_audit_log
-    assert load.AuditLogWarning is fapilog_notebook.AuditLogWarning
+    assert errors.AuditLogWarning is fapilog_notebook.AuditLogWarning
 
 
 def test_importing_load_imports_no_pandas_pyarrow_or_dask() -> None:

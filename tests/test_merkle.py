@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fapilog_notebook.errors import MerkleProofError
 from fapilog_notebook.merkle import (
     EMPTY_ROOT,
-    MerkleProofError,
     MerkleTree,
     consistency_path,
     inclusion_path,

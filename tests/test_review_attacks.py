@@ -152,7 +152,8 @@ async def test_a_fifo_or_directory_as_the_writer_key_file_is_a_clear_error(
     import os
     from datetime import date
 
-    from fapilog_notebook.keys import AuditKeyError, keygen
+    from fapilog_notebook.errors import AuditKeyError
+    from fapilog_notebook.keys import keygen
 
     writer_key, _ = keygen(tmp_path / "w.key", tmp_path / "a.key", start=date(2026, 1, 1))
     writer_key.unlink()

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from fapilog_notebook import AuditEventType, AuditTrail, storage, verify_audit_log
+from fapilog_notebook import AuditEventType, AuditTrail, errors, storage, verify_audit_log
 from fapilog_notebook.chain import canonical_json, compute_checksum
 from fapilog_notebook.verify import VerificationReport
 
@@ -307,7 +307,7 @@ async def test_a_manifest_that_is_not_a_regular_file_is_a_finding_never_a_hang(
 def test_an_oversized_seal_or_manifest_is_refused_unread(tmp_path: Path) -> None:
     seal = tmp_path / storage.SEAL_NAME
     seal.write_bytes(b" " * (2 * storage.SEAL_SLOT + 1))
-    with pytest.raises(storage.UnsafeRecordError, match="more than 2048 bytes"):
+    with pytest.raises(errors.UnsafeRecordError, match="more than 2048 bytes"):
         storage.read_seals(seal)
     manifest = tmp_path / "m.json"
     manifest.write_bytes(b"{}" + b" " * storage.MANIFEST_LIMIT)

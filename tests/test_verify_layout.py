@@ -27,6 +27,7 @@ ALLOWED = {
     "",
     "_access",
     "_gc",
+    "errors",
     "_html",
     "_progress",
     "chain",
@@ -51,12 +52,25 @@ LARGE = {
 
 
 def _imports(path: Path) -> list[tuple[int, str, list[str]]]:
-    """(relative level, module, names) of every ``from ... import`` in ``path``."""
+    """(relative level, module, names) of every ``from ... import`` in ``path``.
+
+    The writer named under ``if TYPE_CHECKING:`` (``AuditTrail``, for the
+    ``access_log=`` annotation) is left out: it is never imported at run time.
+    """
     tree = ast.parse(path.read_text(encoding="utf-8"))
+    type_only = {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If)
+        and isinstance(node.test, ast.Name)
+        and node.test.id == "TYPE_CHECKING"
+        for inner in ast.walk(node)
+        if isinstance(inner, ast.ImportFrom) and inner.module == "writer"
+    }
     return [
         (node.level, node.module or "", [alias.name for alias in node.names])
         for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom)
+        if isinstance(node, ast.ImportFrom) and id(node) not in type_only
     ]
 
 

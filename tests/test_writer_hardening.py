@@ -25,6 +25,7 @@ from fapilog_notebook import (
     AuditTrailLockedError,
     AuditWriteError,
     AuditWriteWarning,
+    errors,
     keys,
     storage,
 )
@@ -442,7 +443,7 @@ def test_a_fifo_as_the_lock_or_seal_is_refused(tmp_path: Path, name: str) -> Non
         if name == storage.LOCK_NAME
         else lambda: storage.SealFile(tmp_path, fsync=False)
     )
-    with pytest.raises(storage.UnsafeFileError, match="is a FIFO"):
+    with pytest.raises(errors.UnsafeFileError, match="is a FIFO"):
         opener()
 
 
@@ -451,7 +452,7 @@ def test_open_regular_names_each_kind(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "fifo")
     (tmp_path / "link").symlink_to(tmp_path / "missing")
     for name, kind in [("dir", "a directory"), ("fifo", "a FIFO"), ("link", "a symbolic link")]:
-        with pytest.raises(storage.UnsafeFileError, match=kind) as caught:
+        with pytest.raises(errors.UnsafeFileError, match=kind) as caught:
             storage.open_regular(tmp_path / name, os.O_WRONLY)
         assert str(tmp_path / name) in str(caught.value)
     fd, created = storage.open_regular(tmp_path / "new", os.O_WRONLY)

@@ -7,13 +7,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import fapilog_notebook
-from fapilog_notebook import writer
+from fapilog_notebook import errors, writer
 from fapilog_notebook.writer import _commit, _factory
 
 PACKAGE = Path(fapilog_notebook.__file__).parent
 WRITER = PACKAGE / "writer"
 #: The format core the writer builds on (it may also use verify and _access, lazily).
-FORMAT_CORE = {"events", "chain", "keys", "storage", "checkpoints", "signing", "treelog", "merkle"}
+FORMAT_CORE = {
+    "errors",
+    "events",
+    "chain",
+    "keys",
+    "storage",
+    "checkpoints",
+    "signing",
+    "treelog",
+    "merkle",
+}
 LAZY = {"verify", "_access"}
 
 
@@ -37,7 +47,7 @@ def test_the_writer_exports_a_sorted_all_that_resolves() -> None:
     for name in writer.__all__:
         assert getattr(writer, name) is not None
     assert fapilog_notebook.AuditTrail is writer.AuditTrail
-    assert fapilog_notebook.AuditWriteWarning is writer.AuditWriteWarning
+    assert fapilog_notebook.AuditWriteWarning is errors.AuditWriteWarning
 
 
 def test_the_writer_imports_only_the_format_core_at_import_time() -> None:

@@ -1,8 +1,9 @@
 """Load an audit source into a typed pandas DataFrame, fast, one row per event.
 
-What other packages use: :func:`read_audit_log` and its :class:`AuditLogWarning`,
-:func:`locate_findings`/:func:`findings_table` (findings placed on a frame's
-rows), and :func:`string_dtype` (the dtype the loader gives string columns).
+What other packages use: :func:`read_audit_log` (its ``AuditLogWarning`` is
+in :mod:`fapilog_notebook.errors`), :func:`locate_findings` and
+:func:`findings_table` (findings placed on a frame's rows), and
+:func:`string_dtype` (the dtype the loader gives string columns).
 
 Inside (private modules, in import order from the bottom):
 
@@ -14,10 +15,8 @@ Inside (private modules, in import order from the bottom):
 
 from ._columns import string_dtype
 from ._frame import findings_table, locate_findings, read_audit_log
-from ._parse import AuditLogWarning
 
 __all__ = [
-    "AuditLogWarning",
     "findings_table",
     "locate_findings",
     "read_audit_log",

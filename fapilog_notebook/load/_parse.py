@@ -44,6 +44,7 @@ from typing import Any
 from pydantic_core import from_json
 
 from ..chain import loads
+from ..errors import AuditLogWarning
 from ..events import AuditEventType
 from ..objstore import ObjectPath
 from ..scan import AuditFile, describe_os_error, iter_lines
@@ -69,10 +70,6 @@ from ._columns import (
 #: Lines parsed together by one ``from_json`` call in the pure reader.
 LOAD_BATCH_LINES = 4096
 _SEPARATOR = re.compile(rb"\][ \t\r\n]*,[ \t\r\n]*\[")
-
-
-class AuditLogWarning(UserWarning):
-    """Lines were left out of a loaded frame (run ``verify_audit_log`` for details)."""
 
 
 def _parse_batch(raws: list[bytes]) -> list[Any] | None:

@@ -150,7 +150,7 @@ class AuditMagics(Magics):
         """
         from IPython.core.error import UsageError
 
-        from ..keys import AuditKeyError
+        from ..errors import AuditKeyError
         from ..options import load_anchors, load_key
         from ..verify import verify_audit_log
 

@@ -68,7 +68,8 @@ from ._lines import (
 from ._proofs import load_public_key
 from ._report import VerificationReport
 from ._tallies import Tallies
-from ._tree import TreeCheck, check_trail
+from ._tree import TreeCheck
+from ._treeproc import start_tree_check
 
 if TYPE_CHECKING:
     from ..execution import Engine, Workers
@@ -380,32 +381,43 @@ def verify_audit_log(
     days = DayRange(to_day(since, name="since"), to_day(until, name="until"))
     verifier = _Verifier(resolved, keyring, anchor_list, days)
     verifier.prepare()
-    if workers is None and engine is None and client is None:
-        indices: Iterator[int] = iter(range(len(resolved.files)))
-        for index in track(indices, total=len(resolved.files), desc="verifying", progress=progress):
-            verifier.run_file(index)
-    else:
-        from ._parallel import verify_files
-
-        verify_files(verifier, workers=workers, engine=engine, client=client, progress=progress)
-    verifier.finish()
-    report = verifier.report()
     directory = resolved.directory
-    if directory is None:
-        return report
     if check_tree is None and not tree_wanted and isinstance(directory, Path):
-        # Recomputing the tree costs about as much again as the chain check, so
-        # it runs when asked for, or when the trail is signed.
+        # Recomputing the tree costs about as much CPU again as the chain
+        # check, so it runs when asked for, or when the trail is signed.
         tree_wanted = (directory / CERTIFICATES_NAME).exists()
-    if not tree_wanted or not isinstance(directory, Path):
-        if exists(directory / TREE_NAME):
-            return _with_skipped(
-                report,
-                "Merkle tree: not recomputed (check_tree=True, public_key= or checkpoints= "
-                "check it and the checkpoints in the seal and manifests)",
-            )
-        return report
-    return _with_tree_check(report, check_trail(directory, root_key, recorded))
+    # The tree is checked beside the chain, in a child interpreter when that pays.
+    tree_job = (
+        start_tree_check(directory, root_key, recorded)
+        if tree_wanted and isinstance(directory, Path)
+        else None
+    )
+    try:
+        if workers is None and engine is None and client is None:
+            indices: Iterator[int] = iter(range(len(resolved.files)))
+            for index in track(
+                indices, total=len(resolved.files), desc="verifying", progress=progress
+            ):
+                verifier.run_file(index)
+        else:
+            from ._parallel import verify_files
+
+            verify_files(verifier, workers=workers, engine=engine, client=client, progress=progress)
+        verifier.finish()
+        report = verifier.report()
+    except BaseException:
+        if tree_job is not None:
+            tree_job.cancel()
+        raise
+    if tree_job is not None:
+        return _with_tree_check(report, tree_job.result())
+    if directory is not None and exists(directory / TREE_NAME):
+        return _with_skipped(
+            report,
+            "Merkle tree: not recomputed (check_tree=True, public_key= or checkpoints= "
+            "check it and the checkpoints in the seal and manifests)",
+        )
+    return report
 
 
 def _with_skipped(report: VerificationReport, note: str) -> VerificationReport:

@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 from .. import storage
 from ..chain import Anchor, compute_checksum
+from ..errors import UnsafeRecordError
 from ..scan import AuditFile, Location, Source, describe_os_error, entry_path, exists, list_dir
 from ..storage import day_of
 from ._findings import Finding, FindingKind, FindingLog, Placed, Severity
@@ -157,7 +158,7 @@ class Records:
         path = directory / storage.SEAL_NAME
         try:
             slots = storage.read_seals(path)
-        except storage.UnsafeRecordError as exc:
+        except UnsafeRecordError as exc:
             self.writer_marks = True  # a seal file is there
             self.seal_problem = f"{exc}; it was not read"
             return

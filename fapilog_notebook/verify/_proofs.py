@@ -14,16 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import storage
-from ..checkpoints import (
-    Checkpoint,
-    ConsistencyProof,
-    InclusionProof,
-    NoteError,
-    ProofFormatError,
-    VerifierKey,
-    open_note,
-)
-from ..merkle import MerkleProofError, leaf_hash, verify_consistency_path, verify_inclusion_path
+from ..checkpoints import Checkpoint, ConsistencyProof, InclusionProof, VerifierKey, open_note
+from ..errors import MerkleProofError, NoteError, ProofFormatError
+from ..merkle import leaf_hash, verify_consistency_path, verify_inclusion_path
 from ..signing import CertifiedKey, walk_certificates
 
 __all__ = ["ProofVerdict", "load_public_key", "verify_consistency", "verify_inclusion"]

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import storage
-from ..checkpoints import Checkpoint, NoteError, VerifierKey, open_note, parse_note
+from ..checkpoints import Checkpoint, VerifierKey, open_note, parse_note
+from ..errors import NoteError
 from ..merkle import HASH_SIZE, MerkleTree
 from ..signing import CertifiedKey, walk_certificates
 from ..treelog import (

@@ -11,27 +11,10 @@ Its parts, each in a private module:
   chain head and sealing), ``_macs`` (keys), ``_records`` (seal, manifests,
   empty days) and ``_tree`` (the Merkle tree and signed checkpoints);
 - ``_stats``: the counters and fault warnings; ``_read``: ``get_events`` and
-  ``verify_chain``; ``_errors``: the exceptions and warning.
+  ``verify_chain``. Its exceptions and warning are in :mod:`fapilog_notebook.errors`.
 """
 
-from ._errors import (
-    AuditQueueFullError,
-    AuditTrailError,
-    AuditTrailForkedError,
-    AuditTrailLockedError,
-    AuditWriteError,
-    AuditWriteWarning,
-)
 from ._factory import utc_now
 from ._trail import AuditTrail
 
-__all__ = [
-    "AuditQueueFullError",
-    "AuditTrail",
-    "AuditTrailError",
-    "AuditTrailForkedError",
-    "AuditTrailLockedError",
-    "AuditWriteError",
-    "AuditWriteWarning",
-    "utc_now",
-]
+__all__ = ["AuditTrail", "utc_now"]

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from .. import storage
 from ..chain import canonical_json
+from ..errors import AuditTrailLockedError, DirectoryLockedError
 from ..events import AuditEventType, AuditLogLevel
 from ._commit import Batch, Claim, GroupCommit, describe
-from ._errors import AuditTrailLockedError
 from ._factory import _not_serialisable
 from ._head import ChainState, DayRun, Pending, day_runs
 from ._macs import MacKeys
@@ -138,7 +138,7 @@ class Journal:
         storage.refuse_linked_audit_files(self.storage_path)  # before the head is read
         try:
             self.dir_lock.acquire()
-        except storage.DirectoryLockedError as exc:
+        except DirectoryLockedError as exc:
             raise AuditTrailLockedError(str(exc)) from None
         self.writer_pid = os.getpid()
         on_acquired()

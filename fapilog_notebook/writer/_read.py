@@ -22,8 +22,8 @@ from ..chain import (
     check_line,
     compute_checksum,
 )
+from ..errors import AuditWriteWarning
 from ..events import AuditChainVerificationResult, AuditEvent, AuditEventType, AuditLogLevel
-from ._errors import AuditWriteWarning
 
 __all__ = ["check_chain", "read_events"]
 

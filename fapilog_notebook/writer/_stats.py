@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import AuditWriteWarning
 from ..events import AuditEventType, CompliancePolicy
 from ._commit import GroupCommit, describe
-from ._errors import AuditWriteWarning
 from ._head import ChainState
 
 __all__ = ["SECURITY_TYPES", "Counters", "Faults", "statistics"]

@@ -32,6 +32,14 @@ from typing import Any, Literal, Protocol, Self
 
 from .. import keys
 from ..chain import Anchor
+from ..errors import (
+    AuditQueueFullError,
+    AuditTrailError,
+    AuditTrailForkedError,
+    AuditTrailLockedError,
+    AuditWriteError,
+    AuditWriteWarning,
+)
 from ..events import (
     AuditChainVerificationResult,
     AuditEvent,
@@ -41,14 +49,6 @@ from ..events import (
     ErrorSeverity,
 )
 from ._commit import Batch, Claim, GroupCommit
-from ._errors import (
-    AuditQueueFullError,
-    AuditTrailError,
-    AuditTrailForkedError,
-    AuditTrailLockedError,
-    AuditWriteError,
-    AuditWriteWarning,
-)
 from ._factory import EventFactory, _context_of, _enum_value, _require_aware
 from ._head import DayRun, Pending, day_runs
 from ._journal import Journal

@@ -1,0 +1,180 @@
+"""The tree check in a child interpreter: the same outcome as in the caller, whatever happens."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+import fapilog_notebook
+from fapilog_notebook import AuditEventType, AuditTrail, signing_keygen, verify_audit_log
+from fapilog_notebook.checkpoints import VerifierKey
+from fapilog_notebook.storage import manifest_path
+from fapilog_notebook.treelog import TREE_NAME
+from fapilog_notebook.verify import _driver
+from fapilog_notebook.verify import _treeproc as treeproc
+from fapilog_notebook.verify._tree import check_trail
+
+DAY1 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def _signed_trail(tmp_path: Path) -> tuple[Path, Path]:
+    signing, public = tmp_path / "writer.signing", tmp_path / "root.pub"
+    signing_keygen(signing, public, day=DAY1.date(), origin="example.org/audit")
+    store = tmp_path / "logs"
+    clock = Clock(DAY1)
+    async with AuditTrail(storage_path=store, clock=clock, signing_key=signing) as trail:
+        for i in range(40):
+            await trail.log_event(AuditEventType.DATA_ACCESS, f"a{i}", user_id="u")
+        clock.now = DAY1 + timedelta(days=1)
+        for i in range(40):
+            await trail.log_event(AuditEventType.DATA_ACCESS, f"b{i}", user_id="u")
+    return store, public
+
+
+@pytest.fixture
+def always_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Check every trail in a child, however small (and whatever the CPU count)."""
+    monkeypatch.setattr(treeproc, "CONCURRENT_BYTES", 0)
+    monkeypatch.setattr(treeproc, "_usable_cpus", lambda: 2)
+
+
+def _without_time(report: object) -> dict[str, object]:
+    data: dict[str, object] = json.loads(report.to_json())  # type: ignore[attr-defined]
+    data.pop("verified_at", None)
+    return data
+
+
+def _damage(store: Path) -> None:
+    """A changed stored node, and a manifest whose checkpoint is garbage."""
+    tree = bytearray((store / TREE_NAME).read_bytes())
+    tree[32 * 4] ^= 1
+    (store / TREE_NAME).write_bytes(bytes(tree))
+    manifest = manifest_path(store, DAY1.date())
+    record = json.loads(manifest.read_text())
+    record["checkpoint"] = "garbage\n"
+    manifest.write_text(json.dumps(record))
+
+
+@pytest.mark.parametrize("damaged", [False, True])
+async def test_the_child_reports_exactly_what_the_caller_computes(
+    tmp_path: Path, always_child: None, damaged: bool
+) -> None:
+    store, public = await _signed_trail(tmp_path)
+    if damaged:
+        _damage(store)
+    key = VerifierKey.parse(public.read_text())
+    job = treeproc.start_tree_check(store, key, ())
+    assert job.concurrent
+    in_caller = check_trail(store, key, ())
+    assert job.result() == in_caller
+    assert bool(in_caller.findings) is damaged
+
+
+@pytest.mark.parametrize("damaged", [False, True])
+async def test_a_report_is_the_same_whether_the_tree_was_checked_here_or_in_a_child(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damaged: bool
+) -> None:
+    store, public = await _signed_trail(tmp_path)
+    if damaged:
+        _damage(store)
+    monkeypatch.setattr(treeproc, "CONCURRENT_BYTES", 1 << 62)
+    here = verify_audit_log(store, public_key=public)
+    monkeypatch.setattr(treeproc, "CONCURRENT_BYTES", 0)
+    monkeypatch.setattr(treeproc, "_usable_cpus", lambda: 2)
+    started: list[treeproc.TreeJob] = []
+    in_child: list[bool] = []
+    real = treeproc.start_tree_check
+
+    def spy(*args: object) -> treeproc.TreeJob:
+        job = real(*args)  # type: ignore[arg-type]
+        started.append(job)
+        in_child.append(job.concurrent)
+        return job
+
+    monkeypatch.setattr(_driver, "start_tree_check", spy)
+    there = verify_audit_log(store, public_key=public)
+    assert in_child == [True]
+    assert [job.child for job in started] == [None]  # collected
+    assert _without_time(there) == _without_time(here)
+    assert there.valid is not damaged
+
+
+@pytest.mark.parametrize("executable", ["/bin/false", "/nonexistent/python"])
+async def test_a_child_that_fails_or_cannot_start_is_replaced_by_the_caller(
+    tmp_path: Path, always_child: None, monkeypatch: pytest.MonkeyPatch, executable: str
+) -> None:
+    store, public = await _signed_trail(tmp_path)
+    _damage(store)
+    expected = verify_audit_log(store, public_key=public)
+    monkeypatch.setattr(sys, "executable", executable)
+    report = verify_audit_log(store, public_key=public)
+    assert _without_time(report) == _without_time(expected)
+    assert not report.valid
+
+
+async def test_a_missing_recorded_checkpoint_file_is_the_same_error_with_a_child(
+    tmp_path: Path, always_child: None
+) -> None:
+    store, _public = await _signed_trail(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no such checkpoint file"):
+        verify_audit_log(store, checkpoints=[tmp_path / "missing.checkpoint"])
+
+
+async def test_a_cancelled_job_leaves_no_child_running(tmp_path: Path, always_child: None) -> None:
+    store, _public = await _signed_trail(tmp_path)
+    job = treeproc.start_tree_check(store, None, ())
+    child = job.child
+    assert child is not None
+    job.cancel()
+    assert child.returncode is not None
+    assert job.child is None
+
+
+def test_an_unguarded_script_is_not_run_again_by_the_child(tmp_path: Path) -> None:
+    """A script with no ``__main__`` guard runs once (multiprocessing would run it again)."""
+    store, public = asyncio.run(_signed_trail(tmp_path))
+    runs = tmp_path / "runs.txt"
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            from pathlib import Path
+            from fapilog_notebook import verify_audit_log
+            from fapilog_notebook.verify import _treeproc as treeproc
+            treeproc.CONCURRENT_BYTES = 0
+            treeproc._usable_cpus = lambda: 2
+            with open({str(runs)!r}, "a") as f:
+                f.write("run\\n")
+            report = verify_audit_log(Path({str(store)!r}), public_key=Path({str(public)!r}))
+            print("VALID" if report.valid else "INVALID")
+            """
+        )
+    )
+    package_root = str(Path(fapilog_notebook.__file__).resolve().parent.parent)
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PYTHONPATH": package_root},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "VALID"
+    assert runs.read_text() == "run\n"

@@ -44,9 +44,8 @@ from .verify import (
     verify_consistency,
     verify_inclusion,
 )
+from .version import __version__ as __version__
 from .writer import AuditTrail
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Anchor",

@@ -17,7 +17,7 @@ from fapilog_notebook import (
     read_audit_log,
     verify_audit_log,
 )
-from fapilog_notebook._access import record_access
+from fapilog_notebook.access import record_access
 
 from .trail_helpers import assert_chain_intact, lines_on_disk
 

@@ -22,16 +22,16 @@ import pytest
 
 import fapilog_notebook
 from fapilog_notebook import errors
-from fapilog_notebook._gc import gc_paused
+from fapilog_notebook.gcpause import gc_paused
 
 PACKAGE = Path(fapilog_notebook.__file__).parent
 LOAD = PACKAGE / "load"
 
 #: What ``load`` may import at run time: the format core, execution, verify.
 BELOW_LOAD = {
-    "_access",
-    "_gc",
-    "_progress",
+    "access",
+    "gcpause",
+    "progress",
     "chain",
     "checkpoints",
     "errors",
@@ -48,7 +48,7 @@ BELOW_LOAD = {
     "verify",
 }
 #: The format core's private modules, used package-wide.
-CORE_PRIVATE = {"_access", "_gc", "_progress"}
+CORE_PRIVATE = {"access", "gcpause", "progress"}
 #: Within ``load``: the private modules each may import (the order they stack in).
 INSIDE_LOAD = {
     "_columns": set(),

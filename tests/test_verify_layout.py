@@ -25,11 +25,10 @@ MODULES = sorted(PACKAGE.glob("*.py"))
 #: when called); ``""`` is the package root, for ``__version__``.
 ALLOWED = {
     "",
-    "_access",
-    "_gc",
+    "access",
+    "gcpause",
     "errors",
-    "_html",
-    "_progress",
+    "progress",
     "chain",
     "checkpoints",
     "events",
@@ -41,6 +40,7 @@ ALLOWED = {
     "signing",
     "storage",
     "treelog",
+    "version",
 }
 
 #: Classes over about 300 lines or 12 attributes, each with the reason its docstring gives.

@@ -12,7 +12,7 @@ from fapilog_notebook.writer import _commit, _factory
 
 PACKAGE = Path(fapilog_notebook.__file__).parent
 WRITER = PACKAGE / "writer"
-#: The format core the writer builds on (it may also use verify and _access, lazily).
+#: The format core the writer builds on (it may also use verify and access, lazily).
 FORMAT_CORE = {
     "errors",
     "events",
@@ -24,7 +24,7 @@ FORMAT_CORE = {
     "treelog",
     "merkle",
 }
-LAZY = {"verify", "_access"}
+LAZY = {"verify", "access"}
 
 
 def _imports(tree: ast.Module, *, top_level_only: bool) -> Iterator[tuple[str, int, list[str]]]:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .._access import check_access_args, record_access
+from ..access import check_access_args, record_access
 from ..load import read_audit_log
 from ..objstore import is_url
 from ..scan import resolve_source

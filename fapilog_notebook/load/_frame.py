@@ -12,10 +12,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
-from .._access import check_access_args, record_access
-from .._gc import gc_paused
-from .._progress import track
+from ..access import check_access_args, record_access
 from ..events import AuditEventType
+from ..gcpause import gc_paused
+from ..progress import track
 from ..scan import DayBound, Source, SourceLike, resolve_source
 from ._columns import _build_frame, _keep_columns
 from ._parse import _fill, _wanted_types, _warn

@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .._gc import gc_paused
-from .._progress import track
 from ..execution import Engine, Workers, check_engine, dask_client, ordered
+from ..gcpause import gc_paused
+from ..progress import track
 from ..scan import AuditFile, Source
 from ._columns import _CATEGORICAL, PROVENANCE, _build_frame, _keep_columns, _Table
 from ._parse import _fill, _wanted_types, _warn

@@ -434,7 +434,7 @@ def explore(
     records an ``audit_log_access`` event: who (``user_id``, default the OS
     user) explored what.
     """
-    from .._access import record_access
+    from ..access import record_access
 
     record_access(access_log, action="explore", source=source, user_id=user_id)
     if isinstance(source, pd.DataFrame):

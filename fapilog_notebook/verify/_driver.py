@@ -32,12 +32,12 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._access import check_access_args, record_access
-from .._progress import track
+from ..access import check_access_args, record_access
 from ..chain import Anchor
 from ..checkpoints import VerifierKey
 from ..events import AuditChainVerificationResult
 from ..keys import VerificationKey
+from ..progress import track
 from ..scan import AuditFile, DayBound, Source, SourceLike, describe_os_error, exists
 from ..scan import resolve_source as _resolve_source
 from ..storage import to_day

@@ -29,10 +29,10 @@ from itertools import repeat
 from operator import is_
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
-from .._gc import gc_paused
-from .._progress import track
 from ..execution import Engine, Workers, check_engine, dask_client, ordered
+from ..gcpause import gc_paused
 from ..objstore import ObjectPath
+from ..progress import track
 from ..scan import AuditFile, file_size
 from ._keyring import Keyring
 from ._lines import CheckedBatch, LineInfo, RoutineBatch, _make_info, check_batches

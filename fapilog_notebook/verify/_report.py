@@ -57,7 +57,7 @@ def _now_text() -> str:
 
 def _tool_version() -> str:
     """This package's version, recorded in every report."""
-    from .. import __version__
+    from ..version import __version__
 
     return __version__
 
@@ -259,7 +259,7 @@ class VerificationReport:
         every finding in file-and-line order with its full message.
         Returns the HTML.
         """
-        from .._html import report_page
+        from ._html import report_page
 
         page = report_page(self, title=title)
         if path is not None:
@@ -268,7 +268,7 @@ class VerificationReport:
 
     def _repr_html_(self) -> str:
         """The report as a notebook shows it (:func:`fapilog_notebook._html.report_fragment`)."""
-        from .._html import report_fragment
+        from ._html import report_fragment
 
         return report_fragment(self)
 

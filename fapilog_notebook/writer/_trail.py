@@ -319,7 +319,7 @@ class AuditTrail:
         worker thread: it may read the password database).
         """
         if self._os_user is None:
-            from .._access import os_user
+            from ..access import os_user
 
             self._os_user = await asyncio.to_thread(os_user)
         await self.log_event(

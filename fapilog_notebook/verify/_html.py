@@ -17,10 +17,11 @@ import os
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
-from .verify import FINDING_COLUMNS
+from ._findings import FINDING_COLUMNS
 
 if TYPE_CHECKING:
-    from .verify import Finding, VerificationReport
+    from ._findings import Finding
+    from ._report import VerificationReport
 
 __all__ = ["PAGE_CSS", "finding_order", "report_fragment", "report_page", "shown_file"]
 

@@ -282,7 +282,11 @@ def peak_rss() -> int:
     with :func:`run_isolated` for a peak of its own.
     """
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak) if sys.platform == "darwin" else int(peak) * 1024
+    if sys.platform == "darwin":
+        return int(peak)
+    # The kernel updates ru_maxrss's high-water mark lazily; VmHWM counts the
+    # current RSS too, so the peak is never below an RSS read just before.
+    return max(int(peak) * 1024, status_bytes("VmHWM") or 0)
 
 
 def rss_now() -> int:

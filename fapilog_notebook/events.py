@@ -124,7 +124,10 @@ def _utcnow() -> datetime:
 
 
 class ErrorContext(BaseModel):
-    """Context of an error, shaped like fapilog's ``AsyncErrorContext``."""
+    """Context of an error, shaped like fapilog's ``AsyncErrorContext``.
+
+    Seventeen fields on purpose: they are fapilog's, written as they are.
+    """
 
     model_config = ConfigDict(extra="allow")
 
@@ -149,7 +152,10 @@ class ErrorContext(BaseModel):
 
 @dataclass
 class CompliancePolicy:
-    """Compliance settings of a trail (fapilog's fields and defaults)."""
+    """Compliance settings of a trail (fapilog's fields and defaults).
+
+    Thirteen fields on purpose: fapilog's settings, kept so its users can switch.
+    """
 
     level: ComplianceLevel = ComplianceLevel.BASIC
     enabled: bool = True
@@ -167,7 +173,11 @@ class CompliancePolicy:
 
 
 class AuditEvent(BaseModel):
-    """One audit event, with fapilog's fields; unknown keys are kept."""
+    """One audit event, with fapilog's fields; unknown keys are kept.
+
+    Thirty fields on purpose: they are the on-disk format fapilog 0.3.5
+    writes (and its users query), not state.
+    """
 
     model_config = ConfigDict(extra="allow")
 

@@ -149,6 +149,10 @@ class AuditExplorer(widgets.VBox):  # type: ignore[misc]
     and :class:`~._table.EventTable` (the table and its pager), over a
     :class:`~._index.FrameIndex` of the frame. The attributes above are
     forwarded to the part that holds them.
+
+    A few more attributes than a dozen on purpose: the frame, its index,
+    the four parts and the layout boxes are what it wires; every filter,
+    finding, selection and page value lives in the part that owns it.
     """
 
     since = _Part("_filters")

@@ -10,15 +10,9 @@ import pytest
 from fapilog_notebook import AuditEventType, AuditTrail, signing_keygen
 from fapilog_notebook.cli import main
 
+from .trail_helpers import Clock
+
 DAY1 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 async def _log(trail: AuditTrail, count: int, tag: str) -> None:

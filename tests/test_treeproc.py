@@ -22,15 +22,9 @@ from fapilog_notebook.verify import _driver
 from fapilog_notebook.verify import _treeproc as treeproc
 from fapilog_notebook.verify._tree import check_trail
 
+from .trail_helpers import Clock
+
 DAY1 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 async def _signed_trail(tmp_path: Path) -> tuple[Path, Path]:

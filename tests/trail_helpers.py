@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,16 @@ import pytest
 
 from fapilog_notebook import storage
 from fapilog_notebook.chain import ChainHead, check_line, links_to
+
+
+class Clock:
+    """A settable clock for a trail (``AuditTrail(clock=...)``)."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
 
 
 def lines_on_disk(directory: Path) -> list[dict[str, Any]]:

@@ -1,7 +1,7 @@
 """The hash chain: canonical JSON, checksums and the link rule.
 
 This is the one place that defines what a valid event line is. The writer
-(:mod:`fapilog_notebook.writer`) seals lines with :func:`seal`; the verifier
+(:mod:`fapilog_notebook.writer`) chains lines with :func:`encode_event`; the verifier
 and the storage head finder check them with :func:`check_line` (and the
 verifier a batch of intact lines at once with :func:`check_intact_lines`). Both follow
 fapilog's format: ``checksum`` is the hex SHA-256 of the canonical JSON of the
@@ -45,10 +45,10 @@ __all__ = [
     "check_line",
     "compute_checksum",
     "could_be_torn",
+    "encode_event",
+    "encode_line",
     "links_to",
     "loads",
-    "seal",
-    "seal_record",
 ]
 
 CHECKSUM_KEY = "checksum"
@@ -192,7 +192,7 @@ class ChainHead:
     checksum: str
 
 
-def seal(
+def encode_event(
     payload: dict[str, Any],
     *,
     sequence_number: int,
@@ -204,20 +204,20 @@ def seal(
     ``payload`` is a JSON-ready dict (as ``model_dump(mode="json")`` gives)
     without a ``checksum``; it is updated in place with the chain fields.
     With ``key``, the caller has put the ``mac`` object in ``payload``.
-    The line ends with ``\\n`` and is the canonical JSON of the sealed payload.
+    The line ends with ``\\n`` and is the canonical JSON of the chained payload.
     """
     payload.pop(CHECKSUM_KEY, None)
     payload["sequence_number"] = sequence_number
     payload["previous_hash"] = previous_hash
-    return seal_record(payload, key)
+    return encode_line(payload, key)
 
 
-def seal_record(record: dict[str, Any], key: bytes | None = None) -> tuple[bytes, str]:
+def encode_line(record: dict[str, Any], key: bytes | None = None) -> tuple[bytes, str]:
     """Add the checksum (or MAC) of ``record`` to it; return its line and the checksum.
 
     The line is the canonical JSON of the record with its checksum, ending
     in ``\\n``: what :func:`compute_checksum` checks. Used for event lines
-    (by :func:`seal`) and for the writer's seal record.
+    (by :func:`encode_event`) and for the seal record (:mod:`.records`).
     """
     record.pop(CHECKSUM_KEY, None)
     body = canonical_json(record)
@@ -469,7 +469,7 @@ def check_intact_lines(
 ) -> tuple[list[dict[str, Any]], list[str]] | None:
     """Check a batch of lines at once, for the verifier's common case.
 
-    When every line is a JSON object laid out canonically (as :func:`seal`
+    When every line is a JSON object laid out canonically (as :func:`encode_event`
     writes it) whose hash matches its checksum, or, for keyed lines (every
     line's ``mac`` of the first line's algorithm and day), whose MAC matches under
     the key ``key_for`` gives for it (without ``key_for`` the MACs cannot be
@@ -638,7 +638,7 @@ _PRINTABLE = bytes(range(0x20, 0x7F))
 
 
 def could_be_torn(raw: bytes) -> bool:
-    """True when ``raw`` could be the start of an event line as :func:`seal` writes it.
+    """True when ``raw`` could be the start of an event line as :func:`encode_event` writes it.
 
     That is what a crash mid-write leaves: ``{"checksum":"``, up to 64 hex
     digits, ``",`` and printable ASCII after (any of it cut short). Anything

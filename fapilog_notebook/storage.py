@@ -475,7 +475,7 @@ class SealFile:
         self._next = 0
 
     def write(self, data: bytes) -> None:
-        """Write one sealed record (a JSON line, as :func:`chain.seal_record` makes)."""
+        """Write one sealed record (a JSON line, as :func:`records.seal_record` makes)."""
         if len(data) > SEAL_SLOT:
             raise ValueError(
                 f"seal record of {len(data)} bytes does not fit a {SEAL_SLOT}-byte slot"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from ..chain import ALG_FORWARD_SECURE, ALG_STATIC, MAC_FIELD, ChainHead, seal
+from ..chain import ALG_FORWARD_SECURE, ALG_STATIC, MAC_FIELD, ChainHead, encode_event
 from ._macs import MacKeys
 
 __all__ = ["ChainState", "DayRun", "Pending", "day_runs"]
@@ -126,7 +126,7 @@ class ChainState:
                 "day": writer.day.isoformat(),
             }
         sequence = self.sequence + 1
-        item.line, self.checksum = seal(
+        item.line, self.checksum = encode_event(
             item.payload, sequence_number=sequence, previous_hash=self.checksum, key=key
         )
         self.sequence = sequence  # only once sealed: bad input takes no number

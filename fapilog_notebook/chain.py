@@ -23,6 +23,7 @@ import hmac
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from functools import partial
 from typing import Any, NamedTuple, TypeAlias, cast
 
@@ -49,6 +50,7 @@ __all__ = [
     "encode_line",
     "links_to",
     "loads",
+    "mac_object",
 ]
 
 CHECKSUM_KEY = "checksum"
@@ -182,6 +184,36 @@ def compute_checksum(payload: Mapping[str, Any], key: bytes | None = None) -> st
     if CHECKSUM_KEY in payload:
         payload = {k: v for k, v in payload.items() if k != CHECKSUM_KEY}
     return digest(canonical_json(payload).encode("ascii"), key)
+
+
+# ---------------------------------------------------------- the mac object
+# Built and parsed here, side by side. Which key a ``mac`` object names is
+# interpreted by its holders: the writer's ``MacKeys`` (writer/_macs.py) picks
+# the key it MACs with, the verifier's ``Keyring.lookup`` (verify/_keyring.py)
+# the key it checks with, through :data:`KeyLookup`.
+
+
+def mac_object(day: date | None = None) -> dict[str, str]:
+    """The ``mac`` object of a keyed event or record: ``{"alg": "hmac-sha256"}`` for a
+    static key, with ``day`` the forward-secure one naming the day whose key made the MAC."""
+    if day is None:
+        return {"alg": ALG_STATIC}
+    return {"alg": ALG_FORWARD_SECURE, "day": day.isoformat()}
+
+
+def _mac_fields(value: object) -> tuple[str | None, str | None, str | None]:
+    """``(alg, day, problem)`` of a ``mac`` object."""
+    if not isinstance(value, dict):
+        return None, None, f"mac is {_clip(value)}, expected an object"
+    alg, day = value.get("alg"), value.get("day")
+    if type(alg) is not str or alg not in KNOWN_ALGS:
+        return None, None, f"mac.alg is {_clip(alg)}, expected one of {sorted(KNOWN_ALGS)}"
+    assert isinstance(alg, str)
+    if alg == ALG_FORWARD_SECURE:
+        if not isinstance(day, str) or len(day) != 10:
+            return alg, None, f"mac.day is {_clip(day)}, expected a YYYY-MM-DD date"
+        return alg, day, None
+    return alg, None, None
 
 
 @dataclass(frozen=True, slots=True)
@@ -560,21 +592,6 @@ def _field_problems(
     if mac_problem:
         problems.append(mac_problem)
     return "; ".join(problems)
-
-
-def _mac_fields(value: object) -> tuple[str | None, str | None, str | None]:
-    """``(alg, day, problem)`` of a ``mac`` object."""
-    if not isinstance(value, dict):
-        return None, None, f"mac is {_clip(value)}, expected an object"
-    alg, day = value.get("alg"), value.get("day")
-    if type(alg) is not str or alg not in KNOWN_ALGS:
-        return None, None, f"mac.alg is {_clip(alg)}, expected one of {sorted(KNOWN_ALGS)}"
-    assert isinstance(alg, str)
-    if alg == ALG_FORWARD_SECURE:
-        if not isinstance(day, str) or len(day) != 10:
-            return alg, None, f"mac.day is {_clip(day)}, expected a YYYY-MM-DD date"
-        return alg, day, None
-    return alg, None, None
 
 
 def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -1,4 +1,9 @@
-"""The key an auditor verifies MACs with: a static key, or a forward-secure verification key."""
+"""The key an auditor verifies MACs with: a static key, or a forward-secure verification key.
+
+The ``mac`` object a keyed line or record carries is built and parsed by
+:mod:`fapilog_notebook.chain` (``mac_object``, ``check_line``); the keyring
+interprets it: which key checks it (:meth:`Keyring.lookup`, a ``chain.KeyLookup``).
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,10 @@
 """The keys a trail MACs with: a static key, or a forward-secure writer key that evolves by day.
 
-Events are MACed as they are sealed (:mod:`._head`); seals, manifests and
+Events are MACed as they are chained (:mod:`._head`); seals, manifests and
 empty-day records with the key of the day they describe (:mod:`._records`).
+The ``mac`` object saying which key is built and parsed by
+:mod:`fapilog_notebook.chain` (:func:`~fapilog_notebook.chain.mac_object`);
+this module interprets it for the writer, ``verify/_keyring.py`` for the verifier.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from datetime import date
 from pathlib import Path
 
 from .. import keys
-from ..chain import ALG_FORWARD_SECURE, ALG_STATIC
+from ..chain import mac_object
 
 __all__ = ["MacKeys"]
 
@@ -46,11 +49,10 @@ class MacKeys:
     def record_key(self) -> tuple[dict[str, str] | None, bytes | None]:
         """The ``mac`` object and key for a seal: the key events are MACed with now."""
         if self.static is not None:
-            return {"alg": ALG_STATIC}, self.static
+            return mac_object(), self.static
         if self.writer is None:
             return None, None
-        mac_info = {"alg": ALG_FORWARD_SECURE, "day": self.writer.day.isoformat()}
-        return mac_info, self.writer.key
+        return mac_object(self.writer.day), self.writer.key
 
     def day_key(self, day: date) -> tuple[dict[str, str] | None, bytes | None] | None:
         """The ``mac`` object and key for a record of ``day``.
@@ -63,4 +65,4 @@ class MacKeys:
         key = self.writer.key_for(day)
         if key is None:
             return None
-        return {"alg": ALG_FORWARD_SECURE, "day": day.isoformat()}, key
+        return mac_object(day), key

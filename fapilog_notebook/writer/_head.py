@@ -113,14 +113,14 @@ class ChainState:
         if self.day_floor is not None and item.day < self.day_floor:
             item.day = self.day_floor
         macs = self._keys
-        key = macs.static
+        key = macs.static_hmac
         if key is not None:
             item.payload[MAC_FIELD] = mac_object()
         elif macs.writer is not None:
             writer = macs.writer
             if item.day > writer.day:
                 return False
-            key = writer.key
+            key = macs.writer_hmac()
             item.payload[MAC_FIELD] = mac_object(writer.day)
         sequence = self.sequence + 1
         item.line, self.checksum = encode_event(

@@ -35,7 +35,7 @@ from fapilog_notebook import (
     CompliancePolicy,
     storage,
 )
-from fapilog_notebook.chain import seal
+from fapilog_notebook.chain import encode_event as seal
 
 __all__ = [
     "KINDS",

@@ -42,7 +42,8 @@ from fapilog_notebook import (
     storage,
     verify_audit_log,
 )
-from fapilog_notebook.chain import ChainHead, seal
+from fapilog_notebook.chain import ChainHead
+from fapilog_notebook.chain import encode_event as seal
 from fapilog_notebook.writer._factory import _plain_payload, utc_now
 
 from . import harness

@@ -54,9 +54,9 @@ from fapilog_notebook.chain import (
     ALG_STATIC,
     MAC_FIELD,
     compute_checksum,
-    seal,
-    seal_record,
 )
+from fapilog_notebook.chain import encode_event as seal
+from fapilog_notebook.chain import encode_line as seal_record
 
 __all__ = ["DATA_ROOT", "FIRST_DAY", "KEY_BYTES", "Dataset", "Mode", "dataset", "event_payload"]
 

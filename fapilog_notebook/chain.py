@@ -1,7 +1,7 @@
 """The hash chain: canonical JSON, checksums and the link rule.
 
 This is the one place that defines what a valid event line is. The writer
-(:mod:`fapilog_notebook.writer`) seals lines with :func:`seal`; the verifier
+(:mod:`fapilog_notebook.writer`) chains lines with :func:`encode_event`; the verifier
 and the storage head finder check them with :func:`check_line` (and the
 verifier a batch of intact lines at once with :func:`check_intact_lines`). Both follow
 fapilog's format: ``checksum`` is the hex SHA-256 of the canonical JSON of the
@@ -23,6 +23,7 @@ import hmac
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from functools import partial
 from typing import Any, NamedTuple, TypeAlias, cast
 
@@ -39,16 +40,20 @@ __all__ = [
     "MAC_FIELD",
     "Anchor",
     "ChainHead",
+    "Hmac",
     "LineCheck",
+    "LineChecker",
     "canonical_json",
     "check_intact_lines",
     "check_line",
     "compute_checksum",
     "could_be_torn",
+    "digest",
+    "encode_event",
+    "encode_line",
     "links_to",
     "loads",
-    "seal",
-    "seal_record",
+    "mac_object",
 ]
 
 CHECKSUM_KEY = "checksum"
@@ -56,8 +61,9 @@ MAC_FIELD = "mac"
 ALG_STATIC = "hmac-sha256"
 ALG_FORWARD_SECURE = "hmac-sha256-fs"
 KNOWN_ALGS = frozenset({ALG_STATIC, ALG_FORWARD_SECURE})
-#: Given a keyed event's ``mac`` object, the key to check it with (or None).
-KeyLookup = Callable[[Mapping[str, Any]], bytes | None]
+#: Given a keyed event's ``mac`` object, the key to check it with (or None):
+#: its bytes, or an :class:`Hmac` keyed with it (what a keyring keeps per key).
+KeyLookup = Callable[[Mapping[str, Any]], "bytes | Hmac | None"]
 _CHECKSUM_PREFIX = b'{"checksum":"'
 _HEX_LEN = 64
 _BODY_AT = len(_CHECKSUM_PREFIX) + _HEX_LEN + 2  # where a canonical line's body starts
@@ -128,22 +134,25 @@ def canonical_json(payload: Mapping[str, Any]) -> str:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"))
 
 
-#: The HMAC of the last key used (a forward-secure writer's earlier keys are not kept).
-_last_hmac: tuple[bytes, _Hmac] | None = None
+def digest(body: bytes, key: bytes | Hmac | None = None) -> str:
+    """Hex SHA-256 of ``body``, or its HMAC-SHA256 under ``key``.
 
-
-def digest(body: bytes, key: bytes | None = None) -> str:
-    """Hex SHA-256 of ``body``, or its HMAC-SHA256 under ``key``."""
+    A key given as bytes is keyed for this one message; callers that MAC
+    many keep an :class:`Hmac` per key and pass it instead.
+    """
     if key is None:
         return hashlib.sha256(body).hexdigest()
-    return _keyed(key).hexdigest(body)
+    return _as_hmac(key).hexdigest(body)
 
 
-class _Hmac:
+class Hmac:
     """HMAC-SHA256 (RFC 2104) as two SHA-256 states keyed once.
 
     Each message copies the two states; that is much cheaper than copying an
-    ``hmac`` object (an OpenSSL MAC context), and the MAC is the same.
+    ``hmac`` object (an OpenSSL MAC context), and the MAC is the same. Its
+    holder keeps it as long as the key: the writer's ``MacKeys`` for the key
+    it MACs with, the verifier's ``Keyring`` per key, a :class:`LineChecker`
+    for the key of the ``mac`` object it saw last. Nothing else keeps one.
     """
 
     __slots__ = ("inner", "outer")
@@ -168,20 +177,46 @@ _IPAD = bytes(byte ^ 0x36 for byte in range(256))
 _OPAD = bytes(byte ^ 0x5C for byte in range(256))
 
 
-def _keyed(key: bytes) -> _Hmac:
-    """The HMAC-SHA256 of ``key``, keyed once for all the messages it MACs."""
-    global _last_hmac
-    last = _last_hmac
-    if last is None or last[0] != key:
-        last = _last_hmac = (key, _Hmac(key))
-    return last[1]
+def _as_hmac(key: bytes | Hmac) -> Hmac:
+    """``key`` keyed, unless it already is."""
+    return key if type(key) is Hmac else Hmac(cast(bytes, key))
 
 
-def compute_checksum(payload: Mapping[str, Any], key: bytes | None = None) -> str:
+def compute_checksum(payload: Mapping[str, Any], key: bytes | Hmac | None = None) -> str:
     """Return the checksum (or MAC) of ``payload``, ignoring any ``checksum`` key in it."""
     if CHECKSUM_KEY in payload:
         payload = {k: v for k, v in payload.items() if k != CHECKSUM_KEY}
     return digest(canonical_json(payload).encode("ascii"), key)
+
+
+# ---------------------------------------------------------- the mac object
+# Built and parsed here, side by side. Which key a ``mac`` object names is
+# interpreted by its holders: the writer's ``MacKeys`` (writer/_macs.py) picks
+# the key it MACs with, the verifier's ``Keyring.lookup`` (verify/_keyring.py)
+# the key it checks with, through :data:`KeyLookup`.
+
+
+def mac_object(day: date | None = None) -> dict[str, str]:
+    """The ``mac`` object of a keyed event or record: ``{"alg": "hmac-sha256"}`` for a
+    static key, with ``day`` the forward-secure one naming the day whose key made the MAC."""
+    if day is None:
+        return {"alg": ALG_STATIC}
+    return {"alg": ALG_FORWARD_SECURE, "day": day.isoformat()}
+
+
+def _mac_fields(value: object) -> tuple[str | None, str | None, str | None]:
+    """``(alg, day, problem)`` of a ``mac`` object."""
+    if not isinstance(value, dict):
+        return None, None, f"mac is {_clip(value)}, expected an object"
+    alg, day = value.get("alg"), value.get("day")
+    if type(alg) is not str or alg not in KNOWN_ALGS:
+        return None, None, f"mac.alg is {_clip(alg)}, expected one of {sorted(KNOWN_ALGS)}"
+    assert isinstance(alg, str)
+    if alg == ALG_FORWARD_SECURE:
+        if not isinstance(day, str) or len(day) != 10:
+            return alg, None, f"mac.day is {_clip(day)}, expected a YYYY-MM-DD date"
+        return alg, day, None
+    return alg, None, None
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,32 +227,32 @@ class ChainHead:
     checksum: str
 
 
-def seal(
+def encode_event(
     payload: dict[str, Any],
     *,
     sequence_number: int,
     previous_hash: str | None,
-    key: bytes | None = None,
+    key: bytes | Hmac | None = None,
 ) -> tuple[bytes, str]:
     """Chain ``payload`` after its predecessor and return ``(line, checksum)``.
 
     ``payload`` is a JSON-ready dict (as ``model_dump(mode="json")`` gives)
     without a ``checksum``; it is updated in place with the chain fields.
     With ``key``, the caller has put the ``mac`` object in ``payload``.
-    The line ends with ``\\n`` and is the canonical JSON of the sealed payload.
+    The line ends with ``\\n`` and is the canonical JSON of the chained payload.
     """
     payload.pop(CHECKSUM_KEY, None)
     payload["sequence_number"] = sequence_number
     payload["previous_hash"] = previous_hash
-    return seal_record(payload, key)
+    return encode_line(payload, key)
 
 
-def seal_record(record: dict[str, Any], key: bytes | None = None) -> tuple[bytes, str]:
+def encode_line(record: dict[str, Any], key: bytes | Hmac | None = None) -> tuple[bytes, str]:
     """Add the checksum (or MAC) of ``record`` to it; return its line and the checksum.
 
     The line is the canonical JSON of the record with its checksum, ending
     in ``\\n``: what :func:`compute_checksum` checks. Used for event lines
-    (by :func:`seal`) and for the writer's seal record.
+    (by :func:`encode_event`) and for the seal record (:mod:`.records`).
     """
     record.pop(CHECKSUM_KEY, None)
     body = canonical_json(record)
@@ -352,9 +387,10 @@ def check_line(
     With ``fields_only``, ``obj`` of a JSON object holds only its
     :data:`CHAIN_FIELDS` (the verifier needs no more, and skipping the rest
     makes a line about three times cheaper to decode); every verdict is the
-    same as without it.
+    same as without it. A loop over many lines uses a :class:`LineChecker`
+    (same verdicts, with its shortcuts).
     """
-    return _line_check(check_line_values(raw, key_for, fields_only))
+    return LineChecker().check(raw, key_for, fields_only=fields_only)
 
 
 _line_check = cast(Callable[[tuple[Any, ...]], LineCheck], partial(tuple.__new__, LineCheck))
@@ -375,93 +411,126 @@ LineValues: TypeAlias = tuple[
 ]
 
 
-def check_line_values(raw: bytes, key_for: KeyLookup | None, fields_only: bool) -> LineValues:
-    """:func:`check_line` without the named tuple: for the verifier's per-line loop."""
-    obj: Any = None
-    if fields_only:
-        try:
-            obj = _FIELDS.validate_json(raw)
-        except ValueError:
-            obj = None  # not an object, or not JSON: the full parse says which
-    if obj is None:
-        try:
-            obj = loads(raw)
-        except (ValueError, RecursionError) as exc:
-            problem = f"not valid JSON ({_short(exc)})"
+class LineChecker:
+    """Checks lines as :func:`check_line` does, remembering what the last lines gave.
+
+    A loop over consecutive lines (the verifier's per-line path, the tail
+    readers) makes one and checks every line with it; the verdicts are those
+    of :func:`check_line`, which makes a fresh one per line. It keeps:
+
+    - ``mac_memo``: the last ``mac`` object seen (all its values strings, so
+      equal means the same text), the key lookup it was seen with, and what
+      they gave (``alg``, ``day``, problem, the keyed :class:`Hmac`, note): a
+      day's events all carry the same ``mac``, so its key is looked up once a run;
+    - ``hashed``: the checksum of the last line whose hash matched (64 hex
+      digits, always): in an intact chain the next ``previous_hash``.
+    """
+
+    __slots__ = ("hashed", "mac_memo")
+
+    def __init__(self) -> None:
+        self.mac_memo: tuple[tuple[tuple[str, Any], ...], object, tuple[Any, ...]] | None = None
+        self.hashed: object = "0" * _HEX_LEN
+
+    def check(
+        self, raw: bytes, key_for: KeyLookup | None = None, *, fields_only: bool = False
+    ) -> LineCheck:
+        """:func:`check_line` of ``raw``, with this loop's memory."""
+        return _line_check(self.values(raw, key_for, fields_only))
+
+    def values(self, raw: bytes, key_for: KeyLookup | None, fields_only: bool) -> LineValues:
+        """:meth:`check` without the named tuple: for the verifier's per-line loop."""
+        obj: Any = None
+        if fields_only:
+            try:
+                obj = _FIELDS.validate_json(raw)
+            except ValueError:
+                obj = None  # not an object, or not JSON: the full parse says which
+        if obj is None:
+            try:
+                obj = loads(raw)
+            except (ValueError, RecursionError) as exc:
+                problem = f"not valid JSON ({_short(exc)})"
+                return None, None, None, None, False, problem, *_NO_MAC, False
+            fields_only = False
+        if not isinstance(obj, dict):
+            problem = f"a JSON {type(obj).__name__}, not an object"
             return None, None, None, None, False, problem, *_NO_MAC, False
-        fields_only = False
-    if not isinstance(obj, dict):
-        problem = f"a JSON {type(obj).__name__}, not an object"
-        return None, None, None, None, False, problem, *_NO_MAC, False
-    seq = obj.get("sequence_number")
-    prev = obj.get("previous_hash")
-    checksum = obj.get(CHECKSUM_KEY)
-    mac_info = obj.get(MAC_FIELD)
-    alg = day = mac_problem = None
-    key: bytes | None = None
-    note: str | None = None
-    if mac_info is not None:
-        global _mac_memo
-        memo = _mac_memo
+        seq = obj.get("sequence_number")
+        prev = obj.get("previous_hash")
+        checksum = obj.get(CHECKSUM_KEY)
+        mac_info = obj.get(MAC_FIELD)
+        alg = day = mac_problem = None
+        key: Hmac | None = None
+        note: str | None = None
+        if mac_info is not None:
+            memo = self.mac_memo
+            if (
+                memo is not None
+                and memo[1] == key_for
+                and isinstance(mac_info, dict)
+                and memo[0] == tuple(mac_info.items())
+            ):
+                alg, day, mac_problem, key, note = memo[2]
+            else:
+                alg, day, mac_problem = _mac_fields(mac_info)
+                if alg is not None and mac_problem is None and key_for is not None:
+                    try:
+                        found = key_for(mac_info)
+                    except ValueError as exc:
+                        note = str(exc)
+                    else:
+                        key = None if found is None else _as_hmac(found)
+                if isinstance(mac_info, dict) and all(type(v) is str for v in mac_info.values()):
+                    self.mac_memo = (
+                        tuple(mac_info.items()),
+                        key_for,
+                        (alg, day, mac_problem, key, note),
+                    )
+        # A canonical line whose hash (or MAC) matches has a well-formed checksum.
+        hashed = (mac_info is None or key is not None) and _canonical_hash_matches(
+            raw, checksum, key
+        )
+        # In an intact chain the previous_hash is the checksum just hashed: known good.
+        prev_ok = prev is None or prev == self.hashed or _valid_hex(prev)
+        if hashed:
+            self.hashed = checksum
         if (
-            memo is not None
-            and memo[1] == key_for
-            and isinstance(mac_info, dict)
-            and memo[0] == tuple(mac_info.items())
+            type(seq) is not int
+            or seq < 1
+            or not prev_ok
+            or (not hashed and not _valid_hex(checksum))
+            or mac_problem
         ):
-            alg, day, mac_problem, key, note = memo[2]
-        else:
-            alg, day, mac_problem = _mac_fields(mac_info)
-            if alg is not None and mac_problem is None and key_for is not None:
-                try:
-                    key = key_for(mac_info)
-                except ValueError as exc:
-                    note = str(exc)
-            if isinstance(mac_info, dict) and all(type(v) is str for v in mac_info.values()):
-                _mac_memo = (tuple(mac_info.items()), key_for, (alg, day, mac_problem, key, note))
-    # A canonical line whose hash (or MAC) matches has a well-formed checksum.
-    hashed = (mac_info is None or key is not None) and _canonical_hash_matches(raw, checksum, key)
-    global _hashed_checksum
-    # In an intact chain the previous_hash is the checksum just hashed: known good.
-    prev_ok = prev is None or prev == _hashed_checksum or _valid_hex(prev)
-    if hashed:
-        _hashed_checksum = checksum
-    if (
-        type(seq) is not int
-        or seq < 1
-        or not prev_ok
-        or (not hashed and not _valid_hex(checksum))
-        or mac_problem
-    ):
-        return (
-            obj,
-            seq if type(seq) is int else None,
-            prev if isinstance(prev, str) else None,
-            checksum if isinstance(checksum, str) else None,
-            False,
-            _field_problems(seq, prev, checksum, hashed, mac_problem),
-            alg,
-            day,
-            False,
-            None,
-            False,
-        )
-    assert isinstance(checksum, str)
-    if key is None and alg is not None:
-        return obj, seq, prev, checksum, note is None, None, alg, day, False, note, False
-    if hashed:
-        return obj, seq, prev, checksum, True, None, alg, day, True, None, False
-    # The slow twin of the hashed bytes: the values re-serialised (duplicate keys refused).
-    verdict, duplicate = _reserialised(raw, checksum, key)
-    if duplicate is not None:
-        problem = (
-            f"an object with the key {_clip(duplicate)} more than once "
-            "(readers disagree on which value counts)"
-        )
-        return obj, seq, prev, checksum, False, problem, alg, day, True, None, False
-    rewritten = verdict == _MATCH_REWRITTEN
-    ok = verdict == _MATCH_CANONICAL or (rewritten and alg is None)
-    return obj, seq, prev, checksum, ok, None, alg, day, True, None, rewritten
+            return (
+                obj,
+                seq if type(seq) is int else None,
+                prev if isinstance(prev, str) else None,
+                checksum if isinstance(checksum, str) else None,
+                False,
+                _field_problems(seq, prev, checksum, hashed, mac_problem),
+                alg,
+                day,
+                False,
+                None,
+                False,
+            )
+        assert isinstance(checksum, str)
+        if key is None and alg is not None:
+            return obj, seq, prev, checksum, note is None, None, alg, day, False, note, False
+        if hashed:
+            return obj, seq, prev, checksum, True, None, alg, day, True, None, False
+        # The slow twin of the hashed bytes: the values re-serialised (duplicate keys refused).
+        verdict, duplicate = _reserialised(raw, checksum, key)
+        if duplicate is not None:
+            problem = (
+                f"an object with the key {_clip(duplicate)} more than once "
+                "(readers disagree on which value counts)"
+            )
+            return obj, seq, prev, checksum, False, problem, alg, day, True, None, False
+        rewritten = verdict == _MATCH_REWRITTEN
+        ok = verdict == _MATCH_CANONICAL or (rewritten and alg is None)
+        return obj, seq, prev, checksum, ok, None, alg, day, True, None, rewritten
 
 
 def check_intact_lines(
@@ -469,7 +538,7 @@ def check_intact_lines(
 ) -> tuple[list[dict[str, Any]], list[str]] | None:
     """Check a batch of lines at once, for the verifier's common case.
 
-    When every line is a JSON object laid out canonically (as :func:`seal`
+    When every line is a JSON object laid out canonically (as :func:`encode_event`
     writes it) whose hash matches its checksum, or, for keyed lines (every
     line's ``mac`` of the first line's algorithm and day), whose MAC matches under
     the key ``key_for`` gives for it (without ``key_for`` the MACs cannot be
@@ -520,10 +589,10 @@ def check_intact_lines(
             return None
         if key is None:
             return None
-        keyed = _keyed(key)
+        keyed = _as_hmac(key)
         inner_state, outer_state = keyed.inner.copy, keyed.outer.copy
         digests = []
-        for line in lines:  # _Hmac.hexdigest, inline
+        for line in lines:  # Hmac.hexdigest, inline
             inner = inner_state()
             inner.update(b"{" + line[_BODY_AT:])
             outer = outer_state()
@@ -533,14 +602,6 @@ def check_intact_lines(
         return None
     return objs, digests
 
-
-#: The last ``mac`` object seen (all its values strings, so equal means the
-#: same text), the key lookup it was seen with, and what they gave: a day's
-#: events all carry the same ``mac``, so its key is looked up once a run.
-_mac_memo: tuple[tuple[tuple[str, Any], ...], object, tuple[Any, ...]] | None = None
-
-#: The checksum of the last line whose hash matched: 64 hex digits, always.
-_hashed_checksum: object = "0" * _HEX_LEN
 
 #: The MAC fields of a line with no ``mac`` (``LineCheck``'s defaults).
 _NO_MAC: tuple[None, None, bool, None] = (None, None, True, None)
@@ -562,21 +623,6 @@ def _field_problems(
     return "; ".join(problems)
 
 
-def _mac_fields(value: object) -> tuple[str | None, str | None, str | None]:
-    """``(alg, day, problem)`` of a ``mac`` object."""
-    if not isinstance(value, dict):
-        return None, None, f"mac is {_clip(value)}, expected an object"
-    alg, day = value.get("alg"), value.get("day")
-    if type(alg) is not str or alg not in KNOWN_ALGS:
-        return None, None, f"mac.alg is {_clip(alg)}, expected one of {sorted(KNOWN_ALGS)}"
-    assert isinstance(alg, str)
-    if alg == ALG_FORWARD_SECURE:
-        if not isinstance(day, str) or len(day) != 10:
-            return alg, None, f"mac.day is {_clip(day)}, expected a YYYY-MM-DD date"
-        return alg, day, None
-    return alg, None, None
-
-
 def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
     if len(obj) != len(pairs):
@@ -593,7 +639,7 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 _NO_MATCH, _MATCH_CANONICAL, _MATCH_REWRITTEN = range(3)
 
 
-def _reserialised(raw: bytes, checksum: str, key: bytes | None) -> tuple[int, str | None]:
+def _reserialised(raw: bytes, checksum: str, key: Hmac | None) -> tuple[int, str | None]:
     """The slow twin of :func:`_canonical_hash_matches` (pinned together by
     ``tests/test_batch_check.py`` and ``tests/test_verify_hardening.py``).
 
@@ -619,7 +665,7 @@ def _reserialised(raw: bytes, checksum: str, key: bytes | None) -> tuple[int, st
     return (_MATCH_CANONICAL if canonical else _MATCH_REWRITTEN), None
 
 
-def _canonical_hash_matches(raw: bytes, checksum: object, key: bytes | None) -> bool:
+def _canonical_hash_matches(raw: bytes, checksum: object, key: Hmac | None) -> bool:
     """The fast path: a canonical line starts with its checksum and the rest is
     the canonical body, so the body's bytes are hashed as they are."""
     if not raw.startswith(_CHECKSUM_PREFIX) or raw[_BODY_AT - 2 : _BODY_AT] != b'",':
@@ -628,7 +674,7 @@ def _canonical_hash_matches(raw: bytes, checksum: object, key: bytes | None) -> 
         return False
     body = b"{" + raw[_BODY_AT:]
     return hmac.compare_digest(
-        _sha256(body).hexdigest() if key is None else digest(body, key), checksum
+        _sha256(body).hexdigest() if key is None else key.hexdigest(body), checksum
     )
 
 
@@ -638,7 +684,7 @@ _PRINTABLE = bytes(range(0x20, 0x7F))
 
 
 def could_be_torn(raw: bytes) -> bool:
-    """True when ``raw`` could be the start of an event line as :func:`seal` writes it.
+    """True when ``raw`` could be the start of an event line as :func:`encode_event` writes it.
 
     That is what a crash mid-write leaves: ``{"checksum":"``, up to 64 hex
     digits, ``",`` and printable ASCII after (any of it cut short). Anything

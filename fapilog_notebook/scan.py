@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 from . import objstore, storage
-from .chain import ChainHead, check_line
+from .chain import ChainHead, LineChecker
 from .objstore import ObjectEntry, ObjectPath, is_url, list_entries, open_object
 
 __all__ = [
@@ -690,10 +690,11 @@ def last_event(
 
 def _last_intact(lines: Iterator[bytes], max_lines: int) -> TailEvent | None:
     """The first intact event among ``lines`` (read last first), looking at ``max_lines``."""
+    line_check = LineChecker().check
     for index, raw in enumerate(lines):
         if index >= max_lines:
             break
-        check = check_line(raw.rstrip(b"\r"))
+        check = line_check(raw.rstrip(b"\r"))
         if check.problem is None and check.checksum_ok:
             assert check.sequence_number is not None
             assert check.checksum is not None

@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from .chain import ChainHead, check_line
+from .chain import ChainHead, LineChecker
 from .errors import DirectoryLockedError, UnsafeFileError, UnsafeRecordError
 from .objstore import ObjectPath
 from .objstore import read_bounded as read_object
@@ -226,8 +226,9 @@ def find_head(directory: Path, *, repair: bool) -> HeadScan:
                 os.lseek(fd, 0, os.SEEK_END)
                 os.write(fd, b"\n")
                 repaired = True
+            line_check = LineChecker().check
             for position, raw in enumerate(reverse_lines(fd, size)):
-                check = check_line(raw.rstrip(b"\r"))
+                check = line_check(raw.rstrip(b"\r"))
                 intact = check.problem is None and check.checksum_ok
                 if repaired and position == 0 and not intact:
                     torn = path  # a fragment, now terminated (a whole event is not torn)
@@ -264,10 +265,11 @@ def _holds_successor(path: Path, head: ChainHead) -> bool:
 
 def _links_in(data: mmap.mmap, needle: bytes, head: ChainHead) -> bool:
     start = data.find(needle)
+    line_check = LineChecker().check
     while start != -1:
         begin = data.rfind(b"\n", 0, start) + 1
         end = data.find(b"\n", start)
-        check = check_line(data[begin : end if end != -1 else len(data)].rstrip(b"\r"))
+        check = line_check(data[begin : end if end != -1 else len(data)].rstrip(b"\r"))
         if (
             check.problem is None
             and check.checksum_ok
@@ -306,9 +308,10 @@ def tally_file(directory: Path, day: date) -> DayTally:
     except FileNotFoundError:
         return tally
     handle = os.fdopen(fd, "rb")
+    line_check = LineChecker().check
     with handle:
         for raw in handle:
-            check = check_line(raw.rstrip(b"\r\n"))
+            check = line_check(raw.rstrip(b"\r\n"))
             if check.problem is None and check.checksum is not None:
                 assert check.sequence_number is not None
                 if tally.first_sequence is None:
@@ -475,7 +478,7 @@ class SealFile:
         self._next = 0
 
     def write(self, data: bytes) -> None:
-        """Write one sealed record (a JSON line, as :func:`chain.seal_record` makes)."""
+        """Write one sealed record (a JSON line, as :func:`records.seal_record` makes)."""
         if len(data) > SEAL_SLOT:
             raise ValueError(
                 f"seal record of {len(data)} bytes does not fit a {SEAL_SLOT}-byte slot"

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from fapilog_notebook.chain import seal
+from fapilog_notebook.chain import encode_event as seal
 
 BASE = datetime(2026, 3, 1, 8, 0, 0, tzinfo=UTC)
 _TYPES = ["data_access", "data_modification", "authentication_failed", "config_changed"]

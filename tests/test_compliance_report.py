@@ -15,7 +15,7 @@ import pytest
 
 from fapilog_notebook import AuditTrail
 from fapilog_notebook._tamper import alter_field
-from fapilog_notebook.chain import seal
+from fapilog_notebook.chain import encode_event as seal
 from fapilog_notebook.compliance import ComplianceReport, compliance_report
 
 from .logbuilder import payload, timestamp_text

@@ -129,7 +129,7 @@ def test_event_type_filter_gives_the_same_columns_however_lines_are_batched(
 ) -> None:
     import json as _json
 
-    from fapilog_notebook.chain import seal
+    from fapilog_notebook.chain import encode_event as seal
 
     def line(seq: int, kind: str, extra: str) -> bytes:
         payload = {

@@ -24,8 +24,8 @@ from fapilog_notebook.chain import (
     MAC_FIELD,
     check_line,
     could_be_torn,
-    seal,
 )
+from fapilog_notebook.chain import encode_event as seal
 from fapilog_notebook.verify import Severity, VerificationReport
 
 from .logbuilder import HOSTILE_CONTENT, Log, build_log, payload

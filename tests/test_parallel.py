@@ -30,7 +30,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fapilog_notebook import AuditEventType, AuditTrail, read_audit_log, verify_audit_log
-from fapilog_notebook.chain import ALG_STATIC, MAC_FIELD, seal
+from fapilog_notebook.chain import ALG_STATIC, MAC_FIELD
+from fapilog_notebook.chain import encode_event as seal
 from fapilog_notebook.cli import main as cli_main
 from fapilog_notebook.execution import pool_context
 from fapilog_notebook.keys import VerificationKey, keygen

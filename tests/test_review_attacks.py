@@ -79,7 +79,7 @@ def test_a_sequence_number_beyond_64_bits_is_reported_not_a_traceback(tmp_path: 
     recomputed, as anyone can without a key) must give findings that can be
     shown, in the frame, the text, JSON, HTML and from the command line."""
     from fapilog_notebook import verify_audit_log
-    from fapilog_notebook.chain import seal as seal_line
+    from fapilog_notebook.chain import encode_event as seal_line
     from fapilog_notebook.cli import main
     from tests.logbuilder import build_log
 
@@ -265,7 +265,7 @@ async def test_compliance_analyses_take_objects_where_names_belong(tmp_path: Pat
 
     from fapilog_notebook import compliance as c
     from fapilog_notebook import read_audit_log
-    from fapilog_notebook.chain import seal_record
+    from fapilog_notebook.chain import encode_line as seal_record
 
     directory = tmp_path / "trail"
     moments = iter(datetime(2026, 3, 2, 3, 0, tzinfo=UTC) + timedelta(minutes=n) for n in range(20))

@@ -202,7 +202,7 @@ async def test_a_restart_resumes_after_a_chain_that_went_back_to_an_older_file(
     tmp_path: Path,
 ) -> None:
     """An earlier release wrote an event stamped earlier into the earlier day's file."""
-    from fapilog_notebook.chain import seal
+    from fapilog_notebook.chain import encode_event as seal
 
     from .trail_helpers import lines_on_disk
 

@@ -526,7 +526,7 @@ async def test_a_chain_that_restarted_below_the_tree_keeps_writer_and_verifier_a
 ) -> None:
     """fapilog restarts at 1 in each process; this writer resumes after the head on disk."""
     from fapilog_notebook import verify_audit_log
-    from fapilog_notebook.chain import seal
+    from fapilog_notebook.chain import encode_event as seal
 
     store = tmp_path / "logs"
     async with AuditTrail(storage_path=store, clock=Clock(DAY1)) as trail:

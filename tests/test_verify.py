@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from fapilog_notebook import AuditChainVerificationResult, VerificationReport, verify_audit_log
-from fapilog_notebook.chain import seal
+from fapilog_notebook.chain import encode_event as seal
 from fapilog_notebook.verify import FINDING_COLUMNS, FindingKind, Severity
 
 from .logbuilder import Log, build_log, payload

@@ -36,6 +36,7 @@ ALLOWED = {
     "keys",
     "merkle",
     "objstore",
+    "records",
     "scan",
     "signing",
     "storage",

@@ -17,6 +17,7 @@ FORMAT_CORE = {
     "errors",
     "events",
     "chain",
+    "records",
     "keys",
     "storage",
     "checkpoints",

@@ -1,7 +1,7 @@
 """The streaming verifier: every problem in an audit trail, located to file and line.
 
 :func:`verify_audit_log` reads a source line by line (see :mod:`fapilog_notebook.scan`),
-checks each line (:mod:`._lines`, with :func:`fapilog_notebook.chain.check_line_values`,
+checks each line (:mod:`._lines`, with :meth:`fapilog_notebook.chain.LineChecker.values`,
 the one definition of a valid event) and reports every finding of the
 taxonomy, not only the first. It keeps a constant number of events in memory:
 a batch of checked lines (:data:`._lines.VERIFY_BATCH_LINES`), the previous

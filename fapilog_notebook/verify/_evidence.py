@@ -3,7 +3,8 @@
 :class:`Records` reads, before the lines, what the writer keeps beside the
 audit files: the sealed head (the *seal*: the last event's sequence number
 and checksum, in ``.fapilog-notebook.seal``) and the day manifests, each
-record's own checksum or MAC checked (:func:`record_problem`). After the
+record's own checksum or MAC checked and its fields parsed by
+:mod:`fapilog_notebook.records` (the format's owner). After the
 lines, each evidence check is a small object that holds what it needs and
 whose ``check()`` returns the findings it places in the report; the driver
 runs them in a list, in this order:
@@ -30,8 +31,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .. import storage
-from ..chain import Anchor, compute_checksum
+from ..chain import Anchor
 from ..errors import UnsafeRecordError
+from ..records import EmptyDayRecord, ManifestRecord, SealRecord
+from ..records import record_problem as check_record
 from ..scan import AuditFile, Location, Source, describe_os_error, entry_path, exists, list_dir
 from ..storage import day_of
 from ._findings import Finding, FindingKind, FindingLog, Placed, Severity
@@ -48,19 +51,11 @@ __all__ = [
     "Records",
     "SealCheck",
     "UncheckedMacs",
-    "record_problem",
 ]
 
 #: A day manifest read: its day, where it is, the record (None: unreadable) and
 #: why it cannot be trusted (None: it checks out).
-Manifest = tuple[date, Location, dict[str, Any] | None, str | None]
-
-
-def _mac_day(record: dict[str, Any] | None) -> str | None:
-    """The day whose key MACed a record (forward-secure), else ``None``."""
-    mac = record.get("mac") if record is not None else None
-    day = mac.get("day") if isinstance(mac, dict) else None
-    return day if isinstance(day, str) else None
+Manifest = tuple[date, Location, ManifestRecord | None, str | None]
 
 
 def _iso_day(text: str | None) -> date | None:
@@ -76,24 +71,8 @@ def _clip_name(name: str) -> str:
 
 
 def record_problem(record: dict[str, Any], keyring: Keyring | None) -> str | None:
-    """Why a seal, manifest or empty-day record cannot be trusted, or None (unchecked MACs pass)."""
-    mac = record.get("mac")
-    if mac is None:
-        if keyring is not None:
-            return "it carries no MAC although a key was given"
-        key = None
-    elif keyring is None:
-        return None
-    else:
-        try:
-            key = keyring.lookup(mac)
-        except ValueError as exc:
-            return str(exc)
-    try:
-        ok = compute_checksum(record, key) == record.get("checksum")
-    except (ValueError, TypeError, RecursionError):
-        ok = False
-    return None if ok else "its checksum or MAC does not match its content"
+    """Why a seal, manifest or empty-day record cannot be trusted under ``keyring``, or None."""
+    return check_record(record, keyring.lookup if keyring is not None else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +108,7 @@ class Records:
         self.directory: Location | None = None
         self.writer_marks = False
         #: The best seal record that checks out, and why none does.
-        self.seal: dict[str, Any] | None = None
+        self.seal: SealRecord | None = None
         self.seal_problem: str | None = None
         self.all_days: list[date] = []
         #: Checks that could not run, in sentences, for the report.
@@ -167,34 +146,32 @@ class Records:
             self.seal_problem = f"{path.name} could not be read: {describe_os_error(exc)}"
             return
         self.writer_marks = bool(slots) or exists(path)
-        good: list[dict[str, Any]] = []
+        good: list[SealRecord] = []
         problems: list[str] = []
         for slot in slots:
             if isinstance(slot, str):
                 continue  # a slot torn by a crash; the other slot holds the previous seal
-            seq, head, name = (
-                slot.get("sequence_number"),
-                slot.get("head_checksum"),
-                slot.get("file"),
-            )
-            if type(seq) is not int or not isinstance(head, str) or not isinstance(name, str):
-                problems.append("a seal record lacks sequence_number, head_checksum or file")
+            parsed = SealRecord.parse(slot)
+            if isinstance(parsed, str):
+                problems.append(parsed)
                 continue
             problem = record_problem(slot, self.keyring)
             if problem is None:
-                good.append(slot)
+                good.append(parsed)
             else:
-                problems.append(f"the seal of sequence {seq} cannot be trusted: {problem}")
+                problems.append(
+                    f"the seal of sequence {parsed.sequence_number} cannot be trusted: {problem}"
+                )
         if good:
-            best = max(good, key=lambda r: r["sequence_number"])
-            name = best["file"]
+            best = max(good, key=lambda r: r.sequence_number)
+            name = best.file
             if self.source.directory is not None:
                 applies = self.days.known_day_in_range(day_of(name)) or (not self.days.ranged)
             else:
                 applies = any(f.path.name == name for f in self.source.files)
             if applies:
                 self.seal = best
-                self.watched.add(best["sequence_number"])
+                self.watched.add(best.sequence_number)
             else:
                 self.notes.append(
                     f"sealed head: not checked, it is in {_clip_name(name)}, "
@@ -245,20 +222,20 @@ class Records:
             if record is None:
                 continue
             problem = record_problem(record, self.keyring)
-            mac = record.get("mac")
-            mac_day = mac.get("day") if isinstance(mac, dict) else None
-            if problem is None and isinstance(mac_day, str) and mac_day > day.isoformat():
+            manifest = ManifestRecord.parse(record)
+            mac_day = manifest.mac_day
+            if problem is None and mac_day is not None and mac_day > day.isoformat():
                 problem = (
                     f"it is MACed with the key of {mac_day[:10]}, later than its own day: "
                     "a later key cannot vouch for an earlier day"
                 )
-            first, last = record.get("first_sequence"), record.get("last_sequence")
-            if problem is None and (type(first) is not int or type(last) is not int):
-                problem = "it lacks first_sequence or last_sequence"
-            self.manifests.append((day, path, record, problem))
+            first, last = manifest.first_sequence, manifest.last_sequence
+            if problem is None:
+                problem = manifest.problem
+            self.manifests.append((day, path, manifest, problem))
             if problem is None and day in by_day:
-                assert isinstance(first, int)
-                assert isinstance(last, int)
+                assert first is not None
+                assert last is not None
                 self.bounds[by_day[day]] = (first, last)
                 self.watched.add(last)
 
@@ -390,9 +367,9 @@ class SealCheck:
                     "events deleted at the end of the trail cannot be detected"
                 )
             return []
-        seq, sealed, name = seal["sequence_number"], seal["head_checksum"], seal["file"]
+        seq, sealed, name = seal.sequence_number, seal.head_checksum, seal.file
         top = self.top
-        when = f"sealed {seal.get('time')}" if isinstance(seal.get("time"), str) else "sealed"
+        when = f"sealed {seal.time}" if seal.time is not None else "sealed"
         if seq > top:
             missing = seq - top
             present = any(Path(str(f.path)).name == name for f in records.source.files)
@@ -480,11 +457,12 @@ class ManifestCheck:
             if problem is not None or record is None:
                 message = f"expected a day manifest for {name} that checks out: {problem}"
             else:
-                first, last = record["first_sequence"], record["last_sequence"]
-                events, closing = record.get("events"), record.get("last_checksum")
+                first, last = record.first_sequence, record.last_sequence
+                assert last is not None
+                events, closing = record.events, record.last_checksum
                 what = (
                     f"the {events} events its manifest records (sequences {first}..{last}, "
-                    f"closed {record.get('closed_at')})"
+                    f"closed {record.closed_at})"
                 )
                 index = by_day.get(day)
                 if index is None:
@@ -502,7 +480,7 @@ class ManifestCheck:
                     if intact and beyond > 0 and later:
                         message = (
                             f"expected {name} to end at sequence {last}, as its manifest "
-                            f"records (closed {record.get('closed_at')}); found {beyond} more "
+                            f"records (closed {record.closed_at}); found {beyond} more "
                             f"event{'s' if beyond != 1 else ''} in it: added to a day the writer "
                             "had closed (it never goes back to a day once a later one began)"
                         )
@@ -519,13 +497,12 @@ class ManifestCheck:
                             )
                             + ": the day file was replaced or altered"
                         )
-            first_seq = record.get("first_sequence") if record is not None else None
             finding = Finding(
                 FindingKind.MANIFEST_MISMATCH,
                 Severity.ERROR,
                 str(path),
                 None,
-                first_seq if type(first_seq) is int else None,
+                record.first_sequence if record is not None else None,
                 None,
                 message,
             )
@@ -566,10 +543,12 @@ class DaySeriesCheck:
         )
         used = [_iso_day(label) for label in self.tallies.mac_days]
         used += [
-            _iso_day(_mac_day(record)) for _, _, record, problem in records.manifests if not problem
+            _iso_day(record.mac_day if record is not None else None)
+            for _, _, record, problem in records.manifests
+            if not problem
         ]
         if records.seal is not None:
-            used.append(_iso_day(_mac_day(records.seal)))
+            used.append(_iso_day(records.seal.mac_day))
         found: list[Placed] = []
         for day, path, problem in self._empty_days(directory):
             if problem is None:
@@ -639,12 +618,10 @@ class DaySeriesCheck:
             record = storage.read_record(storage.manifest_path(directory, day))
         except (OSError, ValueError):
             return False
-        return (
-            record is not None
-            and record_problem(record, records.keyring) is None
-            and record.get("kind") == "manifest"
-            and _mac_day(record) == day.isoformat()
-        )
+        if record is None or record_problem(record, records.keyring) is not None:
+            return False
+        manifest = ManifestRecord.parse(record)
+        return manifest.kind == "manifest" and manifest.mac_day == day.isoformat()
 
     def _empty_days(self, directory: Location) -> Iterator[tuple[date, Location, str | None]]:
         """The empty-day records in ``directory``, each with why it cannot be
@@ -670,12 +647,8 @@ class DaySeriesCheck:
             if record is None:
                 continue
             problem = record_problem(record, self.records.keyring)
-            if problem is None and (
-                record.get("kind") != "empty_day"
-                or record.get("day") != day.isoformat()
-                or _mac_day(record) != day.isoformat()
-            ):
-                problem = "it is not the empty-day record of its day, MACed with that day's key"
+            if problem is None:
+                problem = EmptyDayRecord.parse(record).problem(day)
             yield day, path, problem
 
 

@@ -36,8 +36,8 @@ from typing import Any, NamedTuple, TypeAlias, cast
 
 from ..chain import (
     ALG_STATIC,
+    LineChecker,
     check_intact_lines,
-    check_line_values,
     compute_checksum,
     could_be_torn,
     loads,
@@ -98,8 +98,12 @@ def check_record(
     terminated: bool,
     keyring: Keyring | None,
     day_iso: str | None = None,
+    checker: LineChecker | None = None,
 ) -> LineInfo:
     """Check one line on its own: parse it, check its checksum or MAC.
+
+    ``checker``: the :class:`~fapilog_notebook.chain.LineChecker` of the loop
+    over a file's lines the line is in (a fresh one without it: same verdict).
 
     ``day_iso`` is the day of the line's file: a forward-secure MAC may be of
     that day's key or an earlier one, never a later (when the clock stepped
@@ -109,8 +113,10 @@ def check_record(
     """
     lookup = keyring.lookup if keyring is not None else None
     line = raw[:-1] if raw.endswith(b"\r") else raw
-    obj, seq, prev, checksum, ok, problem, alg, day, mac_checked, note, rewritten = (
-        check_line_values(line, lookup, True)
+    if checker is None:
+        checker = LineChecker()
+    obj, seq, prev, checksum, ok, problem, alg, day, mac_checked, note, rewritten = checker.values(
+        line, lookup, True
     )
     if problem is not None or obj is None:
         problem = problem or "not a JSON object"
@@ -288,7 +294,10 @@ def recheck(
     first = routine.first.number
     day = day_of(os.fspath(path))
     day_iso = day.isoformat() if day is not None else None  # the MAC day rule's limit
-    infos = [check_record(first + i, raw, True, keyring, day_iso) for i, raw in enumerate(raws)]
+    checker = LineChecker()
+    infos = [
+        check_record(first + i, raw, True, keyring, day_iso, checker) for i, raw in enumerate(raws)
+    ]
     if infos[0] != routine.first or infos[-1] != routine.last:
         raise changed
     return infos
@@ -301,6 +310,7 @@ def routine_batch(
     keyring: Keyring | None,
     day_iso: str | None,
     watch: Collection[int],
+    checker: LineChecker | None = None,
 ) -> RoutineBatch | None:
     """Terminated lines ``raws`` (the first is line ``number``; ``span``: their bytes) at once.
 
@@ -318,7 +328,7 @@ def routine_batch(
     if intact is None:
         return None
     objs, checksums = intact
-    first = check_record(number, raws[0], True, keyring, day_iso)
+    first = check_record(number, raws[0], True, keyring, day_iso, checker)
     state, label = first.mac_state, first.mac_label
     if (
         first.problem is not None
@@ -401,11 +411,12 @@ def check_file(path: Path, keyring: Keyring | None = None) -> Iterator[LineInfo]
     """
     day = day_of(path)
     day_iso = day.isoformat() if day is not None else None
+    checker = LineChecker()
     for number, raw, terminated in iter_lines(path):
         if isinstance(raw, LongLine):
             yield _long_line_info(number, raw, terminated)
         else:
-            yield check_record(number, raw, terminated, keyring, day_iso)
+            yield check_record(number, raw, terminated, keyring, day_iso, checker)
 
 
 #: What :func:`check_batches` gives for a batch: its lines, or a routine batch.
@@ -429,21 +440,32 @@ def check_batches(
     ``day_iso`` is the file's day, ``watch`` the sequence numbers whose
     checksums the verifier keeps), any other as its lines' :class:`LineInfo`.
     Lines are numbered from 1 at ``start``. Used by the serial verifier and by
-    each worker.
+    each worker. The lines are checked with one
+    :class:`~fapilog_notebook.chain.LineChecker`, made here.
 
     :raises OSError: the file cannot be read; the lines read before are
         yielded first.
     """
+    checker = LineChecker()
 
     def checked(number: int, at: int, raws: list[bytes]) -> tuple[CheckedBatch, int]:
         """Lines ``raws`` (from line ``number``, byte ``at``) checked; where they end."""
         stop = at + sum(map(len, raws)) + len(raws)  # every line ends in a newline
-        routine = routine_batch(number, (at, stop), raws, keyring, day_iso, watch)
+        routine = routine_batch(number, (at, stop), raws, keyring, day_iso, watch, checker)
         if routine is not None:
             return routine, stop
         keys, days = itertools.repeat(keyring), itertools.repeat(day_iso)
+        checkers = itertools.repeat(checker)
         return list(
-            map(check_record, itertools.count(number), raws, itertools.repeat(True), keys, days)
+            map(
+                check_record,
+                itertools.count(number),
+                raws,
+                itertools.repeat(True),
+                keys,
+                days,
+                checkers,
+            )
         ), stop
 
     raws: list[bytes] = []
@@ -459,7 +481,7 @@ def check_batches(
                 if isinstance(raw, LongLine):
                     yield [_long_line_info(first, raw, terminated)]
                 else:
-                    yield [check_record(first, raw, False, keyring, day_iso)]
+                    yield [check_record(first, raw, False, keyring, day_iso, checker)]
                 continue
             if not raws:
                 number, at = first, offset

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from ..chain import ALG_FORWARD_SECURE, ALG_STATIC, MAC_FIELD, ChainHead, seal
+from ..chain import MAC_FIELD, ChainHead, encode_event, mac_object
 from ._macs import MacKeys
 
 __all__ = ["ChainState", "DayRun", "Pending", "day_runs"]
@@ -113,20 +113,17 @@ class ChainState:
         if self.day_floor is not None and item.day < self.day_floor:
             item.day = self.day_floor
         macs = self._keys
-        key = macs.static
+        key = macs.static_hmac
         if key is not None:
-            item.payload[MAC_FIELD] = {"alg": ALG_STATIC}
+            item.payload[MAC_FIELD] = mac_object()
         elif macs.writer is not None:
             writer = macs.writer
             if item.day > writer.day:
                 return False
-            key = writer.key
-            item.payload[MAC_FIELD] = {
-                "alg": ALG_FORWARD_SECURE,
-                "day": writer.day.isoformat(),
-            }
+            key = macs.writer_hmac()
+            item.payload[MAC_FIELD] = mac_object(writer.day)
         sequence = self.sequence + 1
-        item.line, self.checksum = seal(
+        item.line, self.checksum = encode_event(
             item.payload, sequence_number=sequence, previous_hash=self.checksum, key=key
         )
         self.sequence = sequence  # only once sealed: bad input takes no number

@@ -19,7 +19,8 @@ from ..chain import (
     ALG_STATIC,
     MAC_FIELD,
     ChainHead,
-    check_line,
+    Hmac,
+    LineChecker,
     compute_checksum,
 )
 from ..errors import AuditWriteWarning
@@ -75,6 +76,7 @@ def check_chain(
     verification = key if isinstance(key, keys.VerificationKey) else None
     previous: ChainHead | None = None
     checked = macs = unchecked = 0
+    keyed: tuple[bytes, Hmac] | None = None  # the last key, keyed once for its run of events
 
     def result(
         valid: bool, seq: int | None = None, error: str | None = None
@@ -107,9 +109,11 @@ def check_chain(
                 mac_key = _mac_key(mac, static, verification)
             except ValueError as exc:
                 return result(False, seq, str(exc))
-            if mac_key is None:
+            if mac_key is not None and (keyed is None or keyed[0] != mac_key):
+                keyed = (mac_key, Hmac(mac_key))
+            if mac_key is None or keyed is None:
                 unchecked += 1
-            elif compute_checksum(payload, mac_key) != event.checksum:
+            elif compute_checksum(payload, keyed[1]) != event.checksum:
                 return result(False, seq, "MAC mismatch")
             else:
                 macs += 1
@@ -128,11 +132,12 @@ def _events_on_disk(
     if not directory.is_dir():
         return
     skipped = 0
+    line_check = LineChecker().check
     try:
         for _, path in storage.list_audit_files(directory, since, until):
             with open(path, "rb") as handle:
                 for raw in handle:
-                    check = check_line(raw.rstrip(b"\r\n"))
+                    check = line_check(raw.rstrip(b"\r\n"))
                     event = None
                     if check.obj is not None:
                         try:

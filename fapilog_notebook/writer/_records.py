@@ -1,4 +1,7 @@
-"""The records beside the day files: the head seal, each day's manifest, empty-day records.
+"""Writing the records beside the day files: the head seal, each day's manifest, empty-day records.
+
+Their format is :mod:`fapilog_notebook.records`'s; this module decides when
+each is written, with which key, and hands it to :mod:`fapilog_notebook.storage`.
 
 - the *seal* (``.fapilog-notebook.seal.json``), rewritten after every batch:
   the head on disk, the tree's size and root;
@@ -17,19 +20,13 @@ from __future__ import annotations
 import contextlib
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-from .. import storage
-from ..chain import MAC_FIELD, compute_checksum, seal_record
+from .. import records, storage
 from ._head import ChainState, DayRun
 from ._macs import MacKeys
 from ._tree import TreeKeeper
 
 __all__ = ["SealRecords"]
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class SealRecords:
@@ -59,18 +56,15 @@ class SealRecords:
         makes it again with the tree's new size and root once the tree grew.
         """
         mac_info, key = self._macs.record_key()
-        record: dict[str, Any] = {
-            "kind": "seal",
-            "sequence_number": last.head.sequence_number,
-            "head_checksum": last.head.checksum,
-            "file": storage.file_name(last.day),
-            "time": _iso(datetime.now(UTC)),
-        }
-        if tree:
-            record.update(self._tree.fields())
-        if mac_info is not None:
-            record[MAC_FIELD] = mac_info
-        return seal_record(record, key)[0]
+        return records.seal_record(
+            sequence_number=last.head.sequence_number,
+            head_checksum=last.head.checksum,
+            file=storage.file_name(last.day),
+            time=datetime.now(UTC),
+            tree=self._tree.fields() if tree else {},
+            mac=mac_info,
+            key=key,
+        )
 
     def write_seal(self, line: bytes) -> None:
         """Replace the seal file's content with ``line`` (opened on first use)."""
@@ -102,20 +96,18 @@ class SealRecords:
         if found is None:
             return  # recorded already, before its key was destroyed
         mac_info, key = found
-        record: dict[str, Any] = {
-            "kind": "manifest",
-            "day": tally.day.isoformat(),
-            "file": storage.file_name(tally.day),
-            "first_sequence": tally.first_sequence,
-            "last_sequence": tally.last_sequence,
-            "events": tally.events,
-            "last_checksum": tally.last_checksum,
-            "closed_at": _iso(datetime.now(UTC)),
-        }
-        record.update(self._tree.fields())
-        if mac_info is not None:
-            record[MAC_FIELD] = mac_info
-        record["checksum"] = compute_checksum(record, key)
+        record = records.manifest_record(
+            day=tally.day,
+            file=storage.file_name(tally.day),
+            first_sequence=tally.first_sequence,
+            last_sequence=tally.last_sequence,
+            events=tally.events,
+            last_checksum=tally.last_checksum,
+            closed_at=datetime.now(UTC),
+            tree=self._tree.fields(),
+            mac=mac_info,
+            key=key,
+        )
         storage.write_record(
             storage.manifest_path(self.storage_path, tally.day), record, fsync=self.fsync
         )
@@ -143,17 +135,14 @@ class SealRecords:
             return
         mac_info, key = found
         head = self._chain.head
-        record: dict[str, Any] = {
-            "kind": "empty_day",
-            "day": day.isoformat(),
-            "events": 0,
-            "last_sequence": head.sequence_number if head else 0,
-            "last_checksum": head.checksum if head else None,
-            "closed_at": _iso(datetime.now(UTC)),
-        }
-        if mac_info is not None:
-            record[MAC_FIELD] = mac_info
-        record["checksum"] = compute_checksum(record, key)
+        record = records.empty_day_record(
+            day=day,
+            last_sequence=head.sequence_number if head else 0,
+            last_checksum=head.checksum if head else None,
+            closed_at=datetime.now(UTC),
+            mac=mac_info,
+            key=key,
+        )
         storage.write_record(
             storage.empty_day_path(self.storage_path, day), record, fsync=self.fsync
         )

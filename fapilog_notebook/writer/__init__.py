@@ -8,7 +8,7 @@ Its parts, each in a private module:
 - ``_commit``: the group-commit queue and the shared worker threads (knows
   nothing of events);
 - ``_journal``: the directory lock and day files, driving ``_head`` (the
-  chain head and sealing), ``_macs`` (keys), ``_records`` (seal, manifests,
+  chain head and linking each event to it), ``_macs`` (keys), ``_records`` (seal, manifests,
   empty days) and ``_tree`` (the Merkle tree and signed checkpoints);
 - ``_stats``: the counters and fault warnings; ``_read``: ``get_events`` and
   ``verify_chain``. Its exceptions and warning are in :mod:`fapilog_notebook.errors`.

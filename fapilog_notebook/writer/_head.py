@@ -1,10 +1,11 @@
-"""The chain head: queued events sealed in order (sequence number, link, MAC), and the head on disk.
+"""The chain head: queued events linked in order (sequence number, link, MAC), and the head on disk.
 
-An event is *sealed* when it gets its sequence number, its link to the one
-before and its checksum or MAC: its line is then final. The loop seals each
-event as it is queued while the head on disk is known (``sealing``); else
-the worker thread seals what is queued once the directory is open. Runs of
-sealed events of one day are joined into one write (:func:`day_runs`).
+An event is *linked* when it gets its sequence number, its link to the one
+before and its checksum or MAC: its line is then final. (A *seal* is only
+the head record beside the files.) The loop links each event as it is
+queued while the head on disk is known (``linking``); else the worker
+thread links what is queued once the directory is open. Runs of linked
+events of one day are joined into one write (:func:`day_runs`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ __all__ = ["ChainState", "DayRun", "Pending", "day_runs"]
 
 @dataclass(slots=True)
 class Pending:
-    """A queued event: its payload and, once sealed, its chained line.
+    """A queued event: its payload and, once linked, its chained line.
 
     ``written``: its line is on disk. ``acknowledged``: its ``log_event``
     returned before that (a contained storage fault).
@@ -36,7 +37,7 @@ class Pending:
 
 @dataclass(slots=True)
 class DayRun:
-    """Consecutive sealed events of one day, joined for one write."""
+    """Consecutive linked events of one day, joined for one write."""
 
     day: date
     data: bytes
@@ -46,7 +47,7 @@ class DayRun:
 
 
 def day_runs(batch: list[Pending]) -> list[DayRun] | None:
-    """``batch`` split into one write per day; ``None`` if an event is not sealed yet."""
+    """``batch`` split into one write per day; ``None`` if an event is not linked yet."""
     lines = [item.line for item in batch]
     if b"" in lines:
         return None
@@ -70,10 +71,10 @@ def day_runs(batch: list[Pending]) -> list[DayRun] | None:
 
 
 class ChainState:
-    """The last event sealed, the last on disk, and the day file events go to.
+    """The last event linked, the last on disk, and the day file events go to.
 
-    Changed under the queue's lock: by the loop as it seals, by the worker
-    thread as it opens the directory, seals what is left and writes.
+    Changed under the queue's lock: by the loop as it links, by the worker
+    thread as it opens the directory, links what is left and writes.
     """
 
     __slots__ = (
@@ -82,16 +83,16 @@ class ChainState:
         "day_floor",
         "head",
         "head_time",
+        "linking",
         "repaired",
         "resumed_from",
-        "sealing",
         "sequence",
     )
 
     def __init__(self, macs: MacKeys) -> None:
         self._keys = macs
-        self.sealing = False  # True while the chain head on disk is known
-        # The last event sealed: its sequence number (0: none) and checksum.
+        self.linking = False  # True while the chain head on disk is known
+        # The last event linked: its sequence number (0: none) and checksum.
         self.sequence = 0
         self.checksum: str | None = None
         #: The day file events go to: never earlier than the newest written or
@@ -102,12 +103,12 @@ class ChainState:
         self.resumed_from: ChainHead | None = None
         self.repaired: str | None = None  # a file whose torn last line start() terminated
 
-    def seal(self, item: Pending) -> bool:
-        """Chain ``item`` after the last sealed event (caller holds the lock).
+    def link(self, item: Pending) -> bool:
+        """Chain ``item`` after the last linked event (caller holds the lock).
 
         The item goes to the newest day file so far if it is stamped earlier
         (the clock stepped back): the writer never returns to an earlier file.
-        Returns False, sealing nothing, when a forward-secure key must first
+        Returns False, linking nothing, when a forward-secure key must first
         evolve to the item's day (left to the worker thread).
         """
         if self.day_floor is not None and item.day < self.day_floor:
@@ -126,6 +127,6 @@ class ChainState:
         item.line, self.checksum = encode_event(
             item.payload, sequence_number=sequence, previous_hash=self.checksum, key=key
         )
-        self.sequence = sequence  # only once sealed: bad input takes no number
+        self.sequence = sequence  # only once linked: bad input takes no number
         self.day_floor = item.day
         return True

@@ -104,10 +104,10 @@ class Journal:
                 counters.dropped += 1
                 return counters.dropped
             try:
-                if not (chain.sealing and chain.seal(item)):
+                if not (chain.linking and chain.link(item)):
                     # Sealed later, in order, by the worker thread; stop
-                    # sealing on the loop until it has caught up.
-                    chain.sealing = False
+                    # linking on the loop until it has caught up.
+                    chain.linking = False
                     canonical_json(item.payload)
             except (ValueError, TypeError, RecursionError) as exc:
                 raise _not_serialisable(exc) from None
@@ -170,12 +170,12 @@ class Journal:
                 chain.repaired = str(scan.terminated_torn_line)
             for item in self._queue.pending:
                 item.line = b""
-        self.seal_queued()
+        self.link_queued()
 
     def close(self) -> None:
         """Record the current day's manifest, close every file, release the directory."""
         with self._queue.lock:
-            self.chain.sealing = False
+            self.chain.linking = False
         if self.tally is not None and self.files is not None:
             try:
                 self.records.write_manifest(self.tally)
@@ -204,9 +204,9 @@ class Journal:
             self.files = None
         self.records.close(quietly=True)
         self.macs.writer = None
-        self.chain.sealing = False
+        self.chain.linking = False
 
-    def seal_queued(self) -> None:
+    def link_queued(self) -> None:
         """Seal what the loop could not, evolving the key as days pass.
 
         The key evolves in memory only; its file is overwritten in
@@ -215,14 +215,14 @@ class Journal:
         queue, chain = self._queue, self.chain
         while True:
             with queue.lock:
-                unsealed = next((item for item in queue.pending if not item.line), None)
-                if unsealed is None:
-                    chain.sealing = True
+                unlinked = next((item for item in queue.pending if not item.line), None)
+                if unlinked is None:
+                    chain.linking = True
                     return
-                if chain.seal(unsealed):
+                if chain.link(unlinked):
                     continue
                 assert self.macs.writer is not None
-                self.macs.writer.advance(unsealed.day)
+                self.macs.writer.advance(unlinked.day)
 
     def commit(
         self,
@@ -236,7 +236,7 @@ class Journal:
 
         ``runs`` and ``seal_line`` are the batch's writes when the loop could
         prepare them (every event sealed on an open storage); else they are
-        made here, after opening storage and sealing what is left. A fault
+        made here, after opening storage and linking what is left. A fault
         fails ``taken`` (its events stay queued) and is counted.
         """
         if not batch:
@@ -251,12 +251,12 @@ class Journal:
         try:
             if runs is None:
                 self.open(on_acquired)
-                if not chain.sealing:
-                    self.seal_queued()
+                if not chain.linking:
+                    self.link_queued()
                 runs = day_runs(batch)
                 seal_line = None
             assert self.files is not None
-            assert runs is not None, "queued events left unsealed"
+            assert runs is not None, "queued events left unlinked"
             replaced: list[str] = []
             for run in runs:
                 if self.tally is not None and self.tally.day != run.day:

@@ -554,7 +554,7 @@ class AuditTrail:
     ) -> None:
         """Return once ``batch`` is written (or failed), leading the commit if no one is."""
         chain = self._journal.chain
-        await self._queue.wait_for(batch, self._prepare, lambda: chain.sealing, claim)
+        await self._queue.wait_for(batch, self._prepare, lambda: chain.linking, claim)
         if batch.error is not None and raise_errors:
             raise AuditWriteError(
                 f"audit event not written to {self.storage_path}: {batch.error}; "

@@ -35,7 +35,6 @@ from typing import TYPE_CHECKING, Any
 from ..access import check_access_args, record_access
 from ..chain import Anchor
 from ..checkpoints import VerifierKey
-from ..events import AuditChainVerificationResult
 from ..keys import VerificationKey
 from ..progress import track
 from ..scan import AuditFile, DayBound, Source, SourceLike, describe_os_error, exists
@@ -75,7 +74,7 @@ if TYPE_CHECKING:
     from ..execution import Engine, Workers
     from ..writer import AuditTrail
 
-__all__ = ["compat_result", "verify_audit_log"]
+__all__ = ["verify_audit_log"]
 
 
 class _Verifier:
@@ -271,22 +270,6 @@ class _Verifier:
             anchors_checked=self.anchors_checked,
             checks_skipped=tuple(self.records.notes),
         )
-
-
-def compat_result(report: VerificationReport) -> AuditChainVerificationResult:
-    """fapilog's four-field result of ``report``: the first error finding, if any."""
-    first = next((f for f in report.finding_list if f.severity is Severity.ERROR), None)
-    if first is None:
-        return AuditChainVerificationResult(True, report.events_checked)
-    where = Path(first.file).name if first.file else "?"
-    if first.line is not None:
-        where += f":{first.line}"
-    return AuditChainVerificationResult(
-        False,
-        report.events_checked,
-        first.sequence_number,
-        f"{first.kind.value} at {where}: {first.message}",
-    )
 
 
 def verify_audit_log(

@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..chain import Anchor
+from ..events import AuditChainVerificationResult
 from ._findings import Finding, Severity, _integers, findings_frame
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..events import AuditChainVerificationResult
 
 __all__ = ["SEGMENT_COLUMNS", "VerificationReport"]
 
@@ -274,6 +274,15 @@ class VerificationReport:
 
     def compat_result(self) -> AuditChainVerificationResult:
         """fapilog's four-field result: the first error finding, if any."""
-        from ._driver import compat_result
-
-        return compat_result(self)
+        first = next((f for f in self.finding_list if f.severity is Severity.ERROR), None)
+        if first is None:
+            return AuditChainVerificationResult(True, self.events_checked)
+        where = Path(first.file).name if first.file else "?"
+        if first.line is not None:
+            where += f":{first.line}"
+        return AuditChainVerificationResult(
+            False,
+            self.events_checked,
+            first.sequence_number,
+            f"{first.kind.value} at {where}: {first.message}",
+        )

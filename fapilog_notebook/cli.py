@@ -17,7 +17,7 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -485,24 +485,19 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of processes, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {value}")
-    return value
+def _at_least_one(what: str) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least 1, named ``what`` in its error."""
 
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"expected {what} of at least 1, got {value}")
+        return value
 
-def _positive_days(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of days, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1 day, got {value}")
-    return value
+    return convert
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -571,7 +566,7 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument(
         "--workers",
         metavar="N",
-        type=_positive_int,
+        type=_at_least_one("a number of processes"),
         default=None,
         help="check lines in N worker processes (default: in this process); same report",
     )
@@ -657,7 +652,7 @@ def _parser() -> argparse.ArgumentParser:
     ship.add_argument("dest", help="where to ship it (a URL)")
     ship.add_argument(
         "--object-lock",
-        type=_positive_days,
+        type=_at_least_one("a number of days"),
         metavar="DAYS",
         help="S3 Object Lock (compliance mode) for DAYS days: no delete or overwrite until then",
     )
@@ -723,7 +718,9 @@ def _parser() -> argparse.ArgumentParser:
         "recorded was changed or removed since.",
     )
     prove.add_argument("source", help="a directory of daily files")
-    prove.add_argument("sequence_number", type=_positive_int, metavar="SEQ", nargs="?")
+    prove.add_argument(
+        "sequence_number", type=_at_least_one("a sequence number"), metavar="SEQ", nargs="?"
+    )
     prove.add_argument(
         "--extends", metavar="CHECKPOINT", help="a recorded checkpoint file: prove consistency"
     )

@@ -109,3 +109,13 @@ async def test_prove_and_check_proof_usage_errors_exit_2_with_a_sentence(
     assert "no such file" in capsys.readouterr().err
     # An inclusion proof still checks as before.
     assert main(["check-proof", str(inclusion), "--public-key", str(public)]) == 0
+
+
+def test_a_sequence_number_that_is_not_one_is_named_as_such(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for bad in ("abc", "0"):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["prove", str(tmp_path), bad, "-o", str(tmp_path / "p")])
+        assert exit_info.value.code == 2
+        assert "expected a sequence number" in capsys.readouterr().err

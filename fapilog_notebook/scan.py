@@ -40,6 +40,7 @@ from typing import Any, TypeAlias
 
 from . import objstore, storage
 from .chain import ChainHead, LineChecker
+from .linereader import CHUNK_SIZE, MAX_LINE_BYTES, LongLine, line_blocks, open_local
 from .objstore import ObjectEntry, ObjectPath, is_url, list_entries, open_object
 
 __all__ = [
@@ -71,28 +72,6 @@ SourceLike: TypeAlias = "str | os.PathLike[str] | Sequence[str | os.PathLike[str
 #: A local path, or an object (or prefix) in object storage.
 Location: TypeAlias = "Path | ObjectPath"
 DayBound: TypeAlias = "date | datetime | str | None"
-
-CHUNK_SIZE = 4 * 1024 * 1024
-#: The longest line read (64 MiB): an event is at most a few MB, and a
-#: legitimate one of tens of MB still fits; anything longer is reported, not held.
-MAX_LINE_BYTES = 64 * 1024 * 1024
-#: How many of a too-long line's first bytes are kept (to say what it was).
-LONG_LINE_HEAD = 256
-
-
-class LongLine(bytes):
-    """A line longer than the limit, never held whole: its first bytes, and in
-    ``length`` how long it is (at least; a line still being written may grow)."""
-
-    length: int
-
-    def __new__(cls, head: bytes, length: int) -> LongLine:
-        line = super().__new__(cls, head)
-        line.length = length
-        return line
-
-
-_TAIL_READ = 64 * 1024  # read past a range's end to finish its last line
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,122 +406,20 @@ def iter_line_blocks(
     with one ``map`` spares the per-line generator step. A line longer than
     ``max_line`` bytes (default :data:`MAX_LINE_BYTES`) is never held: it
     comes alone as a :class:`LongLine` (its first bytes and its length) and
-    the lines after it follow as usual.
+    the lines after it follow as usual (:func:`.linereader.line_blocks`).
 
     :raises OSError: the file cannot be opened or read.
     """
-    if max_line is None:
-        max_line = MAX_LINE_BYTES
     if isinstance(path, ObjectPath) and block == CHUNK_SIZE:
         block = objstore.READ_BLOCK  # fewer, larger range requests
-    # No read holds more than ``max_line`` bytes, so only a line carried over
-    # from one read to the next can be too long: the common path checks nothing.
-    block = min(block, max(max_line // 2, 1))
-    number = 0
-    carry: list[bytes] = []
-    carried = 0
-    head = b""
     with open_regular(path, sequential=end is None) as handle:
-
-        def read() -> bytes:
-            # Whole blocks up to ``end``, then just enough to finish the last
-            # line (growing with it, so a long line is not re-joined often).
-            offset = handle.tell()
-            size = block
-            if end is not None and end - offset < block:
-                size = max(end - offset, 0) + min(max(_TAIL_READ, carried), block)
-            return handle.read(size)
-
-        pending = b""
-        line_start = start  # where the next line (the one in ``carry``) begins
-        if start > 0:
-            # Skip the rest of a line that began before ``start`` (none when
-            # the byte before ``start`` is a newline).
-            handle.seek(start - 1)
-            line_start = start - 1
-            while True:
-                data = read()
-                if not data:
-                    return
-                cut = data.find(b"\n")
-                if cut >= 0:
-                    line_start += cut + 1
-                    pending = data[cut + 1 :]
-                    break
-                line_start += len(data)
-        skipped: int | None = None  # bytes so far of a line too long to hold
-        while True:
-            if end is not None and line_start >= end and not carry and skipped is None:
-                return
-            if not pending:
-                pending = read()
-                if not pending:
-                    break
-            if skipped is not None:
-                # Inside a line longer than the limit: find its end without keeping it.
-                cut = pending.find(b"\n")
-                if cut < 0:
-                    skipped += len(pending)
-                    pending = b""
-                    continue
-                skipped += cut
-                yield number + 1, [LongLine(head, skipped)], True, line_start
-                number += 1
-                line_start += skipped + 1
-                pending = pending[cut + 1 :]
-                skipped = None
-                continue
-            size = carried + len(pending)
-            parts = pending.split(b"\n")
-            pending = b""
-            if carry:
-                if len(parts) > 1 and carried + len(parts[0]) > max_line:
-                    # A line longer than the limit that ends here: it comes alone.
-                    length = carried + len(parts[0])
-                    yield (
-                        number + 1,
-                        [LongLine(carry[0][:LONG_LINE_HEAD], length)],
-                        True,
-                        line_start,
-                    )
-                    number += 1
-                    line_start += length + 1
-                    size -= length + 1
-                    carry, carried = [], 0
-                    del parts[0]
-                else:
-                    carry.append(parts[0])
-                    parts[0] = b"".join(carry)
-                    carry, carried = [], 0
-            tail = parts.pop()
-            if parts:
-                consumed = size - len(tail)  # the bytes of ``parts``, newlines included
-                if end is not None and line_start + consumed - len(parts[-1]) - 1 >= end:
-                    # The range ends in this read: keep the lines that start before it.
-                    at, kept = line_start, 0
-                    for raw in parts:
-                        if line_start >= end:
-                            break
-                        line_start += len(raw) + 1
-                        kept += 1
-                    if kept:
-                        yield number + 1, parts[:kept], True, at
-                    return
-                yield number + 1, parts, True, line_start
-                number += len(parts)
-                line_start += consumed
-            if tail:
-                if end is not None and line_start >= end:
-                    return
-                carry.append(tail)
-                carried += len(tail)
-                if carried > max_line:
-                    head, skipped = carry[0][:LONG_LINE_HEAD], carried
-                    carry, carried = [], 0
-    if skipped is not None:
-        yield number + 1, [LongLine(head, skipped)], False, line_start
-    elif carry:
-        yield number + 1, [b"".join(carry)], False, line_start
+        yield from line_blocks(
+            handle,
+            start,
+            end,
+            block=block,
+            max_line=MAX_LINE_BYTES if max_line is None else max_line,
+        )
 
 
 def open_regular(path: str | os.PathLike[str], *, sequential: bool = False) -> io.RawIOBase:
@@ -559,17 +436,7 @@ def open_regular(path: str | os.PathLike[str], *, sequential: bool = False) -> i
     """
     if isinstance(path, ObjectPath):
         return open_object(path, prefetch=sequential)
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO, device or socket"
-            raise OSError(errno.EINVAL, f"it is {kind}, not a regular file")
-        os.set_blocking(fd, True)
-        return io.FileIO(fd, "rb", closefd=True)
-    except BaseException:
-        os.close(fd)
-        raise
+    return open_local(path)
 
 
 def scan(

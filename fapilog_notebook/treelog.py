@@ -14,11 +14,7 @@ Files (all with the package's ``.fapilog-notebook`` prefix, never audit files):
   root key on, and each ended key period's closing checkpoint signed by that
   period's key.
 
-The leaves are the trail's event lines in sequence order: leaf index =
-sequence number - 1. A line joins the tree when its sequence number is the
-tree's size + 1; lines out of file order wait for their turn; a duplicate
-sequence number is not a new leaf, and a missing one ends the tree there
-(the verifier reports the gap itself).
+The leaves and the tree file's layout are :mod:`.treeformat`'s.
 """
 
 from __future__ import annotations
@@ -27,8 +23,6 @@ import base64
 import contextlib
 import json
 import os
-import re
-import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,136 +38,49 @@ from .merkle import (
     inclusion_path,
     leaf_hash,
 )
-from .scan import iter_line_blocks, iter_lines
+from .scan import iter_lines
 from .signing import CertifiedKey, DayCertificate, SigningKeyFile
+from .treeformat import (
+    TREE_NAME,
+    is_leaf_line,
+    leaf_blocks,
+    node_position,
+    nodes_for_size,
+    open_tree_file,
+    parsed_sequence_of,
+    sequence_of,
+    size_for_nodes,
+)
 
 __all__ = [
     "CERTIFICATES_NAME",
-    "TREE_NAME",
     "CertificateStore",
     "StoredTree",
     "TreeFile",
+    "audit_paths",
     "checkpoint_of",
     "consistency_proof",
     "find_event_line",
     "inclusion_proof",
-    "is_leaf_line",
     "iter_leaf_blocks",
     "iter_leaves",
     "latest_checkpoint",
     "latest_signed_checkpoint",
-    "node_position",
-    "nodes_for_size",
-    "open_tree_file",
     "sign_checkpoint",
-    "size_for_nodes",
 ]
 
-TREE_NAME = ".fapilog-notebook.tree"
 CERTIFICATES_NAME = ".fapilog-notebook.certificates.json"
 
 
-def nodes_for_size(size: int) -> int:
-    """The number of stored nodes of a tree of ``size`` leaves."""
-    return 2 * size - size.bit_count()
-
-
-def size_for_nodes(count: int) -> int:
-    """The largest tree size whose nodes fit in ``count`` stored nodes."""
-    lo, hi = 0, count
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if nodes_for_size(mid) <= count:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
-def node_position(level: int, index: int) -> int:
-    """Where node ``(level, index)`` sits in the tree file, in hashes."""
-    last = ((index + 1) << level) - 1
-    return 2 * last - last.bit_count() + level
-
-
-def is_leaf_line(line: bytes) -> bool:
-    """True for a line that is a leaf of the tree: a whole JSON object's line."""
-    return line[:1] == b"{" and line[-1:] == b"}"
-
-
-_SEQ_KEY = b'"sequence_number":'
-# A whole-object line's sequence number: the key followed by digits and "," or "}".
-_SEQ_FIND = re.compile(rb'"sequence_number":(\d{1,19})[,}]').findall
-#: Lines held while they wait for an earlier sequence number (beyond: the tree ends).
-MAX_WAITING = 100_000
-
-
-def sequence_of(line: bytes) -> int | None:
-    """Return an event line's sequence number (None if it has no integer one)."""
-    at = line.find(_SEQ_KEY)
-    if at >= 0 and line.find(_SEQ_KEY, at + 1) < 0:
-        start = at + len(_SEQ_KEY)
-        end = start
-        while end < len(line) and 48 <= line[end] <= 57:
-            end += 1
-        if start < end <= start + 19 and line[end : end + 1] in (b",", b"}"):
-            return int(line[start:end])
-        return None
-    return _sequence_of(line)
+def audit_paths(directory: Path) -> list[Path]:
+    """The audit files of the trail in ``directory``, in day order."""
+    return [path for _day, path in storage.list_audit_files(directory)]
 
 
 def iter_leaf_blocks(directory: Path) -> Iterator[tuple[Path, int, list[bytes]]]:
-    """Yield ``(file, first line number, lines)``: the trail's leaves, in sequence order.
-
-    Lines in sequence order (the writer's) pass through a block at a time;
-    a line out of order waits for its turn (at most `MAX_WAITING` of them,
-    beyond which the tree ends), and the numbers of a block's lines count up
-    from its first only when the block is ``[line]`` alone or came straight
-    from the file. See `iter_leaves` for one line at a time.
-    """
-    size = 0
-    waiting: dict[int, tuple[Path, int, bytes]] = {}
-    for _day, path in storage.list_audit_files(directory):
-        for first, lines, terminated, _at in iter_line_blocks(path, 0, None):
-            if not terminated:
-                continue
-            # Fast path: every line is the next sequence number, once, in order
-            # (one search over the block, not one per line).
-            joined = b"\n".join(lines)
-            if b"\r" in joined:  # CRLF line ends: the "\r" is part of the line end
-                lines = [line[:-1] if line[-1:] == b"\r" else line for line in lines]
-                joined = b"\n".join(lines)
-            found = _SEQ_FIND(joined)
-            n = 0
-            if (
-                len(found) == len(lines)
-                # every line a whole object: is_leaf_line for the block at once
-                and joined[:1] == b"{"
-                and joined[-1:] == b"}"
-                and joined.count(b"}\n{") == len(lines) - 1
-                and list(map(int, found)) == list(range(size + 1, size + len(lines) + 1))
-            ):
-                n = len(lines)
-            if n:
-                yield path, first, lines
-                size += n
-            for number, line in enumerate(lines[n:], first + n):
-                if not is_leaf_line(line):
-                    continue
-                seq = sequence_of(line)
-                if seq is None or seq <= size:
-                    continue
-                if seq == size + 1:
-                    yield path, number, [line]
-                    size += 1
-                    while size + 1 in waiting:
-                        size += 1
-                        where, at_line, held = waiting.pop(size)
-                        yield where, at_line, [held]
-                elif len(waiting) < MAX_WAITING:
-                    waiting.setdefault(seq, (path, number, line))
-                else:
-                    return
+    """Yield ``(file, first line number, lines)``: the trail's leaves, in sequence order
+    (:func:`.treeformat.leaf_blocks` over its audit files)."""
+    return leaf_blocks(audit_paths(directory))
 
 
 def iter_leaves(directory: Path) -> Iterator[tuple[Path, int, bytes]]:
@@ -277,23 +184,6 @@ class TreeFile:
     def close(self) -> None:
         """Close the file."""
         os.close(self._fd)
-
-
-def open_tree_file(path: Path) -> int:
-    """Open a tree file for reading: never through a link, never blocking on a FIFO.
-
-    :raises FileNotFoundError: there is none.
-    :raises OSError: it is a link, not a regular file, or cannot be opened.
-    """
-    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(path, flags)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(f"{path.name} is not a regular file")
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
 
 
 class StoredTree:
@@ -441,19 +331,10 @@ def _first_leaf(path: Path) -> tuple[int, bytes] | None:
     for _number, line, terminated in iter_lines(path, chunk_size=64 * 1024):
         raw = line[:-1] if line[-1:] == b"\r" else line  # a CRLF line end
         if terminated and is_leaf_line(raw):
-            seq = _sequence_of(raw)
+            seq = parsed_sequence_of(raw)
             if seq is not None:
                 return seq, raw
     return None
-
-
-def _sequence_of(line: bytes) -> int | None:
-    try:
-        value = json.loads(line)
-    except (ValueError, RecursionError):
-        return None
-    seq = value.get("sequence_number") if isinstance(value, dict) else None
-    return seq if isinstance(seq, int) and not isinstance(seq, bool) else None
 
 
 def _line_at(fd: int, offset: int, size: int) -> tuple[int, bytes] | None:
@@ -504,7 +385,7 @@ def find_event_line(directory: Path, sequence_number: int) -> bytes:
         while hi - lo > 4096:
             mid = (lo + hi) // 2
             found = _line_at(fd, mid, size)
-            seq = _sequence_of(found[1]) if found else None
+            seq = parsed_sequence_of(found[1]) if found else None
             if found is None or seq is None or seq > sequence_number:
                 hi = mid
             else:
@@ -516,7 +397,7 @@ def find_event_line(directory: Path, sequence_number: int) -> bytes:
             found = _line_at(fd, pos, size)
             if found is None:
                 break
-            seq = _sequence_of(found[1])
+            seq = parsed_sequence_of(found[1])
             if seq == sequence_number:
                 return found[1]
             if seq is not None and seq > sequence_number:

@@ -31,9 +31,9 @@ from fapilog_notebook.checkpoints import Checkpoint, InclusionProof, SignerKey
 from fapilog_notebook.keys import VerificationKey, WriterKey, keygen
 from fapilog_notebook.merkle import MerkleTree, inclusion_path, leaf_hash
 from fapilog_notebook.signing import SigningKeyFile, certify, signing_keygen
+from fapilog_notebook.treeformat import TREE_NAME
 from fapilog_notebook.treelog import (
     CERTIFICATES_NAME,
-    TREE_NAME,
     CertificateStore,
     inclusion_proof,
     iter_leaves,

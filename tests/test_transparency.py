@@ -17,9 +17,9 @@ from fapilog_notebook.checkpoints import InclusionProof, SignerKey
 from fapilog_notebook.merkle import leaf_hash, root_of_leaves
 from fapilog_notebook.signing import SigningKeyFile, signing_keygen, walk_certificates
 from fapilog_notebook.storage import SEAL_NAME, read_seals
+from fapilog_notebook.treeformat import TREE_NAME
 from fapilog_notebook.treelog import (
     CERTIFICATES_NAME,
-    TREE_NAME,
     CertificateStore,
     StoredTree,
     consistency_proof,

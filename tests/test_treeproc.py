@@ -17,7 +17,7 @@ import fapilog_notebook
 from fapilog_notebook import AuditEventType, AuditTrail, signing_keygen, verify_audit_log
 from fapilog_notebook.checkpoints import VerifierKey
 from fapilog_notebook.storage import manifest_path
-from fapilog_notebook.treelog import TREE_NAME
+from fapilog_notebook.treeformat import TREE_NAME
 from fapilog_notebook.verify import _driver
 from fapilog_notebook.verify import _treeproc as treeproc
 from fapilog_notebook.verify._tree import check_trail
@@ -172,3 +172,126 @@ def test_an_unguarded_script_is_not_run_again_by_the_child(tmp_path: Path) -> No
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "VALID"
     assert runs.read_text() == "run\n"
+
+
+def _child_modules() -> set[str]:
+    """The modules a child interpreter holds once it has imported the pass."""
+    probe = treeproc._BOOT.replace(
+        "sys.exit(child_main())", "print('\\n'.join(sorted(sys.modules)))"
+    )
+    package = str(Path(fapilog_notebook.__file__).resolve().parent)
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", probe, package],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return set(done.stdout.split())
+
+
+def test_the_child_imports_only_what_the_pass_needs() -> None:
+    modules = _child_modules()
+    assert "fapilog_notebook.verify._treescan" in modules
+    heavy = {"pydantic", "pydantic_core", "cryptography", "pandas", "numpy", "pyarrow", "fsspec"}
+    assert not {m.split(".")[0] for m in modules} & heavy
+    ours = {m for m in modules if m.startswith("fapilog_notebook.")}
+    assert ours == {
+        "fapilog_notebook.errors",
+        "fapilog_notebook.linereader",
+        "fapilog_notebook.merkle",
+        "fapilog_notebook.treeformat",
+        "fapilog_notebook.verify",
+        "fapilog_notebook.verify._treescan",
+    }
+
+
+async def test_a_module_planted_in_the_working_directory_is_not_imported_by_the_child(
+    tmp_path: Path, always_child: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, public = await _signed_trail(tmp_path)
+    planted = tmp_path / "planted"
+    planted.mkdir()
+    marker = tmp_path / "ran.txt"
+    for name in ("json", "hashlib", "base64"):
+        (planted / f"{name}.py").write_text(f"open({str(marker)!r}, 'a').write('{name}')\n")
+    monkeypatch.chdir(planted)
+    monkeypatch.setenv("PYTHONPATH", str(planted))
+    key = VerifierKey.parse(public.read_text())
+    job = treeproc.start_tree_check(store, key, ())
+    assert job.concurrent
+    assert job.result() == check_trail(store, key, ())
+    assert not marker.exists()
+
+
+async def test_a_garbled_answer_is_replaced_by_the_callers_own_pass(
+    tmp_path: Path, always_child: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, public = await _signed_trail(tmp_path)
+    _damage(store)
+    key = VerifierKey.parse(public.read_text())
+    expected = check_trail(store, key, ())
+    for answer in ("not json", '{"leaves": 3}', '{"leaves": 1, "roots": {"1": "%%%"}}'):
+        boot = f"import sys\nsys.stdin.read()\nsys.stdout.write({answer!r})\n"
+        monkeypatch.setattr(treeproc, "_BOOT", boot)
+        job = treeproc.start_tree_check(store, key, ())
+        assert job.concurrent
+        assert job.result() == expected
+
+
+async def test_a_checkpoint_that_cannot_be_read_stops_the_child_it_started(
+    tmp_path: Path, always_child: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, _public = await _signed_trail(tmp_path)
+    started: list[subprocess.Popen[bytes]] = []
+    real = treeproc._spawn
+
+    def spy() -> subprocess.Popen[bytes] | None:
+        child = real()
+        assert child is not None
+        started.append(child)
+        return child
+
+    monkeypatch.setattr(treeproc, "_spawn", spy)
+    with pytest.raises(FileNotFoundError, match="no such checkpoint file"):
+        treeproc.start_tree_check(store, None, [tmp_path / "missing.checkpoint"])
+    assert len(started) == 1
+    assert started[0].returncode is not None
+
+
+@pytest.mark.parametrize("in_child", [False, True])
+async def test_an_audit_file_that_cannot_be_read_is_a_finding_not_a_traceback(
+    tmp_path: Path, always_child: None, monkeypatch: pytest.MonkeyPatch, in_child: bool
+) -> None:
+    """A file gone (or turned into a directory) after the plan listed it stops the pass there."""
+    from fapilog_notebook.verify._tree import plan_check
+
+    store, public = await _signed_trail(tmp_path)
+    key = VerifierKey.parse(public.read_text())
+    plan = plan_check(store, key, ())
+    second = plan.files[1]
+    second.unlink()
+    second.mkdir()
+    monkeypatch.setattr(treeproc, "plan_check", lambda *_args: plan)  # as listed before
+    if not in_child:
+        monkeypatch.setattr(treeproc, "CONCURRENT_BYTES", 1 << 62)
+    job = treeproc.start_tree_check(store, key, ())
+    assert job.concurrent is in_child
+    check = job.result()
+    stopped = [f for f in check.findings if "could not be recomputed past event 40" in f.message]
+    assert len(stopped) == 1, check.findings
+    assert str(second) in stopped[0].message
+    assert check.leaves == 40
+    # Checkpoints the pass did not reach are not called cut.
+    assert not [f for f in check.findings if "were cut" in f.message]
+
+
+def test_a_scan_survives_the_trip_through_json_whole() -> None:
+    from fapilog_notebook.verify._treescan import TreeScan
+
+    scan = TreeScan(
+        7, {0: b"\0" * 32, 7: b"\1" * 32}, ("a.jsonl", 9), ("b.jsonl", 3, 2), "denied", "gone"
+    )
+    assert TreeScan.from_json(scan.to_json()) == scan
+    bare = TreeScan(0, {}, None, None, None, None)
+    assert TreeScan.from_json(bare.to_json()) == bare

@@ -40,6 +40,7 @@ ALLOWED = {
     "scan",
     "signing",
     "storage",
+    "treeformat",
     "treelog",
     "version",
 }

@@ -40,7 +40,8 @@ from ..progress import track
 from ..scan import AuditFile, DayBound, Source, SourceLike, describe_os_error, exists
 from ..scan import resolve_source as _resolve_source
 from ..storage import to_day
-from ..treelog import CERTIFICATES_NAME, TREE_NAME
+from ..treeformat import TREE_NAME
+from ..treelog import CERTIFICATES_NAME
 from ._evidence import (
     AnchorCheck,
     DayRange,

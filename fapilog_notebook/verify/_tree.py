@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,17 +21,21 @@ from pathlib import Path
 from .. import storage
 from ..checkpoints import Checkpoint, VerifierKey, open_note, parse_note
 from ..errors import NoteError
-from ..merkle import HASH_SIZE, MerkleTree
+from ..merkle import HASH_SIZE
 from ..signing import CertifiedKey, walk_certificates
-from ..treelog import (
-    TREE_NAME,
-    CertificateStore,
-    iter_leaf_blocks,
-    open_tree_file,
-    size_for_nodes,
-)
+from ..treeformat import TREE_NAME
+from ..treelog import CertificateStore, audit_paths
+from ._treescan import TreeScan, scan_tree
 
-__all__ = ["CHECKPOINT_MISMATCH", "TreeCheck", "TreeFinding", "check_trail"]
+__all__ = [
+    "CHECKPOINT_MISMATCH",
+    "TreeCheck",
+    "TreeFinding",
+    "TreePlan",
+    "check_trail",
+    "judge",
+    "plan_check",
+]
 
 CHECKPOINT_MISMATCH = "checkpoint_mismatch"
 TREE_MISMATCH = "tree_mismatch"
@@ -60,56 +63,6 @@ class TreeCheck:
     leaves: int
     checkpoints_checked: int
     signatures_checked: int
-
-
-class _StoredCompare:
-    """Compares the recomputed nodes, as they come, with the stored tree file."""
-
-    def __init__(self, directory: Path, bad: list[TreeFinding]) -> None:
-        self.fd: int | None = None
-        self.at = 0
-        path = directory / TREE_NAME
-        try:
-            self.fd = open_tree_file(path)
-        except FileNotFoundError:
-            pass  # no stored tree (a trail written before it had one): nothing to compare
-        except OSError as exc:
-            bad.append(
-                TreeFinding(
-                    TREE_MISMATCH, str(path), None, None, f"the stored tree cannot be read: {exc}"
-                )
-            )
-
-    def feed(
-        self, made: bytearray, start_size: int, file: str, first_line: int, bad: list[TreeFinding]
-    ) -> None:
-        """Compare ``made`` (the nodes of leaves ``start_size``...) with the file's next bytes."""
-        if self.fd is None or not made:
-            return
-        got = os.pread(self.fd, len(made), self.at)
-        if got == made:
-            self.at += len(made)
-            return
-        stop = min(len(got), len(made))
-        diff = next((i for i in range(stop) if got[i] != made[i]), stop)
-        if diff < len(got):  # a stored hash differs (a shorter file is a crash: rebuilt at start)
-            leaf = size_for_nodes(self.at // HASH_SIZE + diff // HASH_SIZE)  # leaves before it
-            bad.append(
-                TreeFinding(
-                    TREE_MISMATCH,
-                    file,
-                    first_line + (leaf - start_size),
-                    leaf + 1,
-                    f"the stored Merkle tree ({TREE_NAME}) does not match event line "
-                    f"{leaf + 1} of the trail: the line or the tree file was changed",
-                )
-            )
-        self.close()
-
-    def close(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
 
 
 @dataclass
@@ -181,6 +134,45 @@ def check_trail(
     recorded: Iterable[str | Path] = (),
 ) -> TreeCheck:
     """Check the tree and checkpoints of the trail in ``directory`` (see the module doc)."""
+    plan = plan_check(directory, public_key, recorded)
+    return judge(plan, scan_tree(plan.files, plan.sizes, plan.tree_file))
+
+
+@dataclass
+class TreePlan:
+    """What the recomputed tree is to be compared with, gathered before the pass over
+    the lines: the trail's audit files, the checkpoints found (their signatures
+    already checked), and the problems found so far."""
+
+    directory: Path
+    files: list[Path]
+    claims: list[_Claim]
+    findings: list[TreeFinding]
+    keys: list[CertifiedKey]
+    public_key: VerifierKey | None
+    signatures: int
+
+    @property
+    def tree_file(self) -> Path:
+        """The stored tree the recomputed one is compared with."""
+        return self.directory / TREE_NAME
+
+    @property
+    def sizes(self) -> list[int]:
+        """The tree sizes whose roots the checkpoints name."""
+        return sorted({c.checkpoint.size for c in self.claims})
+
+
+def plan_check(
+    directory: Path,
+    public_key: VerifierKey | None = None,
+    recorded: Iterable[str | Path] = (),
+) -> TreePlan:
+    """Gather the checkpoints of the trail in ``directory`` and check their signatures.
+
+    :raises FileNotFoundError: a recorded checkpoint file does not exist.
+    :raises ValueError: a recorded checkpoint file is not UTF-8 text.
+    """
     findings: list[TreeFinding] = []
     claims: list[_Claim] = []
     try:
@@ -190,7 +182,8 @@ def check_trail(
     for slot in slots:
         if isinstance(slot, dict):
             claims += _claims_of_record(slot, str(directory / storage.SEAL_NAME), findings)
-    for _day, path in storage.list_audit_files(directory):
+    files = audit_paths(directory)
+    for path in files:
         day = storage.day_of(path)
         assert day is not None
         manifest = storage.manifest_path(directory, day)
@@ -219,7 +212,7 @@ def check_trail(
     keys: list[CertifiedKey] = []
     if public_key is not None:
         keys, signatures = _check_signatures(directory, public_key, claims, findings)
-    return _check_tree(directory, claims, findings, keys, public_key, signatures)
+    return TreePlan(directory, files, claims, findings, keys, public_key, signatures)
 
 
 def _check_signatures(
@@ -310,47 +303,47 @@ def _check_signatures(
     return keys, checked
 
 
-def _check_tree(
-    directory: Path,
-    claims: list[_Claim],
-    findings: list[TreeFinding],
-    keys: list[CertifiedKey],
-    public_key: VerifierKey | None,
-    signatures: int,
-) -> TreeCheck:
-    sizes = sorted({c.checkpoint.size for c in claims})
-    roots: dict[int, bytes] = {}
-    tree = MerkleTree()
-    if sizes and sizes[0] == 0:
-        roots[0] = tree.root()
-    stored = _StoredCompare(directory, findings)
-    next_size = iter([s for s in sizes if s > 0])
-    target = next(next_size, None)
-    last: tuple[str, int] | None = None
-    out = bytearray()
-    try:
-        for path, first, lines in iter_leaf_blocks(directory):
-            done = 0
-            while done < len(lines):
-                take = len(lines) - done
-                if target is not None and tree.size + take >= target:
-                    take = target - tree.size
-                part = lines[done : done + take] if take != len(lines) else lines
-                start_size = tree.size
-                tree.extend_lines(part, out)
-                stored.feed(out, start_size, str(path), first + done, findings)
-                out.clear()
-                done += take
-                last = (str(path), first + done - 1)
-                if tree.size == target:
-                    roots[target] = tree.root()
-                    target = next(next_size, None)
-    finally:
-        stored.close()
-    leaves = tree.size
+def judge(plan: TreePlan, scan: TreeScan) -> TreeCheck:
+    """Compare the checkpoints of ``plan`` with the recomputed tree: the check's outcome."""
+    findings = list(plan.findings)
+    claims, roots, last = plan.claims, scan.roots, scan.last
+    if scan.unreadable is not None:
+        findings.append(
+            TreeFinding(
+                TREE_MISMATCH,
+                str(plan.tree_file),
+                None,
+                None,
+                f"the stored tree cannot be read: {scan.unreadable}",
+            )
+        )
+    if scan.mismatch is not None:
+        file, line, leaf = scan.mismatch
+        findings.append(
+            TreeFinding(
+                TREE_MISMATCH,
+                file,
+                line,
+                leaf + 1,
+                f"the stored Merkle tree ({TREE_NAME}) does not match event line "
+                f"{leaf + 1} of the trail: the line or the tree file was changed",
+            )
+        )
+    leaves = scan.leaves
+    if scan.stopped is not None:
+        findings.append(
+            TreeFinding(
+                TREE_MISMATCH,
+                None,
+                None,
+                None,
+                f"the Merkle tree could not be recomputed past event {leaves}: "
+                f"{scan.stopped}; the checkpoints beyond it were not checked",
+            )
+        )
     checked = 0
     for claim in claims:
-        if not claim.compare:
+        if not claim.compare or (scan.stopped is not None and claim.checkpoint.size > leaves):
             continue
         cp = claim.checkpoint
         checked += 1
@@ -380,7 +373,7 @@ def _check_tree(
                     f"{cp.size} was changed, removed or added",
                 )
             )
-    if public_key is not None and keys:
+    if plan.public_key is not None and plan.keys:
         signed = [c.checkpoint.size for c in claims if c.note is not None]
         newest = max(signed, default=0)
         if newest < leaves and last is not None:
@@ -394,4 +387,4 @@ def _check_tree(
                     "crash before the seal was written, or the seal was replaced)",
                 )
             )
-    return TreeCheck(findings, leaves, checked, signatures)
+    return TreeCheck(findings, leaves, checked, plan.signatures)

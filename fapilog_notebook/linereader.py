@@ -17,7 +17,20 @@ import io
 import os
 import stat
 from collections.abc import Iterator
-from typing import Protocol
+
+# ``typing`` is not imported at run time: the tree check's child interpreter
+# imports this module, and ``typing`` alone would add a third to its start-up.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    class Readable(Protocol):
+        """What :func:`line_blocks` reads from: a local file or an object in storage."""
+
+        def read(self, size: int = -1, /) -> bytes | None: ...
+        def seek(self, offset: int, whence: int = 0, /) -> int: ...
+        def tell(self) -> int: ...
+
 
 __all__ = [
     "CHUNK_SIZE",
@@ -25,7 +38,6 @@ __all__ = [
     "MAX_LINE_BYTES",
     "TAIL_READ",
     "LongLine",
-    "Readable",
     "line_blocks",
     "open_local",
 ]
@@ -50,14 +62,6 @@ class LongLine(bytes):
         line = super().__new__(cls, head)
         line.length = length
         return line
-
-
-class Readable(Protocol):
-    """What :func:`line_blocks` reads from: a local file or an object in storage."""
-
-    def read(self, size: int = -1, /) -> bytes | None: ...
-    def seek(self, offset: int, whence: int = 0, /) -> int: ...
-    def tell(self) -> int: ...
 
 
 def open_local(path: str | os.PathLike[str]) -> io.FileIO:

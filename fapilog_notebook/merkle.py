@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import operator
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from .errors import MerkleProofError
 
@@ -252,31 +251,39 @@ def verify_consistency_path(
         raise MerkleProofError("the consistency proof does not lead to the new root hash")
 
 
-@dataclass
 class MerkleTree:
     """An incremental RFC 9162 tree: the roots of its perfect subtrees, largest first.
 
     ``append`` takes one leaf hash in O(log n) and returns the perfect-subtree
     nodes it completed as ``(level, index, hash)``, the leaf itself first, so
-    a caller can persist every stored node as it appears.
+    a caller can persist every stored node as it appears. (A plain class, not
+    a dataclass: the tree check's child imports this module, and
+    ``dataclasses`` alone would double its start-up.)
     """
 
-    size: int = 0
-    peaks: list[bytes] | None = None
+    __slots__ = ("peaks", "size")
 
-    def __post_init__(self) -> None:
-        if self.peaks is None:
-            self.peaks = []
-        if self.size < 0 or len(self.peaks) != self.size.bit_count():
+    def __init__(self, size: int = 0, peaks: list[bytes] | None = None) -> None:
+        self.size = size
+        self.peaks: list[bytes] = [] if peaks is None else peaks
+        if size < 0 or len(self.peaks) != size.bit_count():
             raise ValueError(
-                f"a tree of {self.size} leaves has {self.size.bit_count()} peaks, "
-                f"not {len(self.peaks)}"
+                f"a tree of {size} leaves has {size.bit_count()} peaks, not {len(self.peaks)}"
             )
+
+    def __repr__(self) -> str:
+        return f"MerkleTree(size={self.size}, peaks=[{len(self.peaks)} hashes])"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MerkleTree):
+            return NotImplemented
+        return (self.size, self.peaks) == (other.size, other.peaks)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: not hashable
 
     def append(self, leaf: bytes) -> list[tuple[int, int, bytes]]:
         """Add one leaf hash; return the nodes it completed (level, index, hash)."""
         peaks = self.peaks
-        assert peaks is not None
         index = self.size
         made = [(0, index, leaf)]
         acc = leaf
@@ -297,7 +304,6 @@ class MerkleTree:
         order; `tests/test_merkle.py` pins them together).
         """
         peaks = self.peaks
-        assert peaks is not None
         sha = hashlib.sha256
         size = self.size
         pop, push, add = peaks.pop, peaks.append, out.extend
@@ -316,7 +322,6 @@ class MerkleTree:
     def root(self) -> bytes:
         """Return the tree's root hash (the empty tree's is SHA-256 of nothing)."""
         peaks = self.peaks
-        assert peaks is not None
         if not peaks:
             return EMPTY_ROOT
         acc = peaks[-1]
@@ -326,7 +331,7 @@ class MerkleTree:
 
     def copy(self) -> MerkleTree:
         """Return an independent copy (to try a batch without changing this tree)."""
-        return MerkleTree(self.size, list(self.peaks or []))
+        return MerkleTree(self.size, list(self.peaks))
 
     @classmethod
     def from_nodes(cls, size: int, read: NodeReader) -> MerkleTree:

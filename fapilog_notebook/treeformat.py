@@ -18,15 +18,23 @@ and :mod:`.merkle`, so the tree check's child interpreter starts fast
 
 from __future__ import annotations
 
-import json
 import operator
 import os
 import stat
 from collections.abc import Iterable, Iterator
 from itertools import repeat
-from pathlib import Path
 
 from .linereader import line_blocks, open_local
+
+# Neither ``pathlib`` nor ``json`` is imported at run time here (``json`` only
+# on the rare slow path): the tree check's child interpreter imports this
+# module, and each would add a good part of its start-up.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    PathLike = str | os.PathLike[str]
+    P = TypeVar("P", bound=PathLike)
 
 __all__ = [
     "MAX_WAITING",
@@ -70,7 +78,7 @@ def node_position(level: int, index: int) -> int:
     return 2 * last - last.bit_count() + level
 
 
-def open_tree_file(path: Path) -> int:
+def open_tree_file(path: PathLike) -> int:
     """Open a tree file for reading: never through a link, never blocking on a FIFO.
 
     :raises FileNotFoundError: there is none.
@@ -80,7 +88,7 @@ def open_tree_file(path: Path) -> int:
     fd = os.open(path, flags)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(f"{path.name} is not a regular file")
+            raise OSError(f"{os.path.basename(path)} is not a regular file")
     except BaseException:
         os.close(fd)
         raise
@@ -116,6 +124,8 @@ def sequence_of(line: bytes) -> int | None:
 
 def parsed_sequence_of(line: bytes) -> int | None:
     """Return the top-level integer ``sequence_number`` of a JSON line (None if none)."""
+    import json  # here, not at the top: see the imports
+
     try:
         value = json.loads(line)
     except (ValueError, RecursionError):
@@ -135,7 +145,9 @@ def in_sequence(lines: list[bytes], size: int) -> bool:
     That is, every line is a leaf line (:func:`is_leaf_line`) whose
     :func:`sequence_of` is the next number: the common case, checked for a
     block at once (a few C-level passes, no Python step per line). False
-    says only that the lines must be taken one by one.
+    says only that the lines must be taken one by one. The two halves agree:
+    ``tests/test_treeformat.py`` (tricky lines, generated blocks, and whole
+    files against the rule applied line by line).
     """
     count = len(lines)
     if not count or b"" in lines:
@@ -158,7 +170,7 @@ def in_sequence(lines: list[bytes], size: int) -> bool:
     return not bytes(map(operator.getitem, lines, ends)).translate(None, b",}")
 
 
-def leaf_blocks(paths: Iterable[Path]) -> Iterator[tuple[Path, int, list[bytes]]]:
+def leaf_blocks(paths: Iterable[P]) -> Iterator[tuple[P, int, list[bytes]]]:
     """Yield ``(file, first line number, lines)``: the leaves of the audit files ``paths``
     (in their day order), in sequence order.
 
@@ -171,7 +183,7 @@ def leaf_blocks(paths: Iterable[Path]) -> Iterator[tuple[Path, int, list[bytes]]
     :raises OSError: an audit file cannot be opened or read (the message names it).
     """
     size = 0
-    waiting: dict[int, tuple[Path, int, bytes]] = {}
+    waiting: dict[int, tuple[P, int, bytes]] = {}
     for path in paths:
         for first, lines, terminated in _file_blocks(path):
             if not terminated:
@@ -201,7 +213,7 @@ def leaf_blocks(paths: Iterable[Path]) -> Iterator[tuple[Path, int, list[bytes]]
                     return
 
 
-def _file_blocks(path: Path) -> Iterator[tuple[int, list[bytes], bool]]:
+def _file_blocks(path: PathLike) -> Iterator[tuple[int, list[bytes], bool]]:
     """The line blocks of one audit file; an ``OSError`` says which file failed."""
     try:
         with open_local(path) as handle:

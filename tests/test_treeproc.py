@@ -227,16 +227,32 @@ async def test_a_module_planted_in_the_working_directory_is_not_imported_by_the_
 async def test_a_garbled_answer_is_replaced_by_the_callers_own_pass(
     tmp_path: Path, always_child: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import marshal
+
+    from fapilog_notebook.verify._treescan import TreeScan
+
     store, public = await _signed_trail(tmp_path)
     _damage(store)
     key = VerifierKey.parse(public.read_text())
     expected = check_trail(store, key, ())
-    for answer in ("not json", '{"leaves": 3}', '{"leaves": 1, "roots": {"1": "%%%"}}'):
-        boot = f"import sys\nsys.stdin.read()\nsys.stdout.write({answer!r})\n"
+    good = TreeScan(80, {80: bytes(32)}, ("a.jsonl", 1), None, None, None).dumps()
+    answers = [
+        b"not marshal",
+        good[:-3],  # cut short
+        marshal.dumps((3,)),  # too few fields
+        marshal.dumps((80, {"80": bytes(32)}, None, None, None, None)),  # a size as text
+        marshal.dumps((80, {80: "root"}, None, None, None, None)),  # a root as text
+        marshal.dumps((True, {}, None, None, None, None)),  # a bool for a count
+        marshal.dumps((80, {}, ("a", "1"), None, None, None)),  # a line number as text
+    ]
+    for answer in answers:
+        boot = f"import sys\nsys.stdin.read()\nsys.stdout.buffer.write({answer!r})\n"
         monkeypatch.setattr(treeproc, "_BOOT", boot)
         job = treeproc.start_tree_check(store, key, ())
         assert job.concurrent
-        assert job.result() == expected
+        assert job.result() == expected, answer
+        with pytest.raises(ValueError, match="not a tree scan"):
+            TreeScan.loads(answer)
 
 
 async def test_a_checkpoint_that_cannot_be_read_stops_the_child_it_started(
@@ -292,6 +308,6 @@ def test_a_scan_survives_the_trip_through_json_whole() -> None:
     scan = TreeScan(
         7, {0: b"\0" * 32, 7: b"\1" * 32}, ("a.jsonl", 9), ("b.jsonl", 3, 2), "denied", "gone"
     )
-    assert TreeScan.from_json(scan.to_json()) == scan
+    assert TreeScan.loads(scan.dumps()) == scan
     bare = TreeScan(0, {}, None, None, None, None)
-    assert TreeScan.from_json(bare.to_json()) == bare
+    assert TreeScan.loads(bare.dumps()) == bare

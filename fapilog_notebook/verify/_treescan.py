@@ -4,84 +4,145 @@
 recomputes the RFC 9162 tree, compares every node with the stored tree file
 as the nodes come, and keeps the root at each size asked for. That is all
 the per-event work of the tree check, so it is what :mod:`._treeproc` runs in
-a child interpreter: this module imports only the standard library and the
-format core's :mod:`.treeformat` and :mod:`.merkle` (no pydantic, no
-cryptography), and its inputs and its outcome (:class:`TreeScan`) are plain
-data: paths, sizes, hashes. What the outcome means is :mod:`._tree`'s.
+a child interpreter: this module imports only the standard library's
+smallest modules and the format core's :mod:`.treeformat` and :mod:`.merkle`
+(no pydantic, no cryptography, not even ``json``, ``dataclasses`` or
+``pathlib``, which would triple the child's start-up), and its inputs and its
+outcome (:class:`TreeScan`) are plain data: paths, sizes, hashes, sent as
+``marshal`` data between two runs of the same interpreter. What the outcome
+means is :mod:`._tree`'s.
 """
 
 from __future__ import annotations
 
-import base64
-import json
+import marshal
 import os
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
 from ..merkle import EMPTY_ROOT, HASH_SIZE, MerkleTree
 from ..treeformat import leaf_blocks, open_tree_file, size_for_nodes
 
 __all__ = ["TreeScan", "child_main", "scan_tree"]
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    PathLike = str | os.PathLike[str]
+    Fields = tuple[
+        int,
+        dict[int, bytes],
+        tuple[str, int] | None,
+        tuple[str, int, int] | None,
+        str | None,
+        str | None,
+    ]
 
-@dataclass(frozen=True)
+
 class TreeScan:
-    """What one pass over the leaves found."""
+    """What one pass over the leaves found (a plain class: see the module doc)."""
 
-    leaves: int
-    #: The root hash at each size asked for that the trail reaches.
-    roots: dict[int, bytes]
-    #: ``(file, line number)`` of the last leaf, if any.
-    last: tuple[str, int] | None
-    #: ``(file, line number, leaves before it)`` of the first leaf whose stored
-    #: nodes differ from the recomputed ones, if any.
-    mismatch: tuple[str, int, int] | None
-    #: Why the stored tree could not be read, if it could not (None: read, or absent).
-    unreadable: str | None
-    #: Why the pass stopped before the trail's end (an audit file could not be read).
-    stopped: str | None = None
+    __slots__ = ("last", "leaves", "mismatch", "roots", "stopped", "unreadable")
 
-    def to_json(self) -> str:
-        """The outcome as JSON (the child's answer)."""
-        return json.dumps(
-            {
-                "leaves": self.leaves,
-                "roots": {str(k): base64.b64encode(v).decode() for k, v in self.roots.items()},
-                "last": self.last,
-                "mismatch": self.mismatch,
-                "unreadable": self.unreadable,
-                "stopped": self.stopped,
-            }
+    def __init__(
+        self,
+        leaves: int,
+        roots: dict[int, bytes],
+        last: tuple[str, int] | None,
+        mismatch: tuple[str, int, int] | None,
+        unreadable: str | None,
+        stopped: str | None = None,
+    ) -> None:
+        #: How many leaves the trail's lines give.
+        self.leaves = leaves
+        #: The root hash at each size asked for that the trail reaches.
+        self.roots = roots
+        #: ``(file, line number)`` of the last leaf, if any.
+        self.last = last
+        #: ``(file, line number, leaves before it)`` of the first leaf whose
+        #: stored nodes differ from the recomputed ones, if any.
+        self.mismatch = mismatch
+        #: Why the stored tree could not be read, if it could not (None: read, or absent).
+        self.unreadable = unreadable
+        #: Why the pass stopped before the trail's end (an audit file could not be read).
+        self.stopped = stopped
+
+    def _fields(
+        self,
+    ) -> tuple[
+        int,
+        dict[int, bytes],
+        tuple[str, int] | None,
+        tuple[str, int, int] | None,
+        str | None,
+        str | None,
+    ]:
+        return (
+            self.leaves,
+            self.roots,
+            self.last,
+            self.mismatch,
+            self.unreadable,
+            self.stopped,
         )
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TreeScan):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # holds a dict: not hashable
+
+    def __repr__(self) -> str:
+        return (
+            f"TreeScan(leaves={self.leaves}, roots={sorted(self.roots)}, last={self.last!r}, "
+            f"mismatch={self.mismatch!r}, unreadable={self.unreadable!r}, "
+            f"stopped={self.stopped!r})"
+        )
+
+    def dumps(self) -> bytes:
+        """The outcome as ``marshal`` data (the child's answer)."""
+        return marshal.dumps(self._fields())
+
     @classmethod
-    def from_json(cls, text: str | bytes) -> TreeScan:
-        """Read :meth:`to_json`'s output back.
+    def loads(cls, data: bytes) -> TreeScan:
+        """Read :meth:`dumps`'s output back, checking every field's type.
 
         :raises ValueError: it is not such an outcome.
         """
         try:
-            data = json.loads(text)
-            last, diff = data["last"], data["mismatch"]
-            unreadable, stopped = data["unreadable"], data["stopped"]
-            return cls(
-                int(data["leaves"]),
-                {int(k): base64.b64decode(v, validate=True) for k, v in data["roots"].items()},
-                None if last is None else (str(last[0]), int(last[1])),
-                None if diff is None else (str(diff[0]), int(diff[1]), int(diff[2])),
-                None if unreadable is None else str(unreadable),
-                None if stopped is None else str(stopped),
+            leaves, roots, last, diff, unreadable, stopped = marshal.loads(data)
+            scan = cls(
+                leaves,
+                dict(roots),
+                None if last is None else (last[0], last[1]),
+                None if diff is None else (diff[0], diff[1], diff[2]),
+                unreadable,
+                stopped,
             )
-        except (KeyError, TypeError, IndexError, AttributeError) as exc:
+        except (EOFError, ValueError, TypeError, IndexError, KeyError) as exc:
             raise ValueError(f"not a tree scan: {exc!r}") from None
+        if not (
+            _is_int(scan.leaves)
+            and all(_is_int(k) and type(v) is bytes for k, v in scan.roots.items())
+            and (scan.last is None or (type(scan.last[0]) is str and _is_int(scan.last[1])))
+            and (
+                scan.mismatch is None
+                or (type(scan.mismatch[0]) is str and all(map(_is_int, scan.mismatch[1:])))
+            )
+            and all(v is None or type(v) is str for v in (scan.unreadable, scan.stopped))
+        ):
+            raise ValueError("not a tree scan: a field of the wrong type")
+        return scan
+
+
+def _is_int(value: object) -> bool:
+    return type(value) is int
 
 
 class _Stored:
     """Compares the recomputed nodes, as they come, with the stored tree file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: PathLike) -> None:
         self.fd: int | None = None
         self.at = 0
         self.unreadable: str | None = None
@@ -114,7 +175,7 @@ class _Stored:
             self.fd = None
 
 
-def scan_tree(files: Sequence[Path], sizes: Iterable[int], tree_file: Path) -> TreeScan:
+def scan_tree(files: Sequence[PathLike], sizes: Iterable[int], tree_file: PathLike) -> TreeScan:
     """Recompute the tree over the leaves of ``files``, comparing it with ``tree_file``.
 
     An audit file that cannot be read stops the pass there (``stopped`` says why).
@@ -155,10 +216,10 @@ def scan_tree(files: Sequence[Path], sizes: Iterable[int], tree_file: Path) -> T
 def child_main() -> int:
     """The child interpreter's work: the request on stdin, the :class:`TreeScan` on stdout.
 
-    The request is JSON: ``files`` (paths, in day order), ``sizes`` and ``tree``
-    (the stored tree file). Paths and numbers only: nothing secret is sent.
+    The request is ``marshal`` data: the audit files (paths, in day order),
+    the sizes and the stored tree file. Paths and numbers only: nothing
+    secret is sent.
     """
-    request = json.loads(sys.stdin.buffer.read())
-    scan = scan_tree([Path(p) for p in request["files"]], request["sizes"], Path(request["tree"]))
-    sys.stdout.write(scan.to_json())
+    files, sizes, tree_file = marshal.loads(sys.stdin.buffer.read())
+    sys.stdout.buffer.write(scan_tree(files, sizes, tree_file).dumps())
     return 0

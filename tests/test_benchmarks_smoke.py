@@ -158,6 +158,25 @@ def test_signed_benchmark_measures_valid_trails_and_proofs(tmp_path: Path) -> No
     assert data["verify"]["all_valid"]
     assert data["proof"]["proved"] == 3
     assert data["write"]["signed_vs_unkeyed"] > 0
+    assert data["write"]["signed_vs_unkeyed_paired"] > 0
+    assert data["verify"]["signed_vs_chain_paired"] > 0
     text = bench_signed.markdown(data)
     assert "signed / unkeyed" in text
+    assert "median of the per-round ratios" in text
     assert "inclusion_proof" in text
+
+
+def test_the_paired_ratio_compares_runs_of_one_round() -> None:
+    """A machine that slows down between rounds moves both rows of a round alike."""
+    from benchmarks import bench_signed
+    from benchmarks.harness import Runs
+
+    base, other = Runs("base"), Runs("other")
+    base.seconds = [1.0, 2.0, 4.0]  # the machine halves its speed each round
+    other.seconds = [1.1, 2.2, 4.4]
+    assert bench_signed._paired(base, other) == pytest.approx(1.1)
+    # The ratio of the bests pairs round 1 with round 1 here, but would not if
+    # the base's best fell in a fast moment the other row did not see.
+    base.seconds = [0.5, 2.0, 4.0]
+    assert bench_signed._paired(base, other) == pytest.approx(1.1)
+    assert min(other.seconds) / min(base.seconds) == pytest.approx(2.2)

@@ -28,17 +28,9 @@ from fapilog_notebook.treelog import (
 )
 from fapilog_notebook.verify import verify_consistency, verify_inclusion
 
+from .trail_helpers import Clock, signed_two_days
+
 DAY1 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
-
-
-class Clock:
-    """A settable clock for the trail."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def _lines(directory: Path) -> list[bytes]:
@@ -317,11 +309,7 @@ async def test_verifier_reports_hostile_tree_files_and_checkpoints(
 
     signing, public = keys
     store = tmp_path / "logs"
-    clock = Clock(DAY1)
-    async with AuditTrail(storage_path=store, clock=clock, signing_key=signing) as trail:
-        await _log(trail, 5)
-        clock.now = DAY1 + timedelta(days=1)
-        await _log(trail, 5)
+    await signed_two_days(store, signing, DAY1, 5, 5)
     clean = verify_audit_log(store, public_key=public)
     assert clean.valid, clean.format_text()
     assert clean.signatures_checked >= 3
@@ -386,11 +374,7 @@ async def test_an_event_out_of_file_order_is_still_proved(
 
     signing, public = keys
     store = tmp_path / "logs"
-    clock = Clock(DAY1)
-    async with AuditTrail(storage_path=store, clock=clock, signing_key=signing) as trail:
-        await _log(trail, 3)
-        clock.now = DAY1 + timedelta(days=1)
-        await _log(trail, 6)
+    await signed_two_days(store, signing, DAY1, 3, 6)
     day1, day2 = sorted(store.glob("audit_*.jsonl"))
     lines2 = day2.read_bytes().split(b"\n")[:-1]
     moved = lines2.pop(3)  # event 7
@@ -438,15 +422,12 @@ async def test_a_crash_after_the_key_file_moved_on_is_repaired_at_start(
 
     signing, public = keys
     store = tmp_path / "logs"
-    clock = Clock(DAY1)
-    async with AuditTrail(storage_path=store, clock=clock, signing_key=signing) as trail:
-        await _log(trail, 3)
-        clock.now = DAY1 + timedelta(days=1)
-        await _log(trail, 2)
+    await signed_two_days(store, signing, DAY1, 3, 2)
     full = CertificateStore.load(store)
     assert len(full.certificates) == 2
     CertificateStore(full.certificates[:1], []).save(store, fsync=False)  # the crash
     assert not verify_audit_log(store, public_key=public).valid
+    clock = Clock(DAY1 + timedelta(days=1))  # the second day, as the trail left it
     async with AuditTrail(storage_path=store, clock=clock, signing_key=signing) as trail:
         await _log(trail, 1)
     assert CertificateStore.load(store) == full

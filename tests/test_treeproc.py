@@ -8,13 +8,13 @@ import os
 import subprocess
 import sys
 import textwrap
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 import fapilog_notebook
-from fapilog_notebook import AuditEventType, AuditTrail, signing_keygen, verify_audit_log
+from fapilog_notebook import signing_keygen, verify_audit_log
 from fapilog_notebook.checkpoints import VerifierKey
 from fapilog_notebook.storage import manifest_path
 from fapilog_notebook.treeformat import TREE_NAME
@@ -22,7 +22,7 @@ from fapilog_notebook.verify import _driver
 from fapilog_notebook.verify import _treeproc as treeproc
 from fapilog_notebook.verify._tree import check_trail
 
-from .trail_helpers import Clock
+from .trail_helpers import signed_two_days
 
 DAY1 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 
@@ -31,13 +31,7 @@ async def _signed_trail(tmp_path: Path) -> tuple[Path, Path]:
     signing, public = tmp_path / "writer.signing", tmp_path / "root.pub"
     signing_keygen(signing, public, day=DAY1.date(), origin="example.org/audit")
     store = tmp_path / "logs"
-    clock = Clock(DAY1)
-    async with AuditTrail(storage_path=store, clock=clock, signing_key=signing) as trail:
-        for i in range(40):
-            await trail.log_event(AuditEventType.DATA_ACCESS, f"a{i}", user_id="u")
-        clock.now = DAY1 + timedelta(days=1)
-        for i in range(40):
-            await trail.log_event(AuditEventType.DATA_ACCESS, f"b{i}", user_id="u")
+    await signed_two_days(store, signing, DAY1, 40, 40)
     return store, public
 
 

@@ -1,4 +1,4 @@
-"""Helpers for the writer's tests: read what is on disk, and slow or break storage."""
+"""Helpers for the writer's tests: write trails, read what is on disk, slow or break storage."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fapilog_notebook import storage
+from fapilog_notebook import AuditEventType, AuditTrail, storage
 from fapilog_notebook.chain import ChainHead, check_line, links_to
 
 
@@ -24,6 +24,20 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+async def signed_two_days(
+    store: Path, signing: Path, start: datetime, first: int, second: int
+) -> None:
+    """Write a signed trail in ``store``: ``first`` events on ``start``'s UTC day, then
+    ``second`` on the next, by one writer (so one day-key evolution happens)."""
+    clock = Clock(start)
+    async with AuditTrail(storage_path=store, clock=clock, signing_key=signing) as trail:
+        for i in range(first):
+            await trail.log_event(AuditEventType.DATA_ACCESS, f"e{i}", user_id="u")
+        clock.now = start + timedelta(days=1)
+        for i in range(second):
+            await trail.log_event(AuditEventType.DATA_ACCESS, f"e{i}", user_id="u")
 
 
 def lines_on_disk(directory: Path) -> list[dict[str, Any]]:

@@ -136,7 +136,7 @@ def parsed_sequence_of(line: bytes) -> int | None:
 
 _first_byte = operator.itemgetter(0)
 _last_byte = operator.itemgetter(-1)
-_OPEN, _CLOSE = ord("{"), ord("}")
+_OPEN, _CLOSE, _CR = ord("{"), ord("}"), ord("\r")
 
 
 def in_sequence(lines: list[bytes], size: int) -> bool:
@@ -188,9 +188,12 @@ def leaf_blocks(paths: Iterable[P]) -> Iterator[tuple[P, int, list[bytes]]]:
         for first, lines, terminated in _file_blocks(path):
             if not terminated:
                 continue  # a last line still being written is not an event yet
-            if b"\r"[0] in bytes(map(_last_byte, filter(None, lines))):
-                lines = [line[:-1] if line[-1:] == b"\r" else line for line in lines]
             n = len(lines) if in_sequence(lines, size) else 0
+            # Lines the block check takes all end in "}": only a declined block
+            # can hold CRLF ends, to cut before the rule is applied (again).
+            if not n and _CR in bytes(map(_last_byte, filter(None, lines))):
+                lines = [line[:-1] if line[-1:] == b"\r" else line for line in lines]
+                n = len(lines) if in_sequence(lines, size) else 0
             if n:
                 yield path, first, lines
                 size += n

@@ -24,7 +24,7 @@ from ..errors import NoteError
 from ..merkle import HASH_SIZE
 from ..signing import CertifiedKey, walk_certificates
 from ..treeformat import TREE_NAME
-from ..treelog import CertificateStore, audit_paths
+from ..treelog import CERTIFICATES_NAME, CertificateStore, audit_paths
 from ._treescan import TreeScan, scan_tree
 
 __all__ = [
@@ -221,37 +221,25 @@ def _check_signatures(
     claims: list[_Claim],
     findings: list[TreeFinding],
 ) -> tuple[list[CertifiedKey], int]:
-    where_certs = str(directory / ".fapilog-notebook.certificates.json")
+    where_certs = str(directory / CERTIFICATES_NAME)
+
+    def refused(why: str) -> tuple[list[CertifiedKey], int]:
+        findings.append(TreeFinding(CERTIFICATE_INVALID, where_certs, None, None, why))
+        return [], 0
+
     try:
         store = CertificateStore.load(directory)
     except ValueError as exc:
-        findings.append(TreeFinding(CERTIFICATE_INVALID, where_certs, None, None, str(exc)))
-        return [], 0
+        return refused(str(exc))
     if not store.certificates:
-        findings.append(
-            TreeFinding(
-                CERTIFICATE_INVALID,
-                where_certs,
-                None,
-                None,
-                f"the trail has no day-key certificates, so no checkpoint can be checked with "
-                f"the public key {public_key.name}",
-            )
+        return refused(
+            f"the trail has no day-key certificates, so no checkpoint can be checked with "
+            f"the public key {public_key.name}"
         )
-        return [], 0
     try:
         keys = walk_certificates(public_key, store.certificates)
     except NoteError as exc:
-        findings.append(
-            TreeFinding(
-                CERTIFICATE_INVALID,
-                where_certs,
-                None,
-                None,
-                f"{exc}: a certificate was replaced, or the trail is not the public key's",
-            )
-        )
-        return [], 0
+        return refused(f"{exc}: a certificate was replaced, or the trail is not the public key's")
     for n, key in enumerate(keys):
         if key.until is not None:
             claims.append(

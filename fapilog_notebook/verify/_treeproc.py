@@ -33,8 +33,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .. import storage
 from ..checkpoints import VerifierKey
+from ..treelog import audit_paths
 from ._tree import TreeCheck, TreePlan, judge, plan_check
 from ._treescan import TreeScan, scan_tree
 
@@ -56,7 +56,7 @@ def _usable_cpus() -> int:
 
 def _trail_bytes(directory: Path) -> int:
     total = 0
-    for _day, path in storage.list_audit_files(directory):
+    for path in audit_paths(directory):
         try:
             total += os.stat(path, follow_symlinks=False).st_size
         except OSError:
